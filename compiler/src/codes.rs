@@ -1,0 +1,322 @@
+//! The explanation page of every diagnostic code, for `flowc explain E0201`.
+//!
+//! A diagnostic says what is wrong in one line; its page says why Flow rejects it,
+//! shows a small program that triggers it and the same program fixed. Each page is a
+//! Markdown file, `compiler/diagnostics/<CODE>.md`, compiled into the crate with
+//! `include_str!` so the binary needs no files at run time and the compiler stays
+//! free of IO. The tests below keep the pages and the codes in step: every code the
+//! compiler can emit has a page, every page belongs to a code, and every page's
+//! examples really do fail, and pass once fixed.
+
+/// One explanation page: `text` is the whole Markdown file, starting with the line
+/// `# CODE: title`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The code, such as `E0201`.
+    pub code: &'static str,
+    /// The short title from the page's first line, such as `unexpected token`.
+    pub title: &'static str,
+    /// The page as Markdown, title line included.
+    pub text: &'static str,
+}
+
+/// Builds [`PAGES`] from a list of codes, reading `diagnostics/<CODE>.md` for each.
+macro_rules! pages {
+    ($($code:literal),* $(,)?) => {
+        /// Every page, sorted by code.
+        pub const PAGES: &[Page] = &[
+            $(Page::new($code, include_str!(concat!("../diagnostics/", $code, ".md")))),*
+        ];
+    };
+}
+
+pages![
+    // Lexical.
+    "E0101", "E0102", "E0103", "E0104", "E0105", "E0106", "E0107", "E0108", "E0109",
+    // Syntax.
+    "E0201", "E0202", "E0203", "E0204", "E0205", "E0206", "E0207", "E0208", "E0209", "E0210",
+    "E0211", "E0212",
+];
+
+/// The page for `code`, matched without regard to case (`e0201` finds `E0201`).
+pub fn explain(code: &str) -> Option<&'static Page> {
+    let code = code.trim();
+    PAGES
+        .iter()
+        .find(|page| page.code.eq_ignore_ascii_case(code))
+}
+
+/// Every page, sorted by code.
+pub fn all() -> &'static [Page] {
+    PAGES
+}
+
+impl Page {
+    const fn new(code: &'static str, text: &'static str) -> Page {
+        Page {
+            code,
+            title: title_of(code, text),
+            text,
+        }
+    }
+}
+
+/// The title in a page's first line, `# CODE: title`. This runs at compile time, so
+/// a page whose first line does not name its own code stops the build.
+const fn title_of(code: &str, text: &'static str) -> &'static str {
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() && bytes[end] != b'\n' {
+        end += 1;
+    }
+    let (line, _) = bytes.split_at(end);
+    let line = line.trim_ascii_end();
+
+    let code = code.as_bytes();
+    let prefix = code.len() + 4;
+    if line.len() <= prefix {
+        panic!("a diagnostic page must start with `# CODE: title`");
+    }
+    let (head, title) = line.split_at(prefix);
+    let mut at = 0;
+    while at < head.len() {
+        let expected = if at < 2 {
+            b"# "[at]
+        } else if at < 2 + code.len() {
+            code[at - 2]
+        } else {
+            b": "[at - 2 - code.len()]
+        };
+        if head[at] != expected {
+            panic!("a diagnostic page must start with `# CODE: title`, with its own code");
+        }
+        at += 1;
+    }
+    match core::str::from_utf8(title) {
+        Ok(title) => title,
+        Err(_) => panic!("a diagnostic page's title must be UTF-8"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every code the compiler can emit. Each phase adds its `ALL` here.
+    fn known_codes() -> BTreeSet<&'static str> {
+        crate::syntax::diagnostics::ALL
+            .iter()
+            .map(|code| code.as_str())
+            .collect()
+    }
+
+    /// A page split into its `## ` sections, in order, as (heading, body) pairs.
+    fn sections(page: &Page) -> Vec<(&'static str, &'static str)> {
+        let mut sections = Vec::new();
+        let mut rest = page.text;
+        while let Some(start) = rest.find("\n## ") {
+            let after = &rest[start + 4..];
+            let heading_end = after.find('\n').unwrap_or(after.len());
+            let body = &after[heading_end..];
+            let body_end = body.find("\n## ").unwrap_or(body.len());
+            sections.push((after[..heading_end].trim(), &body[..body_end]));
+            rest = &body[body_end..];
+        }
+        sections
+    }
+
+    /// The fenced blocks of `markdown` as (info string, contents) pairs.
+    fn code_blocks(markdown: &str) -> Vec<(&str, String)> {
+        let mut blocks = Vec::new();
+        let mut open: Option<(&str, String)> = None;
+        for line in markdown.lines() {
+            match (line.strip_prefix("```"), open.take()) {
+                (Some(_), Some(block)) => blocks.push(block),
+                (Some(info), None) => open = Some((info.trim(), String::new())),
+                (None, Some((info, mut contents))) => {
+                    contents.push_str(line);
+                    contents.push('\n');
+                    open = Some((info, contents));
+                }
+                (None, None) => {}
+            }
+        }
+        assert!(open.is_none(), "an unclosed code block in:\n{markdown}");
+        blocks
+    }
+
+    /// Flow blocks are fenced as `flow`; `flow,ignore` marks one that only shows a
+    /// shape, such as a program too large to print.
+    fn flow_blocks(markdown: &str) -> Vec<(bool, String)> {
+        code_blocks(markdown)
+            .into_iter()
+            .filter(|(info, _)| *info == "flow" || info.starts_with("flow,"))
+            .map(|(info, contents)| (info.split(',').any(|word| word == "ignore"), contents))
+            .collect()
+    }
+
+    fn section(page: &Page, heading: &str) -> &'static str {
+        sections(page)
+            .into_iter()
+            .find(|(name, _)| *name == heading)
+            .map(|(_, body)| body)
+            .unwrap_or_else(|| panic!("{}: no `## {heading}` section", page.code))
+    }
+
+    #[test]
+    fn every_code_has_a_page() {
+        for code in known_codes() {
+            assert!(
+                explain(code).is_some(),
+                "{code} has no page in `codes::PAGES`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_page_starts_with_its_code_and_a_lower_case_title() {
+        for page in all() {
+            let first_line = page.text.lines().next().unwrap_or("");
+            assert_eq!(first_line, format!("# {}: {}", page.code, page.title));
+            assert!(
+                !page.title.trim().is_empty() && page.title == page.title.trim(),
+                "{}: the title must be words without surrounding space",
+                page.code
+            );
+            assert_eq!(
+                page.title,
+                page.title.to_lowercase(),
+                "{}: titles are lower case",
+                page.code
+            );
+            assert!(
+                !page.title.ends_with('.'),
+                "{}: no period after a title",
+                page.code
+            );
+        }
+    }
+
+    #[test]
+    fn every_page_has_the_three_sections_with_flow_examples() {
+        for page in all() {
+            let headings: Vec<&str> = sections(page).into_iter().map(|(name, _)| name).collect();
+            assert_eq!(
+                headings,
+                ["What happened", "Example", "How to fix"],
+                "{}: the sections, in order",
+                page.code
+            );
+            for heading in ["Example", "How to fix"] {
+                assert!(
+                    !flow_blocks(section(page, heading)).is_empty(),
+                    "{}: `## {heading}` needs a ```flow block",
+                    page.code
+                );
+            }
+            let lines = page.text.lines().count();
+            assert!(
+                (20..=50).contains(&lines),
+                "{}: {lines} lines; keep a page between 20 and 50",
+                page.code
+            );
+        }
+    }
+
+    #[test]
+    fn every_page_belongs_to_a_known_code() {
+        let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/diagnostics");
+        let known = known_codes();
+        let registered: BTreeSet<&str> = all().iter().map(|page| page.code).collect();
+        let entries = std::fs::read_dir(directory).expect("the diagnostics directory is readable");
+        let mut files = 0;
+        for entry in entries {
+            let name = entry.expect("a readable directory entry").file_name();
+            let name = name.to_string_lossy();
+            let code = name
+                .strip_suffix(".md")
+                .unwrap_or_else(|| panic!("{directory}/{name}: only `<CODE>.md` pages live here"));
+            assert!(
+                known.contains(code),
+                "{name}: no diagnostic has the code {code}"
+            );
+            assert!(
+                registered.contains(code),
+                "{name}: missing from `pages![…]` in codes.rs"
+            );
+            files += 1;
+        }
+        assert_eq!(
+            files,
+            all().len(),
+            "every page in `pages![…]` has its own file"
+        );
+        for page in all() {
+            assert!(
+                known.contains(page.code),
+                "{}: no diagnostic has this code",
+                page.code
+            );
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_and_sorted() {
+        for pair in all().windows(2) {
+            assert!(
+                pair[0].code < pair[1].code,
+                "`{}` must come before `{}` in `pages![…]`, once each",
+                pair[1].code,
+                pair[0].code
+            );
+        }
+    }
+
+    /// Like rustc's error-code docs: each example must give its page's code and each
+    /// fixed program must parse cleanly. All failures are listed at once.
+    #[test]
+    fn examples_give_their_code_and_fixes_give_none() {
+        let mut failures = Vec::new();
+        for page in all() {
+            for (ignored, source) in flow_blocks(section(page, "Example")) {
+                let codes: Vec<&str> = crate::syntax::parse(&source)
+                    .diagnostics
+                    .iter()
+                    .map(|diagnostic| diagnostic.code.as_str())
+                    .collect();
+                if !ignored && !codes.contains(&page.code) {
+                    failures.push(format!(
+                        "{}: the example gives {codes:?}, not {}:\n{source}",
+                        page.code, page.code
+                    ));
+                }
+            }
+            for (ignored, source) in flow_blocks(section(page, "How to fix")) {
+                let diagnostics = crate::syntax::parse(&source).diagnostics;
+                if !ignored && !diagnostics.is_empty() {
+                    let messages: Vec<String> = diagnostics
+                        .iter()
+                        .map(|diagnostic| format!("{} {}", diagnostic.code, diagnostic.message))
+                        .collect();
+                    failures.push(format!(
+                        "{}: the fixed example still gives {messages:?}:\n{source}",
+                        page.code
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn explain_ignores_case_and_rejects_unknown_codes() {
+        let page = explain("e0201").expect("lower case finds the page");
+        assert_eq!(page.code, "E0201");
+        assert_eq!(page.title, "unexpected token");
+        assert_eq!(explain(" E0101 ").map(|page| page.code), Some("E0101"));
+        assert_eq!(explain("E9999"), None);
+        assert_eq!(explain("0201"), None);
+        assert_eq!(explain(""), None);
+    }
+}

@@ -1,0 +1,290 @@
+//! Delimiter balancing and nesting bounds, between the lexer and the parser.
+//!
+//! Two jobs that are easier on the flat token list than inside the parser:
+//!
+//! 1. **Balance.** Every `(`, `[`, `{` and `${` gets its closer. An unclosed opener
+//!    is reported once (E0202) and a zero-width closer is inserted where it was due;
+//!    a closer that matches nothing is reported (E0203) and dropped. A declaration
+//!    keyword at the start of a line also closes whatever is still open, so one
+//!    missing `}` cannot swallow the next workflow. The parser then always sees a
+//!    balanced stream and can recover by skipping whole bracket groups.
+//! 2. **Bound.** Bracket depth plus operator chains is what makes trees deep. A
+//!    stream deeper than [`MAX_NESTING`] is reported (E0204) and the over-deep part
+//!    replaced by one `Error` token, so every later stage can recurse on the tree
+//!    without risking the stack, whatever the input.
+
+use super::diagnostics as diag;
+use super::lexer::Lexed;
+use super::token::Token;
+use crate::diagnostic::{Diagnostic, Span};
+
+/// The deepest a tree may grow: open brackets plus operators in open expressions.
+pub const MAX_NESTING: usize = 256;
+
+/// Returns the balanced, bounded token stream.
+pub fn balance(source: &str, lexed: &Lexed, diagnostics: &mut Vec<Diagnostic>) -> Vec<(Token, Span)> {
+    let mut balancer = Balancer {
+        source,
+        out: Vec::with_capacity(lexed.tokens.len() + 8),
+        frames: Vec::new(),
+        ops: 0,
+        diagnostics,
+    };
+    let tokens = &lexed.tokens;
+    let spans = &lexed.spans;
+    let mut i = 0;
+    while i < tokens.len() {
+        i = balancer.token(tokens, spans, i);
+    }
+    let end = Span::at(source.len());
+    balancer.close_all(end);
+    balancer.out
+}
+
+struct Frame {
+    open: Token,
+    span: Span,
+    /// Operators counted in this frame's current expression.
+    ops: usize,
+}
+
+struct Balancer<'a> {
+    source: &'a str,
+    out: Vec<(Token, Span)>,
+    frames: Vec<Frame>,
+    /// The sum of `ops` over all frames, plus the operators at the top level.
+    ops: usize,
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+impl Balancer<'_> {
+    /// Handles the token at `i`; returns the index of the next one to look at.
+    fn token(&mut self, tokens: &[Token], spans: &[Span], i: usize) -> usize {
+        let (token, span) = (tokens[i], spans[i]);
+        if starts_declaration(token) && self.at_line_start(span) && !self.frames.is_empty() {
+            self.close_all(Span::at(span.start as usize));
+        }
+        if resets_expression(token) {
+            self.reset_ops();
+        }
+        match token {
+            Token::LBrace | Token::LBracket | Token::LParen | Token::CallParen | Token::InterpOpen => {
+                if self.depth() + 1 > MAX_NESTING {
+                    return self.skip_too_deep(tokens, spans, i);
+                }
+                // A group inside an expression nests that expression one level.
+                self.count_op();
+                self.out.push((token, span));
+                self.frames.push(Frame {
+                    open: token,
+                    span,
+                    ops: 0,
+                });
+            }
+            Token::RBrace | Token::RBracket | Token::RParen | Token::InterpClose => {
+                self.close(token, span);
+            }
+            _ if is_operator(token) => {
+                if self.depth() + 1 > MAX_NESTING {
+                    return self.skip_too_deep(tokens, spans, i);
+                }
+                self.count_op();
+                self.out.push((token, span));
+            }
+            _ => self.out.push((token, span)),
+        }
+        i + 1
+    }
+
+    fn depth(&self) -> usize {
+        self.frames.len() + self.ops
+    }
+
+    fn count_op(&mut self) {
+        self.ops += 1;
+        if let Some(frame) = self.frames.last_mut() {
+            frame.ops += 1;
+        }
+    }
+
+    fn reset_ops(&mut self) {
+        let frame_ops = self.frames.last_mut().map_or(0, |frame| std::mem::take(&mut frame.ops));
+        if self.frames.is_empty() {
+            self.ops = 0;
+        } else {
+            self.ops -= frame_ops;
+        }
+    }
+
+    fn at_line_start(&self, span: Span) -> bool {
+        let start = span.start as usize;
+        start == 0 || self.source.as_bytes().get(start - 1) == Some(&b'\n')
+    }
+
+    fn close(&mut self, token: Token, span: Span) {
+        let Some(position) = self
+            .frames
+            .iter()
+            .rposition(|frame| closer_of(frame.open) == token)
+        else {
+            // An interpolation's close always has its open (the lexer pairs them).
+            let diagnostic = match self.frames.last() {
+                Some(frame) if frame.open != Token::InterpOpen => diag::mismatched_delimiter(
+                    char_of(frame.open),
+                    frame.span,
+                    char_of(token),
+                    span,
+                ),
+                _ => diag::unmatched_delimiter(char_of(token), span),
+            };
+            self.diagnostics.push(diagnostic);
+            return;
+        };
+        // Everything opened after the matching frame was never closed.
+        while self.frames.len() > position + 1 {
+            self.close_innermost(Span::at(span.start as usize));
+        }
+        if let Some(frame) = self.frames.pop() {
+            self.ops -= frame.ops;
+        }
+        self.out.push((token, span));
+    }
+
+    fn close_all(&mut self, at: Span) {
+        while !self.frames.is_empty() {
+            self.close_innermost(at);
+        }
+        self.ops = 0;
+    }
+
+    /// Reports the innermost frame as unclosed and closes it where it was due.
+    fn close_innermost(&mut self, at: Span) {
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        self.ops -= frame.ops;
+        // The lexer reports its own unterminated interpolations.
+        if frame.open != Token::InterpOpen {
+            self.diagnostics
+                .push(diag::unclosed_delimiter(char_of(frame.open), frame.span, at));
+        }
+        self.out.push((closer_of(frame.open), at));
+    }
+
+    /// Replaces the over-deep part, from token `i` to the end of the innermost
+    /// open expression, with one `Error` token; returns where to go on.
+    fn skip_too_deep(&mut self, tokens: &[Token], spans: &[Span], i: usize) -> usize {
+        let mut depth = 0usize;
+        let mut j = i;
+        while j < tokens.len() {
+            let token = tokens[j];
+            match token {
+                Token::LBrace | Token::LBracket | Token::LParen | Token::CallParen | Token::InterpOpen => depth += 1,
+                Token::RBrace | Token::RBracket | Token::RParen | Token::InterpClose => {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                }
+                _ if depth == 0 && (resets_expression(token) || starts_declaration(token)) => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        let end = if j > i { spans[j - 1].end } else { spans[i].end };
+        let span = Span {
+            start: spans[i].start,
+            end,
+        };
+        self.diagnostics.push(diag::nesting_too_deep(MAX_NESTING, span));
+        self.out.push((Token::Error, span));
+        j.max(i + 1)
+    }
+}
+
+fn closer_of(open: Token) -> Token {
+    match open {
+        Token::LBrace => Token::RBrace,
+        Token::LBracket => Token::RBracket,
+        Token::InterpOpen => Token::InterpClose,
+        _ => Token::RParen,
+    }
+}
+
+fn char_of(token: Token) -> char {
+    match token {
+        Token::LBrace => '{',
+        Token::RBrace | Token::InterpClose => '}',
+        Token::LBracket => '[',
+        Token::RBracket => ']',
+        Token::RParen => ')',
+        _ => '(',
+    }
+}
+
+/// Tokens that make the expression around them one level deeper.
+fn is_operator(token: Token) -> bool {
+    matches!(
+        token,
+        Token::Plus
+            | Token::Minus
+            | Token::Star
+            | Token::Slash
+            | Token::Percent
+            | Token::EqEq
+            | Token::NotEq
+            | Token::Lt
+            | Token::LtEq
+            | Token::Gt
+            | Token::GtEq
+            | Token::AndAnd
+            | Token::OrOr
+            | Token::QuestionQuestion
+            | Token::In
+            | Token::Bang
+            | Token::Dot
+            | Token::QuestionDot
+            | Token::FatArrow
+            | Token::If
+            | Token::Then
+            | Token::Else
+            | Token::Pipe
+            | Token::Question
+            | Token::Arrow
+    )
+}
+
+/// Tokens after which a new expression starts at the same level.
+fn resets_expression(token: Token) -> bool {
+    matches!(
+        token,
+        Token::Comma
+            | Token::Step
+            | Token::Let
+            | Token::Set
+            | Token::Return
+            | Token::Fail
+            | Token::Emit
+            | Token::Yield
+            | Token::For
+            | Token::Parallel
+            | Token::Try
+            | Token::On
+            | Token::Settings
+            | Token::Mock
+            | Token::Assert
+    ) || starts_declaration(token)
+}
+
+fn starts_declaration(token: Token) -> bool {
+    matches!(
+        token,
+        Token::Workflow
+            | Token::Type
+            | Token::Connection
+            | Token::Event
+            | Token::Fn
+            | Token::Import
+            | Token::Test
+    )
+}

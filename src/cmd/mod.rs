@@ -1,0 +1,238 @@
+//! The command line: clap definitions, dispatch to one module per subcommand, exit
+//! codes and the few styled lines (`error: …`, `note: …`) every subcommand prints.
+//!
+//! Subcommand modules parse nothing and compute nothing of their own: they turn
+//! arguments into calls to the compiler and its results into text. Colour is decided
+//! once, here, from `--color` and the environment (`NO_COLOR`, `CLICOLOR_FORCE`,
+//! whether the stream is a terminal) and handed to anstream, which strips escapes from
+//! everything written through it when colour is off.
+
+mod check;
+mod explain;
+mod output;
+
+use anstream::ColorChoice;
+use anstyle::{AnsiColor, Style};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Where people report bugs and read about flowc. Keep in step with
+/// `[workspace.package] repository` in the root `Cargo.toml`.
+pub const REPOSITORY: &str = "https://example.invalid/flowc";
+
+/// Runs `flowc` with the process's arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli.color.apply();
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        // A reader that goes away early (`flowc check | head`) is not a failure.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            error(format_args!("{err:#}"));
+            Exit::Failure.into()
+        }
+    }
+}
+
+/// How a `flowc` run ended. When several things went wrong the largest code wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Nothing to report, or warnings only.
+    Success = 0,
+    /// The checked sources have errors (or warnings, under `--deny-warnings`).
+    Diagnostics = 1,
+    /// Bad arguments, or a path that could not be read.
+    Failure = 2,
+    /// flowc itself failed: a bug to report.
+    Internal = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Exit status, shown at the end of the top-level help.
+const EXIT_CODES: &str = "\
+Exit status:
+  0  no errors (warnings are allowed unless --deny-warnings)
+  1  the sources have errors
+  2  bad arguments, or a path could not be read
+  3  internal error in flowc (please report it)";
+
+#[derive(Parser)]
+#[command(
+    name = "flowc",
+    version,
+    about = "Check, explain and (soon) run Flow workflows",
+    long_about = "\
+flowc is the toolchain of Flow, a typed workflow language: a workflow is a typed
+function whose steps (HTTP calls, waits, approvals, child workflows) are checked
+before anything runs, then executed durably by a journaling runtime.
+
+Today flowc checks `.flow` files and explains its diagnostic codes.",
+    after_help = format!("\
+Examples:
+  flowc check                    check every .flow file under the current directory
+  flowc check --format github    the same, as GitHub Actions annotations
+  flowc explain E0201            what diagnostic E0201 means and how to fix it
+
+{EXIT_CODES}"),
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    /// When to colour the output.
+    ///
+    /// `auto` colours a terminal unless the `NO_COLOR` environment variable is set to a
+    /// non-empty value; `CLICOLOR_FORCE=1` colours even when the output is not a
+    /// terminal.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = Color::Auto,
+        global = true
+    )]
+    color: Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report every error and warning in .flow files.
+    ///
+    /// Checks each PATH: a file, a directory (searched recursively for `*.flow` files,
+    /// skipping hidden entries and `target` directories, in sorted order) or `-` for
+    /// standard input. With no PATH, checks the current directory. Every file is
+    /// checked even when an earlier one has errors or cannot be read.
+    ///
+    /// Diagnostics go to standard output in the chosen --format; the summary line,
+    /// notes and errors about unreadable paths go to standard error.
+    #[command(
+        after_help = check::AFTER_HELP,
+        after_long_help = check::AFTER_LONG_HELP,
+    )]
+    Check(check::Args),
+
+    /// Show the explanation page of a diagnostic code.
+    ///
+    /// Every diagnostic flowc reports carries a code such as `E0201`; its page says
+    /// what happened, shows a small program that triggers it, and how to fix it.
+    /// Codes are matched without regard to case.
+    #[command(after_help = explain::AFTER_HELP)]
+    Explain(explain::Args),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Color {
+    /// Colour when writing to a terminal, honouring NO_COLOR and CLICOLOR_FORCE.
+    Auto,
+    /// Always colour, even into a pipe or a file.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl Color {
+    /// Makes the choice for every stream written through anstream from now on.
+    fn apply(self) {
+        let choice = match self {
+            Color::Auto => ColorChoice::Auto,
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+        };
+        choice.write_global();
+    }
+}
+
+/// Whether text written to standard output should carry colour, for renderers that
+/// colour themselves (ariadne) rather than through anstream.
+pub fn stdout_has_color() -> bool {
+    anstream::AutoStream::choice(&io::stdout()) != ColorChoice::Never
+}
+
+/// Styles of the labels that open a line (`error:`, `note:`); anstream drops them
+/// when colour is off.
+pub const ERROR: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+pub const WARNING: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+pub const NOTE: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+pub const HELP: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+pub const BOLD: Style = Style::new().bold();
+
+/// Prints `error: message` on standard error.
+pub fn error(message: impl Display) {
+    labelled(ERROR, "error", message);
+}
+
+/// Prints `note: message` on standard error.
+pub fn note(message: impl Display) {
+    labelled(NOTE, "note", message);
+}
+
+/// Prints `help: message` on standard error.
+pub fn help(message: impl Display) {
+    labelled(HELP, "help", message);
+}
+
+/// Prints one `label: message` line on standard error. A failure to write to
+/// standard error has nowhere to be reported, so it is ignored.
+pub fn labelled(style: Style, label: &str, message: impl Display) {
+    let mut stderr = anstream::stderr().lock();
+    let _ = writeln!(stderr, "{style}{label}:{style:#} {message}");
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The message of an IO error without the ` (os error 2)` that `Display` appends:
+/// `No such file or directory`.
+pub fn io_message(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn io_messages_drop_the_os_error_number() {
+        let err = io::Error::from_raw_os_error(2);
+        assert!(!io_message(&err).contains("os error"), "{}", io_message(&err));
+        let custom = io::Error::other("plain (words)");
+        assert_eq!(io_message(&custom), "plain (words)");
+    }
+}

@@ -1,0 +1,507 @@
+//! The four ways `flowc check` prints diagnostics: for people, for scripts (JSON),
+//! for GitHub Actions (workflow commands) and for code-scanning tools (SARIF).
+//!
+//! The compiler reports byte spans only; this is the edge where they become lines
+//! and columns (1-based, columns in Unicode code points, as editors and GitHub show
+//! them). Each machine format is a set of `Serialize` structs, so its field order is
+//! the declaration order and cannot drift; the JSON schema is documented in
+//! `flowc check --help` and versioned by its `version` field.
+
+use clap::ValueEnum;
+use flowc_compiler::diagnostic::render;
+use flowc_compiler::{Diagnostic, LineIndex, Severity, Span, codes};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Diagnostics with source snippets, for people.
+    Human,
+    /// One JSON object (schema in `flowc check --help`), for scripts.
+    Json,
+    /// GitHub Actions workflow commands, shown as annotations on a pull request.
+    Github,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+/// One file that was checked, with what the compiler said about it.
+pub struct Checked {
+    /// The name to report it under: the path as found, or `<stdin>`.
+    pub path: String,
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+    lines: LineIndex,
+}
+
+impl Checked {
+    pub fn new(path: String, source: String, diagnostics: Vec<Diagnostic>) -> Checked {
+        let lines = LineIndex::new(&source);
+        Checked {
+            path,
+            source,
+            diagnostics,
+            lines,
+        }
+    }
+
+    fn position(&self, byte: u32) -> Position {
+        let byte = byte.min(u32::try_from(self.source.len()).unwrap_or(u32::MAX));
+        let line_col = self.lines.line_col(&self.source, byte);
+        Position {
+            line: line_col.line,
+            column: line_col.column,
+            byte,
+        }
+    }
+}
+
+/// Everything one `flowc check` run prints on standard output.
+pub struct Report<'a> {
+    pub files: &'a [Checked],
+    /// True exactly when the run exits with status 0.
+    pub valid: bool,
+    pub error_count: usize,
+    pub warning_count: usize,
+    /// Whether the human format may colour its snippets.
+    pub color: bool,
+}
+
+pub fn write(format: Format, report: &Report, out: &mut impl Write) -> io::Result<()> {
+    match format {
+        Format::Human => human(report, out),
+        Format::Json => json(report, out),
+        Format::Github => github(report, out),
+        Format::Sarif => sarif(report, out),
+    }
+}
+
+// ------------------------------------------------------------------ human
+
+fn human(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    for file in report.files {
+        for diagnostic in &file.diagnostics {
+            let text = render(diagnostic, &file.path, &file.source, report.color);
+            out.write_all(text.as_bytes())?;
+            // A blank line between diagnostics, as rustc prints them.
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ json
+
+/// Version 1 of `--format json`. Adding a field keeps the version; changing or
+/// removing one bumps it.
+#[derive(Serialize)]
+struct Json<'a> {
+    version: u32,
+    valid: bool,
+    error_count: usize,
+    warning_count: usize,
+    files: Vec<&'a str>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    file: &'a str,
+    code: &'static str,
+    severity: Severity,
+    message: &'a str,
+    start: Position,
+    end: Position,
+    labels: Vec<JsonLabel<'a>>,
+    notes: &'a [String],
+    help: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonLabel<'a> {
+    message: &'a str,
+    primary: bool,
+    start: Position,
+    end: Position,
+}
+
+#[derive(Clone, Copy, Serialize)]
+struct Position {
+    line: u32,
+    column: u32,
+    byte: u32,
+}
+
+fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let diagnostics = each_diagnostic(report)
+        .map(|(file, diagnostic)| {
+            let (start, end) = positions(file, diagnostic.span());
+            JsonDiagnostic {
+                file: &file.path,
+                code: diagnostic.code.as_str(),
+                severity: diagnostic.severity,
+                message: &diagnostic.message,
+                start,
+                end,
+                labels: diagnostic
+                    .labels
+                    .iter()
+                    .map(|label| {
+                        let (start, end) = positions(file, label.span);
+                        JsonLabel {
+                            message: &label.message,
+                            primary: label.primary,
+                            start,
+                            end,
+                        }
+                    })
+                    .collect(),
+                notes: &diagnostic.notes,
+                help: diagnostic.help.as_deref(),
+            }
+        })
+        .collect();
+    let json = Json {
+        version: 1,
+        valid: report.valid,
+        error_count: report.error_count,
+        warning_count: report.warning_count,
+        files: report.files.iter().map(|file| file.path.as_str()).collect(),
+        diagnostics,
+    };
+    serde_json::to_writer_pretty(&mut *out, &json)?;
+    writeln!(out)
+}
+
+// ------------------------------------------------------------------ github
+
+/// `::error file=…,line=…::message`, one line per diagnostic; see GitHub's
+/// "Workflow commands for GitHub Actions".
+fn github(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    for (file, diagnostic) in each_diagnostic(report) {
+        let (start, end) = positions(file, diagnostic.span());
+        writeln!(
+            out,
+            "::{} file={},line={},col={},endLine={},endColumn={},title={}::{}",
+            diagnostic.severity.as_str(),
+            escape_property(&file.path),
+            start.line,
+            start.column,
+            end.line,
+            end.column,
+            escape_property(diagnostic.code.as_str()),
+            escape_data(&full_message(diagnostic)),
+        )?;
+    }
+    Ok(())
+}
+
+/// Escapes the message of a workflow command.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value of a workflow command, which also ends at `,` and `::`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+// ------------------------------------------------------------------ sarif
+
+const SARIF_SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+
+#[derive(Serialize)]
+struct Sarif<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Tool,
+    /// Our columns count code points, not UTF-16 units (SARIF's other choice).
+    column_kind: &'static str,
+    results: Vec<SarifResult<'a>>,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver {
+    name: &'static str,
+    version: &'static str,
+    information_uri: &'static str,
+    rules: Vec<Rule>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule {
+    id: &'static str,
+    short_description: Text,
+    full_description: Text,
+    help: Help,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Help {
+    text: &'static str,
+    markdown: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'static str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: Vec<Location<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<Location<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location<'a> {
+    physical_location: PhysicalLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Message<'a>>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation {
+    artifact_location: ArtifactLocation,
+    region: Region,
+}
+
+#[derive(Serialize)]
+struct ArtifactLocation {
+    uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: u32,
+    start_column: u32,
+    end_line: u32,
+    end_column: u32,
+    byte_offset: u32,
+    byte_length: u32,
+}
+
+fn sarif(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    // One rule per code that occurs, sorted by code; results point at them by index.
+    let mut rule_index: BTreeMap<&'static str, usize> = each_diagnostic(report)
+        .map(|(_, diagnostic)| (diagnostic.code.as_str(), 0))
+        .collect();
+    for (index, slot) in rule_index.values_mut().enumerate() {
+        *slot = index;
+    }
+    let rules = rule_index.keys().map(|code| rule(code)).collect();
+
+    let results = each_diagnostic(report)
+        .map(|(file, diagnostic)| SarifResult {
+            rule_id: diagnostic.code.as_str(),
+            rule_index: rule_index
+                .get(diagnostic.code.as_str())
+                .copied()
+                .unwrap_or_default(),
+            level: match diagnostic.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            message: Text {
+                text: full_message(diagnostic),
+            },
+            locations: vec![location(file, diagnostic.span(), None)],
+            related_locations: diagnostic
+                .labels
+                .iter()
+                .filter(|label| !label.primary)
+                .map(|label| location(file, label.span, Some(label.message.as_str())))
+                .collect(),
+        })
+        .collect();
+
+    let sarif = Sarif {
+        schema: SARIF_SCHEMA,
+        version: "2.1.0",
+        runs: [Run {
+            tool: Tool {
+                driver: Driver {
+                    name: "flowc",
+                    version: env!("CARGO_PKG_VERSION"),
+                    information_uri: super::REPOSITORY,
+                    rules,
+                },
+            },
+            column_kind: "unicodeCodePoints",
+            results,
+        }],
+    };
+    serde_json::to_writer_pretty(&mut *out, &sarif)?;
+    writeln!(out)
+}
+
+/// Where a span of a file is, in SARIF's terms.
+fn location<'a>(file: &Checked, span: Span, message: Option<&'a str>) -> Location<'a> {
+    let (start, end) = positions(file, span);
+    Location {
+        physical_location: PhysicalLocation {
+            artifact_location: ArtifactLocation {
+                uri: uri(&file.path),
+            },
+            region: Region {
+                start_line: start.line,
+                start_column: start.column,
+                end_line: end.line,
+                end_column: end.column,
+                byte_offset: start.byte,
+                byte_length: end.byte.saturating_sub(start.byte),
+            },
+        },
+        message: message.map(|text| Message { text }),
+    }
+}
+
+/// The SARIF rule of a code, described by its `flowc explain` page.
+fn rule(code: &'static str) -> Rule {
+    match codes::explain(code) {
+        Some(page) => Rule {
+            id: code,
+            short_description: Text {
+                text: page.title.to_owned(),
+            },
+            full_description: Text {
+                text: first_paragraph(page.text).unwrap_or_else(|| page.title.to_owned()),
+            },
+            help: Help {
+                text: page.text,
+                markdown: page.text,
+            },
+        },
+        // Every code has a page (the compiler tests that); stay valid SARIF anyway.
+        None => Rule {
+            id: code,
+            short_description: Text {
+                text: code.to_owned(),
+            },
+            full_description: Text {
+                text: code.to_owned(),
+            },
+            help: Help {
+                text: "",
+                markdown: "",
+            },
+        },
+    }
+}
+
+/// The first paragraph of prose in a Markdown page, on one line.
+fn first_paragraph(markdown: &str) -> Option<String> {
+    markdown
+        .split("\n\n")
+        .map(str::trim)
+        .find(|block| !block.is_empty() && !block.starts_with('#') && !block.starts_with("```"))
+        .map(|block| block.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A relative URI reference for a path: `/` separators, and everything outside the
+/// unreserved characters percent-encoded.
+fn uri(path: &str) -> String {
+    let mut uri = String::with_capacity(path.len());
+    for byte in path.replace('\\', "/").bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(char::from(byte));
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
+}
+
+// ------------------------------------------------------------------ shared
+
+fn each_diagnostic<'a>(
+    report: &'a Report<'a>,
+) -> impl Iterator<Item = (&'a Checked, &'a Diagnostic)> {
+    report.files.iter().flat_map(|file| {
+        file.diagnostics
+            .iter()
+            .map(move |diagnostic| (file, diagnostic))
+    })
+}
+
+fn positions(file: &Checked, span: Span) -> (Position, Position) {
+    let start = file.position(span.start);
+    let end = file.position(span.end.max(span.start));
+    (start, end)
+}
+
+/// The message with its notes and help on lines of their own, for formats that
+/// carry one text per diagnostic.
+fn full_message(diagnostic: &Diagnostic) -> String {
+    let mut text = diagnostic.message.clone();
+    for note in &diagnostic.notes {
+        text.push_str("\nnote: ");
+        text.push_str(note);
+    }
+    if let Some(help) = &diagnostic.help {
+        text.push_str("\nhelp: ");
+        text.push_str(help);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_escapes_data_and_properties() {
+        assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%d\n"), "a%3Ab%2Cc%25d%0A");
+    }
+
+    #[test]
+    fn uris_percent_encode_all_but_unreserved() {
+        assert_eq!(uri("dir/my file.flow"), "dir/my%20file.flow");
+        assert_eq!(uri("<stdin>"), "%3Cstdin%3E");
+        assert_eq!(uri("a\\b.flow"), "a/b.flow");
+        assert_eq!(uri("é.flow"), "%C3%A9.flow");
+    }
+
+    #[test]
+    fn first_paragraph_skips_headings_and_code() {
+        let page = "# E0001: title\n\n## What happened\n\nThe lexer met\na character.\n\nMore.";
+        assert_eq!(
+            first_paragraph(page).as_deref(),
+            Some("The lexer met a character.")
+        );
+    }
+}

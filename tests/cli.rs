@@ -145,7 +145,10 @@ fn usage_errors_exit_two() {
 #[test]
 fn missing_file_exits_two_with_one_line_and_the_rest_is_checked() {
     let dir = project(&[("ok.flow", CLEAN), ("bad.flow", LEXICAL)]);
-    let output = flowc(dir.path(), &["check", "missing.flow", "ok.flow", "bad.flow"]);
+    let output = flowc(
+        dir.path(),
+        &["check", "missing.flow", "ok.flow", "bad.flow"],
+    );
     assert_eq!(code(&output), 2);
     assert_eq!(
         stderr(&output),
@@ -158,7 +161,11 @@ fn missing_file_exits_two_with_one_line_and_the_rest_is_checked() {
 #[test]
 fn non_utf8_file_exits_two() {
     let dir = project(&[("ok.flow", CLEAN)]);
-    std::fs::write(dir.path().join("latin1.flow"), b"type A = int\n// caf\xe9\n").unwrap();
+    std::fs::write(
+        dir.path().join("latin1.flow"),
+        b"type A = int\n// caf\xe9\n",
+    )
+    .unwrap();
     let output = flowc(dir.path(), &["check", "--format", "json"]);
     assert_eq!(code(&output), 2);
     assert_eq!(
@@ -181,7 +188,10 @@ fn three_lexical_errors_human() {
     let text = stdout(&output);
     for (code, line, column, ..) in LEXICAL_EXPECTED {
         assert!(text.contains(&format!("[{code}] Error")), "{text}");
-        assert!(text.contains(&format!("lex.flow:{line}:{column}")), "{text}");
+        assert!(
+            text.contains(&format!("lex.flow:{line}:{column}")),
+            "{text}"
+        );
     }
     assert!(text.contains("unterminated string"), "{text}");
     assert!(text.contains("unexpected character `@`"), "{text}");
@@ -294,7 +304,12 @@ fn three_lexical_errors_sarif() {
     assert_eq!(code(&output), 1);
     let sarif = json(&output);
     assert_eq!(sarif["version"], "2.1.0");
-    assert!(sarif["$schema"].as_str().unwrap().contains("sarif-schema-2.1.0"));
+    assert!(
+        sarif["$schema"]
+            .as_str()
+            .unwrap()
+            .contains("sarif-schema-2.1.0")
+    );
     let runs = sarif["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     let driver = &runs[0]["tool"]["driver"];
@@ -303,12 +318,20 @@ fn three_lexical_errors_sarif() {
     assert!(driver["informationUri"].is_string());
 
     let rules = driver["rules"].as_array().unwrap();
-    let ids: Vec<&str> = rules.iter().map(|rule| rule["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = rules
+        .iter()
+        .map(|rule| rule["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["E0101", "E0102", "E0106"]);
     assert_eq!(rules[0]["shortDescription"]["text"], "unexpected character");
     for rule in rules {
         assert!(rule["fullDescription"]["text"].as_str().unwrap().len() > 10);
-        assert!(rule["help"]["markdown"].as_str().unwrap().starts_with("# E01"));
+        assert!(
+            rule["help"]["markdown"]
+                .as_str()
+                .unwrap()
+                .starts_with("# E01")
+        );
     }
 
     let results = runs[0]["results"].as_array().unwrap();
@@ -375,7 +398,10 @@ fn columns_count_characters_and_bytes_count_bytes() {
     let dir = project(&[("u.flow", "fn s() -> string = \"日本\" @\n")]);
     let report = json(&flowc(dir.path(), &["check", "--format=json"]));
     let start = &report["diagnostics"][0]["start"];
-    assert_eq!(*start, serde_json::json!({"line": 1, "column": 25, "byte": 28}));
+    assert_eq!(
+        *start,
+        serde_json::json!({"line": 1, "column": 25, "byte": 28})
+    );
 }
 
 // ------------------------------------------------------------------ inputs
@@ -421,7 +447,10 @@ fn directories_are_walked_in_order_for_flow_files_only() {
     ];
     assert_eq!(json(&output)["files"], serde_json::json!(expected));
 
-    let output = flowc(&dir.path().join("proj"), &["check", "--format", "json", "."]);
+    let output = flowc(
+        &dir.path().join("proj"),
+        &["check", "--format", "json", "."],
+    );
     let expected = expected.map(|path| path.strip_prefix("proj/").unwrap());
     assert_eq!(json(&output)["files"], serde_json::json!(expected));
 
@@ -462,7 +491,8 @@ fn quiet_prints_only_diagnostics_and_verbose_names_files() {
 #[test]
 fn colour_follows_flag_and_environment() {
     let dir = project(&[("lex.flow", LEXICAL)]);
-    let has_escape = |output: &Output| output.stdout.contains(&0x1b) || output.stderr.contains(&0x1b);
+    let has_escape =
+        |output: &Output| output.stdout.contains(&0x1b) || output.stderr.contains(&0x1b);
     let check = |args: &[&str], env: &[(&str, &str)]| {
         let mut all = vec!["check"];
         all.extend_from_slice(args);
@@ -478,7 +508,12 @@ fn colour_follows_flag_and_environment() {
     // An empty NO_COLOR does not count.
     assert!(check(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]));
     // Machine formats never carry colour.
-    let output = run(dir.path(), &["check", "--color=always", "--format=json"], b"", &[]);
+    let output = run(
+        dir.path(),
+        &["check", "--color=always", "--format=json"],
+        b"",
+        &[],
+    );
     assert!(!output.stdout.contains(&0x1b));
 }
 
@@ -490,7 +525,10 @@ fn explain_prints_the_page() {
     let output = flowc(dir.path(), &["explain", "E0101"]);
     assert_eq!(code(&output), 0);
     let page = stdout(&output);
-    assert!(page.starts_with("# E0101: unexpected character\n"), "{page}");
+    assert!(
+        page.starts_with("# E0101: unexpected character\n"),
+        "{page}"
+    );
     assert!(page.contains("## "), "{page}");
     assert_eq!(stdout(&flowc(dir.path(), &["explain", "e0101"])), page);
 }
@@ -541,7 +579,12 @@ fn help_and_version() {
 
     let output = flowc(dir.path(), &["check", "--help"]);
     assert_eq!(code(&output), 0);
-    for documented in ["\"version\": 1", "\"diagnostics\"", "::error file=", "SARIF 2.1.0"] {
+    for documented in [
+        "\"version\": 1",
+        "\"diagnostics\"",
+        "::error file=",
+        "SARIF 2.1.0",
+    ] {
         assert!(stdout(&output).contains(documented), "{documented}");
     }
 

@@ -177,7 +177,10 @@ impl Diagnostic {
 
     /// The span of the primary label.
     pub fn span(&self) -> Span {
-        self.labels.first().map(|label| label.span).unwrap_or_default()
+        self.labels
+            .first()
+            .map(|label| label.span)
+            .unwrap_or_default()
     }
 
     pub fn is_error(&self) -> bool {
@@ -224,7 +227,9 @@ impl LineIndex {
         while end > start && !source.is_char_boundary(end) {
             end -= 1;
         }
-        let column = source.get(start..end).map_or(0, |text| text.chars().count());
+        let column = source
+            .get(start..end)
+            .map_or(0, |text| text.chars().count());
         LineCol {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
             column: u32::try_from(column + 1).unwrap_or(u32::MAX),

@@ -207,7 +207,13 @@ impl Input {
             let valid = &bytes[..err.utf8_error().valid_up_to()];
             let valid = std::str::from_utf8(valid).unwrap_or_default();
             let line = valid.matches('\n').count() + 1;
-            let column = valid.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+            let column = valid
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
             format!("not valid UTF-8 (line {line}, column {column})")
         })
     }
@@ -389,7 +395,10 @@ fn summarize(counts: &Counts, deny_warnings: bool, unreadable: usize, internal: 
         text.push_str(" (denied by --deny-warnings)");
     }
     if unreadable > 0 {
-        text.push_str(&format!("; {} could not be read", plural(unreadable, "path")));
+        text.push_str(&format!(
+            "; {} could not be read",
+            plural(unreadable, "path")
+        ));
     }
     if internal > 0 {
         text.push_str(&format!(

@@ -231,7 +231,11 @@ mod tests {
     #[test]
     fn io_messages_drop_the_os_error_number() {
         let err = io::Error::from_raw_os_error(2);
-        assert!(!io_message(&err).contains("os error"), "{}", io_message(&err));
+        assert!(
+            !io_message(&err).contains("os error"),
+            "{}",
+            io_message(&err)
+        );
         let custom = io::Error::other("plain (words)");
         assert_eq!(io_message(&custom), "plain (words)");
     }

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 pub enum Format {
     /// Diagnostics with source snippets, for people.
     Human,
-    /// One JSON object (schema in `flowc check --help`), for scripts.
+    /// One versioned JSON object, for scripts (schema below).
     Json,
     /// GitHub Actions workflow commands, shown as annotations on a pull request.
     Github,

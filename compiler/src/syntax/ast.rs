@@ -186,7 +186,10 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `step name = …`: a checkpoint with a stable id.
-    Step { name: Ident, action: StepAction },
+    Step {
+        name: Ident,
+        action: StepAction,
+    },
     /// `let name [: T] = …`
     Let {
         name: Ident,
@@ -194,7 +197,10 @@ pub enum StmtKind {
         value: LetValue,
     },
     /// `set context.key = value`
-    Set { target: Expr, value: Expr },
+    Set {
+        target: Expr,
+        value: Expr,
+    },
     If {
         cond: Expr,
         then: Block,
@@ -208,7 +214,9 @@ pub enum StmtKind {
     },
     For(ForLoop),
     /// Each entry is one branch: a block or a single statement.
-    Parallel { branches: Vec<Stmt> },
+    Parallel {
+        branches: Vec<Stmt>,
+    },
     Try {
         body: Block,
         error: Ident,
@@ -216,10 +224,16 @@ pub enum StmtKind {
     },
     Fail(Expr),
     Return(Option<Expr>),
-    Emit { event: Ident, payload: Expr },
+    Emit {
+        event: Ident,
+        payload: Expr,
+    },
     Yield(Expr),
     /// `mock http POST conn "/p" => response`, in tests.
-    Mock { request: HttpCall, response: Expr },
+    Mock {
+        request: HttpCall,
+        response: Expr,
+    },
     /// `assert cond [, message]`, in tests.
     Assert {
         cond: Expr,
@@ -254,7 +268,10 @@ pub enum LetValue {
         span: Span,
     },
     /// `approval(timeout: 24h, message: "…")`
-    Approval { args: Vec<Arg>, span: Span },
+    Approval {
+        args: Vec<Arg>,
+        span: Span,
+    },
     /// `let results = for x in xs { … yield v }`
     For(Box<ForLoop>, Span),
 }
@@ -281,11 +298,13 @@ pub enum StepAction {
         filter: Expr,
         options: Vec<Arg>,
     },
-    /// `await webhook POST "/path" as d where pred (timeout: 1h)`
+    /// `await webhook POST "/path" as d: T where pred (timeout: 1h)`
     AwaitWebhook {
         method: Ident,
         path: StrLit,
         binding: Ident,
+        /// The type of the delivery body; `json` when absent.
+        ty: Option<Type>,
         filter: Expr,
         options: Vec<Arg>,
     },
@@ -344,17 +363,29 @@ pub enum ExprKind {
     List(Vec<Expr>),
     Record(Vec<Field>),
     /// `bearer { token: … }`: a record tagged with a constructor name.
-    Tagged { tag: Ident, fields: Vec<Field> },
+    Tagged {
+        tag: Ident,
+        fields: Vec<Field>,
+    },
     /// `a.b` (`optional: false`) or `a?.b` (`optional: true`).
     Field {
         base: Box<Expr>,
         name: Ident,
         optional: bool,
     },
-    Index { base: Box<Expr>, index: Box<Expr> },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `f(x)`, `s.trim()`, `exponential(attempts: 5)`.
-    Call { callee: Box<Expr>, args: Vec<Arg> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
     Binary {
         op: BinaryOp,
         lhs: Box<Expr>,
@@ -369,7 +400,10 @@ pub enum ExprKind {
         scrutinee: Box<Expr>,
         arms: Vec<(Pattern, Expr)>,
     },
-    Lambda { params: Vec<Ident>, body: Box<Expr> },
+    Lambda {
+        params: Vec<Ident>,
+        body: Box<Expr>,
+    },
     /// `(e)`, kept so spans and the formatter see the parentheses.
     Paren(Box<Expr>),
     Error,

@@ -22,7 +22,11 @@ use crate::diagnostic::{Diagnostic, Span};
 pub const MAX_NESTING: usize = 256;
 
 /// Returns the balanced, bounded token stream.
-pub fn balance(source: &str, lexed: &Lexed, diagnostics: &mut Vec<Diagnostic>) -> Vec<(Token, Span)> {
+pub fn balance(
+    source: &str,
+    lexed: &Lexed,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(Token, Span)> {
     let mut balancer = Balancer {
         source,
         out: Vec::with_capacity(lexed.tokens.len() + 8),
@@ -68,7 +72,11 @@ impl Balancer<'_> {
             self.reset_ops();
         }
         match token {
-            Token::LBrace | Token::LBracket | Token::LParen | Token::CallParen | Token::InterpOpen => {
+            Token::LBrace
+            | Token::LBracket
+            | Token::LParen
+            | Token::CallParen
+            | Token::InterpOpen => {
                 if self.depth() + 1 > MAX_NESTING {
                     return self.skip_too_deep(tokens, spans, i);
                 }
@@ -108,7 +116,10 @@ impl Balancer<'_> {
     }
 
     fn reset_ops(&mut self) {
-        let frame_ops = self.frames.last_mut().map_or(0, |frame| std::mem::take(&mut frame.ops));
+        let frame_ops = self
+            .frames
+            .last_mut()
+            .map_or(0, |frame| std::mem::take(&mut frame.ops));
         if self.frames.is_empty() {
             self.ops = 0;
         } else {
@@ -165,8 +176,11 @@ impl Balancer<'_> {
         self.ops -= frame.ops;
         // The lexer reports its own unterminated interpolations.
         if frame.open != Token::InterpOpen {
-            self.diagnostics
-                .push(diag::unclosed_delimiter(char_of(frame.open), frame.span, at));
+            self.diagnostics.push(diag::unclosed_delimiter(
+                char_of(frame.open),
+                frame.span,
+                at,
+            ));
         }
         self.out.push((closer_of(frame.open), at));
     }
@@ -179,7 +193,11 @@ impl Balancer<'_> {
         while j < tokens.len() {
             let token = tokens[j];
             match token {
-                Token::LBrace | Token::LBracket | Token::LParen | Token::CallParen | Token::InterpOpen => depth += 1,
+                Token::LBrace
+                | Token::LBracket
+                | Token::LParen
+                | Token::CallParen
+                | Token::InterpOpen => depth += 1,
                 Token::RBrace | Token::RBracket | Token::RParen | Token::InterpClose => {
                     if depth == 0 {
                         break;
@@ -191,12 +209,17 @@ impl Balancer<'_> {
             }
             j += 1;
         }
-        let end = if j > i { spans[j - 1].end } else { spans[i].end };
+        let end = if j > i {
+            spans[j - 1].end
+        } else {
+            spans[i].end
+        };
         let span = Span {
             start: spans[i].start,
             end,
         };
-        self.diagnostics.push(diag::nesting_too_deep(MAX_NESTING, span));
+        self.diagnostics
+            .push(diag::nesting_too_deep(MAX_NESTING, span));
         self.out.push((Token::Error, span));
         j.max(i + 1)
     }
@@ -246,8 +269,6 @@ fn is_operator(token: Token) -> bool {
             | Token::QuestionDot
             | Token::FatArrow
             | Token::If
-            | Token::Then
-            | Token::Else
             | Token::Pipe
             | Token::Question
             | Token::Arrow

@@ -127,11 +127,8 @@ pub fn invalid_number(text: &str, span: Span) -> Diagnostic {
 
 pub fn invalid_duration(text: &str, span: Span) -> Diagnostic {
     let fractional = text.contains('.');
-    let diagnostic = Diagnostic::error(
-        INVALID_DURATION,
-        format!("invalid duration `{text}`"),
-        span,
-    );
+    let diagnostic =
+        Diagnostic::error(INVALID_DURATION, format!("invalid duration `{text}`"), span);
     if fractional {
         diagnostic
             .with_label("durations are whole numbers of a unit")
@@ -146,7 +143,9 @@ pub fn invalid_duration(text: &str, span: Span) -> Diagnostic {
 pub fn duration_too_large(span: Span) -> Diagnostic {
     Diagnostic::error(INVALID_DURATION, "duration is too large", span)
         .with_label("does not fit in 64-bit milliseconds")
-        .with_help("durations are counted in milliseconds and must stay below about 292 million years")
+        .with_help(
+            "durations are counted in milliseconds and must stay below about 292 million years",
+        )
 }
 
 pub fn unterminated_interpolation(open: Span) -> Diagnostic {
@@ -189,14 +188,10 @@ pub fn unexpected_token(expected: &str, found: &str, span: Span) -> Diagnostic {
 
 pub fn unclosed_delimiter(open: char, open_span: Span, end: Span) -> Diagnostic {
     let close = closing(open);
-    Diagnostic::error(
-        UNCLOSED_DELIMITER,
-        format!("unclosed `{open}`"),
-        open_span,
-    )
-    .with_label(format!("this `{open}` is never closed"))
-    .with_secondary(end, format!("expected `{close}` by here"))
-    .with_help(format!("add the missing `{close}`"))
+    Diagnostic::error(UNCLOSED_DELIMITER, format!("unclosed `{open}`"), open_span)
+        .with_label(format!("this `{open}` is never closed"))
+        .with_secondary(end, format!("expected `{close}` by here"))
+        .with_help(format!("add the missing `{close}`"))
 }
 
 pub fn mismatched_delimiter(open: char, open_span: Span, found: char, span: Span) -> Diagnostic {
@@ -218,12 +213,16 @@ pub fn unmatched_delimiter(found: char, span: Span) -> Diagnostic {
         span,
     )
     .with_label("nothing open to close here")
-    .with_help(format!("remove this `{found}`, or add the opening bracket it closes"))
+    .with_help(format!(
+        "remove this `{found}`, or add the opening bracket it closes"
+    ))
 }
 
 pub fn nesting_too_deep(limit: usize, span: Span) -> Diagnostic {
     Diagnostic::error(NESTING_TOO_DEEP, "nesting is too deep", span)
-        .with_label(format!("more than {limit} levels of brackets, blocks or operators"))
+        .with_label(format!(
+            "more than {limit} levels of brackets, blocks or operators"
+        ))
         .with_help("split the expression with `let`, or the logic into a `fn`")
 }
 
@@ -302,7 +301,9 @@ pub fn interpolation_not_allowed(what: &str, span: Span) -> Diagnostic {
         span,
     )
     .with_label("`${…}` is not allowed here")
-    .with_help(format!("{what} is fixed when the file is checked: write it out in full, without interpolation"))
+    .with_help(format!(
+        "{what} is fixed when the file is checked: write it out in full, without interpolation"
+    ))
 }
 
 pub fn misplaced_trigger(span: Span) -> Diagnostic {

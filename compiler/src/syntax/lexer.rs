@@ -128,7 +128,11 @@ impl Lexer<'_> {
                     let call = start > 0
                         && matches!(self.source.as_bytes()[start - 1],
                             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b')' | b']');
-                    let token = if call { Token::CallParen } else { Token::LParen };
+                    let token = if call {
+                        Token::CallParen
+                    } else {
+                        Token::LParen
+                    };
                     self.out.push(token, span);
                 }
                 Ok(Token::Int) => {
@@ -244,10 +248,9 @@ impl Lexer<'_> {
                                 .is_some();
                         if !valid {
                             let span = Span::new(i, end);
-                            self.out.diagnostics.push(diag::invalid_unicode_escape(
-                                &self.source[i..end],
-                                span,
-                            ));
+                            self.out
+                                .diagnostics
+                                .push(diag::invalid_unicode_escape(&self.source[i..end], span));
                         }
                         end
                     }
@@ -351,14 +354,20 @@ impl Lexer<'_> {
                 Token::Int
             };
         }
-        self.out.diagnostics.push(diag::invalid_duration(text, span));
+        self.out
+            .diagnostics
+            .push(diag::invalid_duration(text, span));
         Token::Duration
     }
 
     /// Reports an unexpected character, merging a run of them into one token.
     fn unexpected(&mut self, span: Span) {
         let contiguous = self.out.tokens.last() == Some(&Token::Error)
-            && self.out.spans.last().is_some_and(|last| last.end == span.start);
+            && self
+                .out
+                .spans
+                .last()
+                .is_some_and(|last| last.end == span.start);
         if contiguous {
             if let Some(last) = self.out.spans.last_mut() {
                 last.end = span.end;
@@ -375,7 +384,10 @@ impl Lexer<'_> {
             }
             return;
         }
-        let ch = self.source[span.range()].chars().next().unwrap_or('\u{fffd}');
+        let ch = self.source[span.range()]
+            .chars()
+            .next()
+            .unwrap_or('\u{fffd}');
         self.out
             .diagnostics
             .push(diag::unexpected_character(ch, span));

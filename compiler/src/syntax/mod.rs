@@ -5,9 +5,9 @@
 //! file with three unrelated mistakes reports three diagnostics.
 
 pub mod ast;
+mod balance;
 pub(crate) mod diagnostics;
 pub mod lexer;
-mod balance;
 mod parser;
 pub mod pretty;
 pub mod token;

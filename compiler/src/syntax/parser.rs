@@ -23,13 +23,19 @@ use chumsky::prelude::*;
 type Error<'tok> = Rich<'tok, Token, SimpleSpan>;
 type Extra<'tok> = extra::Err<Error<'tok>>;
 
-pub(super) fn parse_tokens(source: &str, lexed: &Lexed, diagnostics: &mut Vec<Diagnostic>) -> Module {
+pub(super) fn parse_tokens(
+    source: &str,
+    lexed: &Lexed,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Module {
     let tokens: Vec<(Token, SimpleSpan)> = balance::balance(source, lexed, diagnostics)
         .into_iter()
         .map(|(token, span)| (token, SimpleSpan::from(span.range())))
         .collect();
     let end = source.len();
-    let input = tokens.as_slice().split_token_span(SimpleSpan::from(end..end));
+    let input = tokens
+        .as_slice()
+        .split_token_span(SimpleSpan::from(end..end));
     let (module, errors) = module_parser(source).parse(input).into_output_errors();
     for error in errors {
         if let Some(diagnostic) = to_diagnostic(source, &error) {
@@ -129,16 +135,17 @@ impl<'src> Grammar<'src> {
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
         'src: 'tok,
     {
-        let keyword = any()
-            .filter(|token: &Token| token.is_keyword())
-            .validate(move |_, e, emitter| {
-                let span: SimpleSpan = e.span();
-                emitter.emit(custom(diag::KEYWORD_AS_NAME, self.text(span), span));
-                Ident {
-                    name: self.text(span).to_string(),
-                    span: span_of(span),
-                }
-            });
+        let keyword =
+            any()
+                .filter(|token: &Token| token.is_keyword())
+                .validate(move |_, e, emitter| {
+                    let span: SimpleSpan = e.span();
+                    emitter.emit(custom(diag::KEYWORD_AS_NAME, self.text(span), span));
+                    Ident {
+                        name: self.text(span).to_string(),
+                        span: span_of(span),
+                    }
+                });
         self.ident().or(keyword).labelled("a name").boxed()
     }
 
@@ -172,7 +179,11 @@ impl<'src> Grammar<'src> {
                 if self.text(span) == word {
                     Ok(span_of(span))
                 } else {
-                    Err(<Error<'tok> as LabelError<'tok, I, RichPattern<'tok, Token>>>::expected_found(
+                    Err(<Error<'tok> as LabelError<
+                        'tok,
+                        I,
+                        RichPattern<'tok, Token>,
+                    >>::expected_found(
                         [RichPattern::Identifier(word.to_string())],
                         Some(token.into()),
                         span,
@@ -200,7 +211,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// The pieces of a string literal, interpolations parsed with `expr`.
-    fn string_parts<'tok, I>(self, expr: Boxed<'tok, I, Expr>) -> Boxed<'tok, I, (Vec<TemplatePart>, Span)>
+    fn string_parts<'tok, I>(
+        self,
+        expr: Boxed<'tok, I, Expr>,
+    ) -> Boxed<'tok, I, (Vec<TemplatePart>, Span)>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
         'src: 'tok,
@@ -294,10 +308,12 @@ impl<'src> Grammar<'src> {
                     Token::False => Literal::Bool(false),
                     Token::Null => Literal::Null,
                     _ => {
-                        return Err(<Error<'tok> as LabelError<'tok, I, RichPattern<'tok, Token>>>::expected_found(
-                            [],
-                            Some(token.into()),
-                            span,
+                        return Err(<Error<'tok> as LabelError<
+                            'tok,
+                            I,
+                            RichPattern<'tok, Token>,
+                        >>::expected_found(
+                            [], Some(token.into()), span
                         ));
                     }
                 })
@@ -328,7 +344,11 @@ impl<'src> Grammar<'src> {
     }
 
     /// `name: value` or `value`, comma-separated, inside parentheses.
-    fn args<'tok, I>(self, expr: Boxed<'tok, I, Expr>, open: Boxed<'tok, I, Token>) -> Boxed<'tok, I, Vec<Arg>>
+    fn args<'tok, I>(
+        self,
+        expr: Boxed<'tok, I, Expr>,
+        open: Boxed<'tok, I, Token>,
+    ) -> Boxed<'tok, I, Vec<Arg>>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
         'src: 'tok,
@@ -410,10 +430,11 @@ impl<'src> Grammar<'src> {
                     span: span_of(e.span()),
                 })
                 .labelled("a type");
-            let optional = primary.foldl_with(just(Token::Question).repeated(), |inner, _, e| Type {
-                kind: TypeKind::Optional(Box::new(inner)),
-                span: span_of(e.span()),
-            });
+            let optional =
+                primary.foldl_with(just(Token::Question).repeated(), |inner, _, e| Type {
+                    kind: TypeKind::Optional(Box::new(inner)),
+                    span: span_of(e.span()),
+                });
             optional
                 .clone()
                 .separated_by(just(Token::Pipe))
@@ -510,7 +531,10 @@ impl<'src> Grammar<'src> {
         };
         let literal = self.literal().map(ExprKind::Literal);
         let string = self.string_parts(full.clone()).map(|(parts, _)| {
-            if parts.iter().all(|part| matches!(part, TemplatePart::Text(..))) {
+            if parts
+                .iter()
+                .all(|part| matches!(part, TemplatePart::Text(..)))
+            {
                 let text = parts
                     .into_iter()
                     .map(|part| match part {
@@ -589,6 +613,14 @@ impl<'src> Grammar<'src> {
             });
         // The lexer and `balance` already reported what became an error token.
         let error = just(Token::Error).to(ExprKind::Error);
+        // `respond: wait` in a webhook trigger: `wait` is otherwise a step keyword
+        // and never starts an expression, so reading it as a name is unambiguous.
+        let wait_name = just(Token::Wait).map_with(|_, e| {
+            ExprKind::Name(Ident {
+                name: "wait".to_string(),
+                span: span_of(e.span()),
+            })
+        });
         let mut atoms = vec![
             lambda.boxed(),
             literal.boxed(),
@@ -599,6 +631,7 @@ impl<'src> Grammar<'src> {
             if_expr.boxed(),
             match_expr.boxed(),
             error.boxed(),
+            wait_name.boxed(),
         ];
         if !restricted {
             atoms.push(record.boxed());
@@ -632,39 +665,43 @@ impl<'src> Grammar<'src> {
             }
         };
         atom.pratt((
-            postfix(10, choice((field, index, call)), move |base: Expr, op, _e: &mut _| {
-                let (kind, end) = match op {
-                    Postfix::Field(name, optional) => {
-                        let end = name.span;
-                        (
-                            ExprKind::Field {
+            postfix(
+                10,
+                choice((field, index, call)),
+                move |base: Expr, op, _e: &mut _| {
+                    let (kind, end) = match op {
+                        Postfix::Field(name, optional) => {
+                            let end = name.span;
+                            (
+                                ExprKind::Field {
+                                    base: Box::new(base.clone()),
+                                    name,
+                                    optional,
+                                },
+                                end,
+                            )
+                        }
+                        Postfix::Index(index, span) => (
+                            ExprKind::Index {
                                 base: Box::new(base.clone()),
-                                name,
-                                optional,
+                                index: Box::new(index),
                             },
-                            end,
-                        )
+                            span,
+                        ),
+                        Postfix::Call(args, span) => (
+                            ExprKind::Call {
+                                callee: Box::new(base.clone()),
+                                args,
+                            },
+                            span,
+                        ),
+                    };
+                    Expr {
+                        kind,
+                        span: base.span.to(end),
                     }
-                    Postfix::Index(index, span) => (
-                        ExprKind::Index {
-                            base: Box::new(base.clone()),
-                            index: Box::new(index),
-                        },
-                        span,
-                    ),
-                    Postfix::Call(args, span) => (
-                        ExprKind::Call {
-                            callee: Box::new(base.clone()),
-                            args,
-                        },
-                        span,
-                    ),
-                };
-                Expr {
-                    kind,
-                    span: base.span.to(end),
-                }
-            }),
+                },
+            ),
             prefix(
                 9,
                 just(Token::Bang)
@@ -693,7 +730,10 @@ impl<'src> Grammar<'src> {
             ),
             infix(
                 left(7),
-                choice((binary(Token::Plus, BinaryOp::Add), binary(Token::Minus, BinaryOp::Sub))),
+                choice((
+                    binary(Token::Plus, BinaryOp::Add),
+                    binary(Token::Minus, BinaryOp::Sub),
+                )),
                 move |l, op, r, _e: &mut _| fold(l, op, r),
             ),
             infix(
@@ -714,7 +754,10 @@ impl<'src> Grammar<'src> {
             ),
             infix(
                 left(4),
-                choice((binary(Token::EqEq, BinaryOp::Eq), binary(Token::NotEq, BinaryOp::NotEq))),
+                choice((
+                    binary(Token::EqEq, BinaryOp::Eq),
+                    binary(Token::NotEq, BinaryOp::NotEq),
+                )),
                 move |l, op, r, _e: &mut _| fold(l, op, r),
             ),
             infix(
@@ -759,7 +802,11 @@ impl<'src> Grammar<'src> {
             .map(|(connection, path)| HttpTarget::Connection { connection, path });
         just(Token::Http)
             .ignore_then(self.http_method())
-            .then(connection.or(url).labelled("a URL, or a connection and a path"))
+            .then(
+                connection
+                    .or(url)
+                    .labelled("a URL, or a connection and a path"),
+            )
             .then(self.fields(full).or_not())
             .then(just(Token::Arrow).ignore_then(self.ty()).or_not())
             .map_with(|(((method, target), options), response), e| HttpCall {
@@ -805,27 +852,33 @@ impl<'src> Grammar<'src> {
                 .then_ignore(just(Token::Where))
                 .then(restricted.clone())
                 .then(options.clone().or_not())
-                .map(|(((event, binding), filter), options)| StepAction::AwaitEvent {
-                    event,
-                    binding,
-                    filter,
-                    options: options.unwrap_or_default(),
-                });
+                .map(
+                    |(((event, binding), filter), options)| StepAction::AwaitEvent {
+                        event,
+                        binding,
+                        filter,
+                        options: options.unwrap_or_default(),
+                    },
+                );
             let await_webhook = self
                 .contextual("webhook")
                 .ignore_then(self.http_method())
                 .then(self.plain_string("a webhook path"))
                 .then_ignore(just(Token::As))
                 .then(self.binding())
+                .then(just(Token::Colon).ignore_then(self.ty()).or_not())
                 .then_ignore(just(Token::Where))
                 .then(restricted.clone())
                 .then(options.clone().or_not())
-                .map(|((((method, path), binding), filter), options)| StepAction::AwaitWebhook {
-                    method,
-                    path,
-                    binding,
-                    filter,
-                    options: options.unwrap_or_default(),
+                .map(|(((((method, path), binding), ty), filter), options)| {
+                    StepAction::AwaitWebhook {
+                        method,
+                        path,
+                        binding,
+                        ty,
+                        filter,
+                        options: options.unwrap_or_default(),
+                    }
                 });
             let await_ = just(Token::Await).ignore_then(choice((
                 await_event,
@@ -880,7 +933,12 @@ impl<'src> Grammar<'src> {
                 .ignore_then(self.binding())
                 .then(just(Token::Colon).ignore_then(self.ty()).or_not())
                 .then_ignore(just(Token::Eq))
-                .then(choice((callback, approval, let_for, full.clone().map(LetValue::Expr))))
+                .then(choice((
+                    callback,
+                    approval,
+                    let_for,
+                    full.clone().map(LetValue::Expr),
+                )))
                 .map(|((name, ty), value)| StmtKind::Let { name, ty, value });
 
             let set = just(Token::Set)
@@ -895,14 +953,10 @@ impl<'src> Grammar<'src> {
                     .then(block.clone())
                     .then(
                         just(Token::Else)
-                            .ignore_then(
-                                if_stmt.or(block
-                                    .clone()
-                                    .map_with(|block, e| Stmt {
-                                        kind: StmtKind::Block(block),
-                                        span: span_of(e.span()),
-                                    })),
-                            )
+                            .ignore_then(if_stmt.or(block.clone().map_with(|block, e| Stmt {
+                                kind: StmtKind::Block(block),
+                                span: span_of(e.span()),
+                            })))
                             .or_not(),
                     )
                     .map_with(|((cond, then), otherwise), e| Stmt {
@@ -959,7 +1013,9 @@ impl<'src> Grammar<'src> {
                     error,
                     handler,
                 });
-            let fail = just(Token::Fail).ignore_then(full.clone()).map(StmtKind::Fail);
+            let fail = just(Token::Fail)
+                .ignore_then(full.clone())
+                .map(StmtKind::Fail);
             let return_ = just(Token::Return)
                 .ignore_then(
                     full.clone()
@@ -971,7 +1027,9 @@ impl<'src> Grammar<'src> {
                 .ignore_then(self.ident())
                 .then(full.clone())
                 .map(|(event, payload)| StmtKind::Emit { event, payload });
-            let yield_ = just(Token::Yield).ignore_then(full.clone()).map(StmtKind::Yield);
+            let yield_ = just(Token::Yield)
+                .ignore_then(full.clone())
+                .map(StmtKind::Yield);
             let mock = just(Token::Mock)
                 .ignore_then(self.http_call(&expr))
                 .then_ignore(just(Token::FatArrow))
@@ -982,12 +1040,10 @@ impl<'src> Grammar<'src> {
                 .then(just(Token::Comma).ignore_then(full.clone()).or_not())
                 .map(|(cond, message)| StmtKind::Assert { cond, message });
             // A trigger inside a block parses, to be reported as misplaced.
-            let misplaced_trigger = self
-                .trigger(full.clone())
-                .validate(|_, e, emitter| {
-                    emitter.emit(custom(diag::MISPLACED_TRIGGER, "", e.span()));
-                    StmtKind::Error
-                });
+            let misplaced_trigger = self.trigger(full.clone()).validate(|_, e, emitter| {
+                emitter.emit(custom(diag::MISPLACED_TRIGGER, "", e.span()));
+                StmtKind::Error
+            });
 
             let kind = choice((
                 step.boxed(),
@@ -1070,7 +1126,11 @@ impl<'src> Grammar<'src> {
             .repeated();
         let unknown = self.ident().then_ignore(rest).validate(|name, e, emitter| {
             let _ = e;
-            emitter.emit(custom(diag::UNKNOWN_TRIGGER, &name.name, SimpleSpan::from(name.span.range())));
+            emitter.emit(custom(
+                diag::UNKNOWN_TRIGGER,
+                &name.name,
+                SimpleSpan::from(name.span.range()),
+            ));
             TriggerKind::Manual
         });
         just(Token::On)
@@ -1085,7 +1145,11 @@ impl<'src> Grammar<'src> {
             .boxed()
     }
 
-    fn item<'tok, I>(self, expr: Expressions<'tok, I>, stmt: Boxed<'tok, I, Stmt>) -> Boxed<'tok, I, Item>
+    fn item<'tok, I>(
+        self,
+        expr: Expressions<'tok, I>,
+        stmt: Boxed<'tok, I, Stmt>,
+    ) -> Boxed<'tok, I, Item>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
         'src: 'tok,
@@ -1130,12 +1194,14 @@ impl<'src> Grammar<'src> {
             .then(self.ty())
             .then_ignore(just(Token::Eq))
             .then(full.clone())
-            .map(|(((name, params), ret), body)| ItemKind::Fn(FnDecl {
-                name,
-                params,
-                ret,
-                body,
-            }));
+            .map(|(((name, params), ret), body)| {
+                ItemKind::Fn(FnDecl {
+                    name,
+                    params,
+                    ret,
+                    body,
+                })
+            });
 
         enum Member {
             Trigger(Trigger),
@@ -1187,20 +1253,25 @@ impl<'src> Grammar<'src> {
             .then(self.block(stmt))
             .map(|(name, body)| ItemKind::Test(TestDecl { name, body }));
 
-        choice((import, type_decl, event_decl, connection, fn_decl, workflow, test))
-            .labelled("a declaration")
-            .map_with(|kind, e| Item {
-                docs: Docs::default(),
-                kind,
-                span: span_of(e.span()),
-            })
-            .recover_with(via_parser(skip_item()))
-            .boxed()
+        choice((
+            import, type_decl, event_decl, connection, fn_decl, workflow, test,
+        ))
+        .labelled("a declaration")
+        .map_with(|kind, e| Item {
+            docs: Docs::default(),
+            kind,
+            span: span_of(e.span()),
+        })
+        .recover_with(via_parser(skip_item()))
+        .boxed()
     }
 }
 
 fn template_expr(parts: Vec<TemplatePart>, span: Span) -> Expr {
-    let kind = if parts.iter().all(|part| matches!(part, TemplatePart::Text(..))) {
+    let kind = if parts
+        .iter()
+        .all(|part| matches!(part, TemplatePart::Text(..)))
+    {
         ExprKind::Literal(Literal::String(
             parts
                 .into_iter()
@@ -1221,7 +1292,12 @@ fn template_expr(parts: Vec<TemplatePart>, span: Span) -> Expr {
 fn is_open(token: Token) -> bool {
     matches!(
         token,
-        Token::LBrace | Token::LBracket | Token::LParen | Token::CallParen | Token::InterpOpen | Token::StrStart
+        Token::LBrace
+            | Token::LBracket
+            | Token::LParen
+            | Token::CallParen
+            | Token::InterpOpen
+            | Token::StrStart
     )
 }
 
@@ -1487,8 +1563,12 @@ impl Validator<'_> {
                 StepAction::Http(call) => self.http(call),
                 StepAction::Call { args, .. } => self.args(args),
                 StepAction::Wait(expr) | StepAction::WaitUntil(expr) => self.expr(expr),
-                StepAction::AwaitEvent { filter, options, .. }
-                | StepAction::AwaitWebhook { filter, options, .. } => {
+                StepAction::AwaitEvent {
+                    filter, options, ..
+                }
+                | StepAction::AwaitWebhook {
+                    filter, options, ..
+                } => {
                     self.expr(filter);
                     self.args(options);
                 }
@@ -1496,7 +1576,9 @@ impl Validator<'_> {
             },
             StmtKind::Let { value, .. } => match value {
                 LetValue::Expr(expr) => self.expr(expr),
-                LetValue::Callback { args, .. } | LetValue::Approval { args, .. } => self.args(args),
+                LetValue::Callback { args, .. } | LetValue::Approval { args, .. } => {
+                    self.args(args)
+                }
                 LetValue::For(for_loop, _) => self.for_loop(for_loop),
             },
             StmtKind::Set { target, value } => {
@@ -1647,7 +1729,11 @@ fn is_context_path(target: &Expr) -> bool {
     let mut depth = 0;
     loop {
         match &current.kind {
-            ExprKind::Field { base, optional: false, .. } => {
+            ExprKind::Field {
+                base,
+                optional: false,
+                ..
+            } => {
                 depth += 1;
                 current = base;
             }

@@ -8,7 +8,7 @@
 //! happened (see [`Exit`]). How the diagnostics are printed is [`output`]'s business.
 
 use super::output::{self, Checked, Format};
-use super::{Exit, REPOSITORY, WARNING, error, io_message, labelled, note};
+use super::{Exit, WARNING, error, io_message, labelled, note};
 use anyhow::Context;
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
@@ -135,8 +135,8 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
                     super::ERROR,
                     "internal error",
                     format_args!(
-                        "flowc crashed while checking {name}: {panic}; please report this at \
-                         {REPOSITORY}/issues with the file that triggered it"
+                        "flowc crashed while checking {name}: {panic}; please report this \
+                         to the flowc developers with the file that triggered it"
                     ),
                 );
                 internal += 1;

@@ -18,10 +18,6 @@ use std::fmt::Display;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-/// Where people report bugs and read about flowc. Keep in step with
-/// `[workspace.package] repository` in the root `Cargo.toml`.
-pub const REPOSITORY: &str = "https://example.invalid/flowc";
-
 /// Runs `flowc` with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -241,7 +241,6 @@ struct Tool {
 struct Driver {
     name: &'static str,
     version: &'static str,
-    information_uri: &'static str,
     rules: Vec<Rule>,
 }
 
@@ -355,7 +354,6 @@ fn sarif(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 driver: Driver {
                     name: "flowc",
                     version: env!("CARGO_PKG_VERSION"),
-                    information_uri: super::REPOSITORY,
                     rules,
                 },
             },

@@ -218,8 +218,9 @@ impl Balancer<'_> {
             start: spans[i].start,
             end,
         };
+        // Point at where the limit was crossed, not at everything skipped.
         self.diagnostics
-            .push(diag::nesting_too_deep(MAX_NESTING, span));
+            .push(diag::nesting_too_deep(MAX_NESTING, spans[i]));
         self.out.push((Token::Error, span));
         j.max(i + 1)
     }

@@ -445,13 +445,15 @@ fn step_action(action: &StepAction) -> Node {
             method,
             path,
             binding,
+            ty: body,
             filter,
             options: args,
         } => {
-            let mut children = vec![
-                string(&path.value),
-                Node::list("where".to_string(), vec![expr(filter)]),
-            ];
+            let mut children = vec![string(&path.value)];
+            if let Some(body) = body {
+                children.push(Node::list("ty".to_string(), vec![ty(body)]));
+            }
+            children.push(Node::list("where".to_string(), vec![expr(filter)]));
             children.extend(options(args));
             Node::list(
                 format!("await webhook {} as {}", name(method), name(binding)),

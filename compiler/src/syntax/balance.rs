@@ -65,7 +65,13 @@ impl Balancer<'_> {
     /// Handles the token at `i`; returns the index of the next one to look at.
     fn token(&mut self, tokens: &[Token], spans: &[Span], i: usize) -> usize {
         let (token, span) = (tokens[i], spans[i]);
-        if starts_declaration(token) && self.at_line_start(span) && !self.frames.is_empty() {
+        // `type: "x"` at the start of a line is a field named `type`, not a declaration.
+        let is_field_name = tokens.get(i + 1) == Some(&Token::Colon);
+        if starts_declaration(token)
+            && !is_field_name
+            && self.at_line_start(span)
+            && !self.frames.is_empty()
+        {
             self.close_all(Span::at(span.start as usize));
         }
         if resets_expression(token) {
@@ -151,6 +157,7 @@ impl Balancer<'_> {
             self.diagnostics.push(diagnostic);
             return;
         };
+        let position = self.by_indentation(token, span).unwrap_or(position);
         // Everything opened after the matching frame was never closed.
         while self.frames.len() > position + 1 {
             self.close_innermost(Span::at(span.start as usize));
@@ -159,6 +166,50 @@ impl Balancer<'_> {
             self.ops -= frame.ops;
         }
         self.out.push((token, span));
+    }
+
+    /// A closer that starts its line belongs, most likely, to the opener whose line
+    /// is indented like it: in
+    ///
+    /// ```text
+    /// workflow a() {
+    ///   if x {
+    ///     step s = wait 1s
+    /// }
+    /// ```
+    ///
+    /// the `}` closes the workflow, and it is the `if` that was left open. Returns
+    /// the frame to match when the indentation points at one deeper down the stack.
+    fn by_indentation(&self, token: Token, span: Span) -> Option<usize> {
+        let indent = self.line_indent(span.start as usize)?;
+        let top = self.frames.len().checked_sub(1)?;
+        if self.frames[top].open == Token::InterpOpen || self.opener_indent(top) <= indent {
+            return None;
+        }
+        (0..top).rev().find(|&position| {
+            let frame = &self.frames[position];
+            closer_of(frame.open) == token && self.opener_indent(position) == indent
+        })
+    }
+
+    /// The indentation of the line an opener stands on.
+    fn opener_indent(&self, position: usize) -> usize {
+        let start = self.frames[position].span.start as usize;
+        let line_start = self.source[..start].rfind('\n').map_or(0, |i| i + 1);
+        self.source[line_start..]
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .count()
+    }
+
+    /// The indentation of the line at `offset` when `offset` is its first token.
+    fn line_indent(&self, offset: usize) -> Option<usize> {
+        let line_start = self.source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let before = &self.source[line_start..offset];
+        before
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t')
+            .then_some(before.len())
     }
 
     fn close_all(&mut self, at: Span) {

@@ -112,7 +112,7 @@ pub fn integer_too_large(span: Span) -> Diagnostic {
         span,
     )
     .with_label("does not fit in a 64-bit signed integer")
-    .with_help("integers range from -9223372036854775808 to 9223372036854775807; use a float for larger magnitudes")
+    .with_help("integer literals go up to 9223372036854775807; use a float for larger magnitudes")
 }
 
 pub fn invalid_number(text: &str, span: Span) -> Diagnostic {

@@ -37,8 +37,17 @@ pub(super) fn parse_tokens(
         .as_slice()
         .split_token_span(SimpleSpan::from(end..end));
     let (module, errors) = module_parser(source).parse(input).into_output_errors();
+    // An unclosed bracket already has its E0202; the parse error it causes at the
+    // same bracket says nothing more.
+    let unclosed: Vec<Span> = diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.code == diag::UNCLOSED_DELIMITER)
+        .map(Diagnostic::span)
+        .collect();
     for error in errors {
-        if let Some(diagnostic) = to_diagnostic(source, &error) {
+        if let Some(diagnostic) = to_diagnostic(source, &error)
+            && !unclosed.contains(&diagnostic.span())
+        {
             diagnostics.push(diagnostic);
         }
     }
@@ -508,16 +517,28 @@ impl<'src> Grammar<'src> {
     {
         let mut full = Recursive::declare();
         let mut restricted = Recursive::declare();
-        full.define(self.expression(full.clone().boxed(), full.clone().boxed(), false));
-        restricted.define(self.expression(full.clone().boxed(), restricted.clone().boxed(), true));
+        full.define(self.expression(
+            full.clone().boxed(),
+            restricted.clone().boxed(),
+            full.clone().boxed(),
+            false,
+        ));
+        restricted.define(self.expression(
+            full.clone().boxed(),
+            restricted.clone().boxed(),
+            restricted.clone().boxed(),
+            true,
+        ));
         Expressions { full, restricted }
     }
 
-    /// One expression parser: `full` parses nested bracketed parts, `this` the
-    /// parts at the same level (so the restriction carries into `a && b`).
+    /// One expression parser: `full` parses nested bracketed parts, `head` the
+    /// head of a `match`, `this` the parts at the same level (so the restriction
+    /// carries into `a && b`).
     fn expression<'tok, I>(
         self,
         full: Boxed<'tok, I, Expr>,
+        head: Boxed<'tok, I, Expr>,
         this: Boxed<'tok, I, Expr>,
         restricted: bool,
     ) -> Boxed<'tok, I, Expr>
@@ -601,7 +622,7 @@ impl<'src> Grammar<'src> {
             .then(full.clone())
             .then_ignore(just(Token::Comma).or_not());
         let match_expr = just(Token::Match)
-            .ignore_then(full.clone().boxed())
+            .ignore_then(head)
             .then(
                 arm.repeated()
                     .collect::<Vec<_>>()

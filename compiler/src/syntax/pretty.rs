@@ -598,9 +598,11 @@ mod tests {
     fn prints_a_type_declaration() {
         check(
             r#"type Payment = { transactionId: string, amount?: float }"#,
-            r#"(module @0..57
-  (type Payment @0..57
-    (record (field transactionId (name string)) (field amount? (name float)))))
+            r#"(module @0..56
+  (type Payment @0..56
+    (record
+      (field transactionId (name string))
+      (field amount? (name float)))))
 "#,
         );
     }

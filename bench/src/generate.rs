@@ -1,0 +1,1521 @@
+//! The project generator: deterministic, realistic `.flow` files in any quantity.
+//!
+//! A throughput figure is only worth as much as the input it was measured on. The
+//! examples are too few to time, so this module writes projects that read like
+//! the examples: record types with optional fields and literal unions, connections
+//! with auth, retry and circuit breakers, workflows started by webhooks, schedules
+//! and events, HTTP steps with options and typed responses, `let` with mappings,
+//! lambdas and interpolated strings, `if`/`else`, `match`, `for` with concurrency,
+//! `try`/`catch`, `parallel`, `emit`, approvals, callbacks and test blocks, with
+//! doc, line and block comments between them. Every file must parse without a
+//! diagnostic; the `parse` command checks that before it times anything.
+//!
+//! The output depends on nothing but the requested size: a tiny linear
+//! congruential generator stands in for a random number crate, so two machines
+//! generate byte-identical projects and their figures can be compared.
+
+use std::fmt::Write as _;
+
+/// How much to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Total lines across all files (the result is within one workflow of it).
+    pub lines: usize,
+    /// How many files to spread them over.
+    pub files: usize,
+}
+
+/// One generated file: its name and its text.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub name: String,
+    pub source: String,
+}
+
+/// Generates a whole project.
+pub fn project(options: Options) -> Vec<File> {
+    let files = options.files.max(1);
+    let mut rng = Lcg::new(0x5eed_f10c);
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(files);
+    for index in 0..files {
+        // Aim each file at the running total, so overshoot in one file is taken
+        // back from the next and the project lands close to `lines`.
+        let goal = options.lines * (index + 1) / files;
+        let target = goal.saturating_sub(total).max(1);
+        let domain = &DOMAINS[(index + rng.below(3)) % DOMAINS.len()];
+        let source = FileGen::new(&mut rng, domain, index).generate(target);
+        total += source.bytes().filter(|&byte| byte == b'\n').count();
+        out.push(File {
+            name: format!("{index:04}_{}.flow", domain.plural),
+            source,
+        });
+    }
+    out
+}
+
+/// Knuth's MMIX linear congruential generator; the high bits are used, the low
+/// bits of an LCG being poor.
+struct Lcg(u64);
+
+impl Lcg {
+    fn new(seed: u64) -> Lcg {
+        Lcg(seed)
+    }
+
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as u32
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        self.next() as usize % n
+    }
+
+    /// A number in `low..=high`.
+    fn range(&mut self, low: usize, high: usize) -> usize {
+        low + self.below(high.saturating_sub(low) + 1)
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A business domain: the vocabulary one file is written in.
+struct Domain {
+    /// `order`: the entity, in snake case.
+    noun: &'static str,
+    /// `Order`: its type name.
+    type_name: &'static str,
+    plural: &'static str,
+    /// Scalar fields of the entity with their types.
+    fields: &'static [(&'static str, &'static str)],
+    /// The list field and the fields of its elements.
+    items: (&'static str, &'static [(&'static str, &'static str)]),
+    /// Status values, for literal unions and `match`.
+    statuses: &'static [&'static str],
+    /// Events this domain raises.
+    events: &'static [&'static str],
+}
+
+const DOMAINS: &[Domain] = &[
+    Domain {
+        noun: "order",
+        type_name: "Order",
+        plural: "orders",
+        fields: &[
+            ("order_id", "string"),
+            ("customer_email", "string"),
+            ("currency", "\"EUR\" | \"USD\" | \"GBP\""),
+            ("total_cents", "int"),
+            ("placed_at", "time"),
+            ("notes", "string?"),
+            ("gift", "bool"),
+        ],
+        items: (
+            "lines",
+            &[("sku", "string"), ("quantity", "int"), ("unit_price_cents", "int")],
+        ),
+        statuses: &["pending", "paid", "shipped", "cancelled"],
+        events: &["order_paid", "order_cancelled", "sku_low"],
+    },
+    Domain {
+        noun: "invoice",
+        type_name: "Invoice",
+        plural: "invoices",
+        fields: &[
+            ("invoice_id", "string"),
+            ("number", "string"),
+            ("amount_cents", "int"),
+            ("due_at", "time"),
+            ("customer_id", "string"),
+            ("overdue_days", "int?"),
+        ],
+        items: (
+            "entries",
+            &[("description", "string"), ("amount_cents", "int"), ("tax_rate", "float")],
+        ),
+        statuses: &["draft", "open", "paid", "void"],
+        events: &["invoice_overdue", "invoice_paid"],
+    },
+    Domain {
+        noun: "ticket",
+        type_name: "Ticket",
+        plural: "tickets",
+        fields: &[
+            ("ticket_id", "string"),
+            ("subject", "string"),
+            ("requester_email", "string"),
+            ("priority", "\"low\" | \"normal\" | \"high\" | \"urgent\""),
+            ("opened_at", "time"),
+            ("assignee", "string?"),
+            ("sla", "duration"),
+        ],
+        items: (
+            "comments",
+            &[("author", "string"), ("body", "string"), ("public", "bool")],
+        ),
+        statuses: &["new", "open", "pending", "solved"],
+        events: &["ticket_escalated", "ticket_solved"],
+    },
+    Domain {
+        noun: "shipment",
+        type_name: "Shipment",
+        plural: "shipments",
+        fields: &[
+            ("shipment_id", "string"),
+            ("carrier", "\"dhl\" | \"ups\" | \"fedex\""),
+            ("tracking_number", "string"),
+            ("weight_grams", "int"),
+            ("shipped_at", "time?"),
+            ("insured", "bool"),
+        ],
+        items: (
+            "parcels",
+            &[("parcel_id", "string"), ("weight_grams", "int"), ("fragile", "bool")],
+        ),
+        statuses: &["label_created", "in_transit", "delivered", "returned"],
+        events: &["shipment_delayed", "shipment_delivered"],
+    },
+    Domain {
+        noun: "payment",
+        type_name: "Payment",
+        plural: "payments",
+        fields: &[
+            ("transaction_id", "string"),
+            ("amount", "float"),
+            ("currency", "\"BRL\" | \"USD\" | \"EUR\""),
+            ("customer_id", "string"),
+            ("card_last4", "string?"),
+            ("captured", "bool"),
+        ],
+        items: (
+            "refunds",
+            &[("refund_id", "string"), ("amount", "float"), ("reason", "string?")],
+        ),
+        statuses: &["authorized", "captured", "failed", "refunded"],
+        events: &["payment_failed", "payment_captured"],
+    },
+    Domain {
+        noun: "subscription",
+        type_name: "Subscription",
+        plural: "subscriptions",
+        fields: &[
+            ("subscription_id", "string"),
+            ("plan", "\"free\" | \"team\" | \"enterprise\""),
+            ("seats", "int"),
+            ("renews_at", "time"),
+            ("trial", "bool"),
+            ("coupon", "string?"),
+        ],
+        items: (
+            "addons",
+            &[("code", "string"), ("quantity", "int"), ("monthly_cents", "int")],
+        ),
+        statuses: &["trialing", "active", "past_due", "cancelled"],
+        events: &["subscription_renewed", "subscription_churned"],
+    },
+    Domain {
+        noun: "lead",
+        type_name: "Lead",
+        plural: "leads",
+        fields: &[
+            ("lead_id", "string"),
+            ("email", "string"),
+            ("company", "string?"),
+            ("score", "float"),
+            ("source", "\"ads\" | \"referral\" | \"organic\""),
+            ("created_at", "time"),
+        ],
+        items: (
+            "touches",
+            &[("channel", "string"), ("at", "time"), ("clicked", "bool")],
+        ),
+        statuses: &["new", "qualified", "nurturing", "lost"],
+        events: &["lead_qualified", "lead_assigned"],
+    },
+    Domain {
+        noun: "employee",
+        type_name: "Employee",
+        plural: "employees",
+        fields: &[
+            ("employee_id", "string"),
+            ("full_name", "string"),
+            ("work_email", "string"),
+            ("department", "string"),
+            ("start_date", "time"),
+            ("manager_id", "string?"),
+            ("remote", "bool"),
+        ],
+        items: (
+            "accounts",
+            &[("system", "string"), ("username", "string"), ("admin", "bool")],
+        ),
+        statuses: &["offer", "onboarding", "active", "offboarded"],
+        events: &["employee_started", "employee_left"],
+    },
+    Domain {
+        noun: "product",
+        type_name: "Product",
+        plural: "products",
+        fields: &[
+            ("product_id", "string"),
+            ("title", "string"),
+            ("price_cents", "int"),
+            ("stock", "int"),
+            ("published", "bool"),
+            ("category", "string?"),
+        ],
+        items: (
+            "variants",
+            &[("sku", "string"), ("stock", "int"), ("price_cents", "int")],
+        ),
+        statuses: &["draft", "listed", "sold_out", "archived"],
+        events: &["product_sold_out", "price_changed"],
+    },
+    Domain {
+        noun: "incident",
+        type_name: "Incident",
+        plural: "incidents",
+        fields: &[
+            ("incident_id", "string"),
+            ("title", "string"),
+            ("severity", "\"sev1\" | \"sev2\" | \"sev3\""),
+            ("service", "string"),
+            ("started_at", "time"),
+            ("resolved_at", "time?"),
+        ],
+        items: (
+            "alerts",
+            &[("alert_id", "string"), ("source", "string"), ("firing", "bool")],
+        ),
+        statuses: &["triggered", "acknowledged", "mitigated", "resolved"],
+        events: &["incident_opened", "incident_resolved"],
+    },
+];
+
+/// Services a file may connect to: name and base URL.
+const SERVICES: &[(&str, &str)] = &[
+    ("crm", "https://crm.example.com/api/v2"),
+    ("billing", "https://billing.example.com/v1"),
+    ("warehouse", "https://warehouse.example.com/api"),
+    ("slack", "https://slack.com/api"),
+    ("search", "https://search.example.com/v3"),
+    ("ledger", "https://ledger.example.com/api/v1"),
+    ("mailer", "https://mail.example.com/v1"),
+    ("tickets", "https://support.example.com/api/v2"),
+    ("analytics", "https://events.example.com/collect"),
+    ("identity", "https://id.example.com/scim/v2"),
+];
+
+const VERBS: &[&str] = &[
+    "fetch", "load", "sync", "notify", "post", "update", "create", "charge", "enrich", "lookup",
+    "archive", "score", "reserve", "publish", "index", "tag", "verify", "close", "assign",
+    "remind",
+];
+
+const WORKFLOW_VERBS: &[&str] = &[
+    "process", "handle", "reconcile", "escalate", "review", "import", "backfill", "route",
+    "settle", "audit", "onboard", "expire", "refresh", "triage",
+];
+
+const CHANNELS: &[&str] = &[
+    "#ops", "#alerts", "#sales", "#support", "#finance", "#deploys", "#growth",
+];
+
+const CRONS: &[&str] = &[
+    "0 * * * *",
+    "*/15 * * * *",
+    "0 6 * * 1-5",
+    "30 2 * * *",
+    "0 0 1 * *",
+];
+
+const ZONES: &[&str] = &[
+    "Europe/Lisbon",
+    "America/New_York",
+    "Asia/Tokyo",
+    "UTC",
+    "Europe/Berlin",
+];
+
+const DURATIONS: &[&str] = &[
+    "500ms", "2s", "10s", "30s", "1m", "5m", "15m", "1h", "6h", "24h", "7d",
+];
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Generates one file into a string, one line at a time.
+struct FileGen<'a> {
+    rng: &'a mut Lcg,
+    domain: &'static Domain,
+    index: usize,
+    out: String,
+    lines: usize,
+    indent: usize,
+    /// Connections declared in this file.
+    connections: Vec<&'static str>,
+    /// Events declared in this file.
+    events: Vec<&'static str>,
+    /// Workflows declared so far, for `call`.
+    workflows: Vec<String>,
+    /// Per workflow: names in scope and a counter for fresh names.
+    scope: Scope,
+}
+
+#[derive(Default)]
+struct Scope {
+    /// The workflow's input parameter.
+    param: String,
+    /// Step names whose `.body` is an entity.
+    steps: Vec<String>,
+    /// Plain values bound by `let`.
+    lets: Vec<String>,
+    fresh: usize,
+    /// `let` names of pending approvals and callbacks, awaited later.
+    pending: Vec<String>,
+}
+
+impl<'a> FileGen<'a> {
+    fn new(rng: &'a mut Lcg, domain: &'static Domain, index: usize) -> FileGen<'a> {
+        FileGen {
+            rng,
+            domain,
+            index,
+            out: String::with_capacity(24 * 1024),
+            lines: 0,
+            indent: 0,
+            connections: Vec::new(),
+            events: Vec::new(),
+            workflows: Vec::new(),
+            scope: Scope::default(),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        if !text.is_empty() {
+            for _ in 0..self.indent {
+                self.out.push_str("  ");
+            }
+            self.out.push_str(text);
+        }
+        self.out.push('\n');
+        self.lines += 1;
+    }
+
+    /// Writes `head {`, runs `body` one level deeper, then writes `tail`.
+    fn block(&mut self, head: &str, tail: &str, body: impl FnOnce(&mut Self)) {
+        self.line(head);
+        self.indent += 1;
+        body(self);
+        self.indent -= 1;
+        self.line(tail);
+    }
+
+    fn generate(mut self, target: usize) -> String {
+        let d = self.domain;
+        self.line(&format!(
+            "// Generated by flowc-bench: {} workflows, file {}.",
+            d.noun, self.index
+        ));
+        self.line("// Realistic but synthetic: the services and secrets below do not exist.");
+        if self.rng.chance(30) {
+            self.line(&format!("import \"./shared/{}_common.flow\"", d.noun));
+        }
+        self.line("");
+        self.types();
+        self.event_decls();
+        self.connection_decls();
+        self.functions();
+        while self.lines + 4 < target {
+            if !self.workflows.is_empty() && self.rng.chance(12) {
+                self.test_decl();
+            } else {
+                self.workflow();
+            }
+        }
+        self.out
+    }
+
+    // ------------------------------------------------------------ declarations
+
+    fn types(&mut self) {
+        let d = self.domain;
+        let (list, item_fields) = d.items;
+        let item_type = format!("{}{}", d.type_name, "Item");
+        self.line(&format!("/// One of the `{list}` of a {}.", d.noun));
+        let fields: Vec<String> = item_fields
+            .iter()
+            .map(|(name, ty)| format!("{name}: {ty}"))
+            .collect();
+        self.line(&format!("type {item_type} = {{ {} }}", fields.join(", ")));
+        self.line("");
+
+        self.line(&format!("/// A {} as the upstream system sends it.", d.noun));
+        self.block(&format!("type {} = {{", d.type_name), "}", |g| {
+            for (name, ty) in d.fields {
+                g.line(&format!("{name}: {ty},"));
+            }
+            let statuses: Vec<String> = d.statuses.iter().map(|s| format!("\"{s}\"")).collect();
+            g.line(&format!("status: {},", statuses.join(" | ")));
+            g.line(&format!("{list}: [{item_type}],"));
+            if g.rng.chance(60) {
+                g.line("owner: { id: string, name: string, email?: string }?,");
+            }
+            if g.rng.chance(50) {
+                g.line("metadata?: { source: string, tags: [string], version: int },");
+            }
+            g.line("type: string,");
+        });
+        self.line("");
+
+        self.line(&format!(
+            "type {}Result = {{ id: string, ok: bool, url: string?, attempts: int }}",
+            d.type_name
+        ));
+        if self.rng.chance(50) {
+            self.line(&format!(
+                "type {}Page = {{ items: [{}], next_cursor: string?, total: int }}",
+                d.type_name, d.type_name
+            ));
+        } else {
+            self.line(&format!(
+                "type {}Page = {{ items: [{}], next_cursor: string? }}",
+                d.type_name, d.type_name
+            ));
+        }
+        self.line("");
+    }
+
+    fn event_decls(&mut self) {
+        let d = self.domain;
+        let count = self.rng.range(1, d.events.len());
+        for event in &d.events[..count] {
+            self.line(&format!("/// Raised when a {} reaches `{event}`.", d.noun));
+            if self.rng.chance(50) {
+                self.line(&format!("event {event} = {}", d.type_name));
+            } else {
+                self.line(&format!(
+                    "event {event} = {{ id: string, status: string, at: time, reason?: string }}"
+                ));
+            }
+            self.events.push(event);
+        }
+        self.line("");
+    }
+
+    fn connection_decls(&mut self) {
+        let count = self.rng.range(2, 4);
+        let start = self.rng.below(SERVICES.len());
+        for k in 0..count {
+            let (name, url) = SERVICES[(start + k) % SERVICES.len()];
+            self.connections.push(name);
+            if self.rng.chance(50) {
+                self.line(&format!("/// The {name} API."));
+            }
+            self.block(&format!("connection {name} {{"), "}", |g| {
+                g.line(&format!("base_url: \"{url}\""));
+                match g.rng.below(4) {
+                    0 => g.line(&format!("auth: bearer {{ token: secrets.{name}_token }}")),
+                    1 => g.line(&format!(
+                        "auth: api_key {{ header: \"X-API-Key\", value: secrets.{name}_key }}"
+                    )),
+                    2 => g.line(&format!(
+                        "auth: basic {{ username: \"flowc\", password: secrets.{name}_password }}"
+                    )),
+                    _ => g.block("auth: oauth2_client_credentials {", "}", |g| {
+                        g.line(&format!(
+                            "token_url: \"https://auth.example.com/oauth/token\", client_id: \"flowc-{name}\","
+                        ));
+                        g.line(&format!(
+                            "client_secret: secrets.{name}_client_secret, scopes: [\"{name}:read\", \"{name}:write\"],"
+                        ));
+                    }),
+                }
+                let timeout = *g.rng.pick(&["5s", "10s", "20s", "30s"]);
+                g.line(&format!("timeout: {timeout}"));
+                if g.rng.chance(70) {
+                    let attempts = g.rng.range(2, 6);
+                    if g.rng.chance(70) {
+                        g.line(&format!(
+                            "retry: exponential(attempts: {attempts}, initial: 1s, max: 8s)"
+                        ));
+                    } else {
+                        g.line(&format!("retry: fixed(attempts: {attempts}, delay: 2s)"));
+                    }
+                }
+                if g.rng.chance(30) {
+                    g.line("circuit_breaker: { failures: 5, reset_after: 30s }");
+                }
+            });
+            self.line("");
+        }
+    }
+
+    fn functions(&mut self) {
+        let d = self.domain;
+        let (list, item_fields) = d.items;
+        let (number_field, _) = item_fields
+            .iter()
+            .find(|(_, ty)| *ty == "int" || *ty == "float")
+            .copied()
+            .unwrap_or(("quantity", "int"));
+        let (bool_field, _) = d
+            .fields
+            .iter()
+            .find(|(_, ty)| *ty == "bool")
+            .copied()
+            .unwrap_or(("active", "bool"));
+        let id = d.fields[0].0;
+        let n = d.noun;
+        let t = d.type_name;
+
+        self.line(&format!("/// The sum of `{number_field}` over the {list}."));
+        self.line(&format!(
+            "fn {n}_total({n}: {t}) -> int = {n}.{list}.map(x => x.{number_field}).sum()"
+        ));
+        self.line("");
+        self.line(&format!("/// A one-line label for messages: \"{t} 42 (open)\"."));
+        self.line(&format!(
+            "fn {n}_label({n}: {t}) -> string = \"{t} ${{{n}.{id}}} (${{{n}.status}})\""
+        ));
+        self.line("");
+        let threshold = self.rng.range(2, 50);
+        self.line(&format!("/// Whether a {n} needs a person to look at it."));
+        self.line(&format!("fn needs_review({n}: {t}, limit: int) -> bool ="));
+        self.line(&format!(
+            "  len({n}.{list}) > limit || {n}.{bool_field} && {n}_total({n}) >= {threshold}"
+        ));
+        self.line("");
+        self.line("/// Two digits, zero-padded: 5 → \"05\".");
+        self.line("fn pad2(n: int) -> string = if n < 10 then \"0${n}\" else to_string(n)");
+        self.line("");
+        self.line(&format!("/// How urgently a {n} in each status is handled."));
+        self.line("fn urgency(status: string) -> int =");
+        self.indent += 1;
+        self.block("match status {", "}", |g| {
+            for (rank, status) in d.statuses.iter().enumerate() {
+                g.line(&format!("\"{status}\" => {},", rank * 10));
+            }
+            g.line("_ => -1,");
+        });
+        self.indent -= 1;
+        self.line("");
+    }
+
+    fn test_decl(&mut self) {
+        let d = self.domain;
+        let n = d.noun;
+        let workflow = self.rng.pick(&self.workflows).clone();
+        let conn = *self.rng.pick(&self.connections);
+        let status = *self.rng.pick(d.statuses);
+        self.block(
+            &format!("test \"{workflow} handles a {status} {n}\" {{"),
+            "}",
+            |g| {
+                g.line(&format!(
+                    "mock http GET {conn} \"/{}/{n}-1\" => {{ status: 200, body: {{ id: \"{n}-1\", ok: true, url: null, attempts: 1 }} }}",
+                    d.plural
+                ));
+                g.block(&format!("mock http POST {conn} \"/{}\" => {{", d.plural), "}", |g| {
+                    g.line("status: 201");
+                    g.line(&format!("body: {{ id: \"{n}-2\", ok: true, url: \"https://example.com/{n}-2\", attempts: 1 }}"));
+                });
+                g.line("");
+                g.line(&format!("step out = call {workflow}({{"));
+                g.indent += 1;
+                for (name, ty) in d.fields {
+                    let value = sample_value(g.rng, ty, name);
+                    g.line(&format!("{name}: {value},"));
+                }
+                g.line(&format!("status: \"{status}\", {}: [], type: \"test\",", d.items.0));
+                g.indent -= 1;
+                g.line("})");
+                g.line("assert out != null");
+                if g.rng.chance(50) {
+                    g.line(&format!("assert len(out.id ?? \"\") >= 0, \"the {n} keeps its id\""));
+                }
+            },
+        );
+        self.line("");
+    }
+
+    // ------------------------------------------------------------ workflows
+
+    fn workflow(&mut self) {
+        let d = self.domain;
+        let verb = *self.rng.pick(WORKFLOW_VERBS);
+        let name = format!("{verb}_{}_{}", d.noun, self.workflows.len() + 1);
+        let param = d.noun.to_string();
+        self.scope = Scope {
+            param: param.clone(),
+            ..Scope::default()
+        };
+        let returns = self.rng.chance(60);
+        self.line(&format!(
+            "/// {} a {} and tells the people who care.",
+            capitalize(verb),
+            d.noun
+        ));
+        if self.rng.chance(15) {
+            self.line(&format!(
+                "/* Owner: team-{}. Reviewed quarterly; see the runbook. */",
+                d.plural
+            ));
+        }
+        let ret = if returns {
+            " -> { id: string, status: string, handled: int, note: string? }".to_string()
+        } else {
+            String::new()
+        };
+        let head = format!("workflow {name}({param}: {}){ret} {{", d.type_name);
+        let body_lines = self.rng.range(30, 70);
+        self.block(&head, "}", |g| {
+            g.triggers();
+            if g.rng.chance(40) {
+                g.settings();
+            }
+            g.line("");
+            let start = g.lines;
+            while g.lines < start + body_lines {
+                g.statement(0);
+                if g.rng.chance(35) {
+                    g.line("");
+                }
+            }
+            while let Some(pending) = g.scope.pending.pop() {
+                let id = g.fresh("decision");
+                g.line(&format!("step {id} = await {pending}"));
+            }
+            if returns {
+                let handled = g.value(1);
+                let note = g.string_lit();
+                g.line(&format!(
+                    "return {{ id: {param}.{}, status: {param}.status, handled: {handled}, note: {note} }}",
+                    d.fields[0].0
+                ));
+            } else if g.rng.chance(30) {
+                g.line("return");
+            }
+        });
+        self.line("");
+        self.workflows.push(name);
+    }
+
+    fn triggers(&mut self) {
+        let d = self.domain;
+        let count = self.rng.range(1, 3);
+        for _ in 0..count {
+            match self.rng.below(4) {
+                0 | 1 => {
+                    let path = format!("/hooks/{}/{}", d.plural, self.rng.below(100));
+                    self.block(&format!("on webhook POST \"{path}\" {{"), "}", |g| {
+                        match g.rng.below(3) {
+                            0 => g.line(&format!(
+                                "verify: header_token(\"X-Webhook-Token\", secrets.{}_hook)",
+                                d.plural
+                            )),
+                            1 => g.line(&format!(
+                                "verify: hmac_sha256(header: \"X-Signature\", secret: secrets.{}_signing, encoding: \"hex\")",
+                                d.plural
+                            )),
+                            _ => g.line("verify: standard_webhooks(secrets.storefront_webhook_secret)"),
+                        }
+                        if g.rng.chance(70) {
+                            g.line(&format!("idempotency_key: {}.{}", d.noun, d.fields[0].0));
+                        } else {
+                            g.line("idempotency_key: webhook.headers[\"x-delivery-id\"]");
+                        }
+                        if g.rng.chance(40) {
+                            g.line("respond: accepted");
+                        }
+                    });
+                }
+                2 => {
+                    let cron = *self.rng.pick(CRONS);
+                    if self.rng.chance(60) {
+                        let zone = *self.rng.pick(ZONES);
+                        self.line(&format!("on schedule \"{cron}\" tz \"{zone}\""));
+                    } else {
+                        self.line(&format!("on schedule \"{cron}\""));
+                    }
+                }
+                _ => {
+                    let event = *self.rng.pick(&self.events);
+                    self.line(&format!("on event {event}"));
+                }
+            }
+        }
+        if self.rng.chance(50) {
+            self.line("on manual");
+        }
+    }
+
+    fn settings(&mut self) {
+        let d = self.domain;
+        self.block("settings {", "}", |g| {
+            if g.rng.chance(40) {
+                g.line("// One at a time, so two runs never race on the same record.");
+            }
+            let concurrency = g.rng.range(1, 20);
+            g.line(&format!("max_concurrency: {concurrency}"));
+            let timeout = *g.rng.pick(&["30m", "2h", "26h", "7d"]);
+            g.line(&format!("timeout: {timeout}"));
+            if g.rng.chance(60) {
+                g.line(&format!(
+                    "on_success: \"https://hooks.example.com/flowc/{}/succeeded\"",
+                    d.plural
+                ));
+                g.line(&format!(
+                    "on_failure: \"https://hooks.example.com/flowc/{}/failed\"",
+                    d.plural
+                ));
+            }
+        });
+    }
+
+    /// Runs `body` in a nested scope: the names it binds are gone afterwards.
+    fn scoped(&mut self, body: impl FnOnce(&mut Self)) {
+        let (steps, lets) = (self.scope.steps.len(), self.scope.lets.len());
+        self.indent += 1;
+        body(self);
+        self.indent -= 1;
+        self.scope.steps.truncate(steps);
+        self.scope.lets.truncate(lets);
+    }
+
+    fn fresh(&mut self, stem: &str) -> String {
+        self.scope.fresh += 1;
+        format!("{stem}_{}", self.scope.fresh)
+    }
+
+    // ------------------------------------------------------------ statements
+
+    fn statement(&mut self, depth: usize) {
+        let nested = depth < 2;
+        let roll = self.rng.below(100);
+        match roll {
+            0..=21 => self.http_step(),
+            22..=31 => self.simple_let(),
+            32..=36 => self.let_match(),
+            37..=40 => self.let_record(),
+            41..=49 if nested => self.if_stmt(depth),
+            50..=54 if nested => self.match_stmt(depth),
+            55..=59 if nested => self.for_stmt(depth),
+            60..=63 if nested => self.try_stmt(depth),
+            64..=66 if nested => self.parallel_stmt(),
+            67..=70 => self.emit_stmt(),
+            71..=73 => self.set_stmt(),
+            74..=75 => self.wait_step(),
+            76..=78 => self.await_step(),
+            79..=80 if depth == 0 => self.human_step(),
+            81..=82 if !self.workflows.is_empty() => self.call_step(),
+            83..=85 => {
+                if self.rng.chance(50) {
+                    self.line("// Pure and deterministic: re-evaluated on replay, never journaled.");
+                }
+                self.simple_let();
+            }
+            _ => self.simple_let(),
+        }
+    }
+
+    fn http_step(&mut self) {
+        let d = self.domain;
+        let verb = *self.rng.pick(VERBS);
+        let name = self.fresh(verb);
+        let method = *self.rng.pick(METHODS);
+        let target = match self.rng.below(5) {
+            0 => {
+                let channel_host = self.rng.below(50);
+                format!("\"https://hooks{channel_host}.example.com/{}/notify\"", d.plural)
+            }
+            1 => format!(
+                "\"https://api.example.com/{}/${{{}.{}}}/events\"",
+                d.plural, self.scope.param, d.fields[0].0
+            ),
+            2 if !self.scope.steps.is_empty() => {
+                let step = self.rng.pick(&self.scope.steps).clone();
+                format!("({step}.body.url ?? \"https://fallback.example.com\")")
+            }
+            _ => {
+                let conn = *self.rng.pick(&self.connections);
+                format!(
+                    "{conn} \"/{}/${{{}.{}}}\"",
+                    d.plural, self.scope.param, d.fields[0].0
+                )
+            }
+        };
+        let typed = match self.rng.below(4) {
+            0 => String::new(),
+            1 => format!(" -> {}Page", d.type_name),
+            2 => format!(" -> {}Result", d.type_name),
+            _ => " -> { id: string, ok: bool, url: string?, errors: [string] }".to_string(),
+        };
+        if self.rng.chance(20) {
+            self.line(&format!("step {name} = http {method} {target}{typed}"));
+        } else {
+            let head = format!("step {name} = http {method} {target} {{");
+            let tail = format!("}}{typed}");
+            self.block(&head, &tail, |g| g.http_options(method));
+        }
+        if typed.contains("Result") || typed.contains("ok: bool") {
+            self.scope.steps.push(name);
+        }
+    }
+
+    fn http_options(&mut self, method: &str) {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        if self.rng.chance(40) {
+            self.line(&format!(
+                "headers: {{ \"X-Request-Id\": {p}.{}, Accept: \"application/json\" }}",
+                d.fields[0].0
+            ));
+        }
+        if method == "GET" || self.rng.chance(20) {
+            let limit = self.rng.range(10, 200);
+            self.line(&format!(
+                "query: {{ limit: {limit}, cursor: context.cursor ?? \"\", status: {p}.status }}"
+            ));
+        }
+        if method != "GET" && method != "DELETE" {
+            if self.rng.chance(20) {
+                let s = self.string_lit();
+                self.line(&format!("body: {s}"));
+            } else {
+                self.block("json: {", "}", |g| {
+                    let count = g.rng.range(2, 6);
+                    for _ in 0..count {
+                        let field = g.field_name();
+                        let value = g.expr(1);
+                        g.line(&format!("{field}: {value}"));
+                    }
+                    if g.rng.chance(40) {
+                        let (list, item_fields) = d.items;
+                        let (first, _) = item_fields[0];
+                        let (second, _) = item_fields[1];
+                        g.line(&format!(
+                            "{list}: {p}.{list}.map(x => {{ {first}: x.{first}, {second}: x.{second} }})"
+                        ));
+                    }
+                });
+            }
+        }
+        if self.rng.chance(25) {
+            self.line("auth: bearer { token: secrets.service_token }");
+        }
+        if self.rng.chance(30) {
+            let timeout = *self.rng.pick(&["5s", "15s", "1m"]);
+            self.line(&format!("timeout: {timeout}"));
+        }
+        if self.rng.chance(25) {
+            let attempts = self.rng.range(2, 5);
+            self.line(&format!(
+                "retry: exponential(attempts: {attempts}, initial: 500ms, max: 10s)"
+            ));
+        }
+        if self.rng.chance(30) {
+            let expect = *self.rng.pick(&["expect: [200]", "expect: [200, 201, 202]", "expect: [204]"]);
+            self.line(expect);
+        }
+    }
+
+    fn simple_let(&mut self) {
+        let name = self.fresh(self.let_stem());
+        let value = match self.rng.below(6) {
+            0 => self.string_lit(),
+            1 => self.mapping(),
+            2 => {
+                let cond = self.cond(1);
+                let a = self.value(1);
+                let b = self.value(1);
+                format!("if {cond} then {a} else {b}")
+            }
+            3 => {
+                let ty = *self.rng.pick(&["int", "string", "bool", "float", "[string]"]);
+                let value = match ty {
+                    "int" => self.value(1),
+                    "string" => self.string_lit(),
+                    "bool" => self.cond(1),
+                    "float" => format!("{}.{} * 1.5", self.rng.below(100), self.rng.below(10)),
+                    _ => format!("[{}, {}]", self.string_lit(), self.string_lit()),
+                };
+                self.line(&format!("let {name}: {ty} = {value}"));
+                self.scope.lets.push(name);
+                return;
+            }
+            4 => self.cond(2),
+            _ => self.value(2),
+        };
+        self.line(&format!("let {name} = {value}"));
+        self.scope.lets.push(name);
+    }
+
+    fn let_stem(&mut self) -> &'static str {
+        self.rng.pick(&[
+            "total", "label", "count", "summary", "reason", "threshold", "cutoff", "flagged",
+            "picked", "owner", "message", "amount",
+        ])
+    }
+
+    fn let_match(&mut self) {
+        let d = self.domain;
+        let name = self.fresh("tier");
+        let p = self.scope.param.clone();
+        self.block(&format!("let {name} = match {p}.status {{"), "}", |g| {
+            let count = g.rng.range(2, d.statuses.len());
+            let mut statuses = d.statuses[..count].iter();
+            if let (Some(a), Some(b)) = (statuses.next(), statuses.next()) {
+                let value = g.value_or_string();
+                g.line(&format!("\"{a}\" | \"{b}\" => {value},"));
+            }
+            for status in statuses {
+                let value = g.value_or_string();
+                g.line(&format!("\"{status}\" => {value},"));
+            }
+            if g.rng.chance(50) {
+                g.line("other => \"unknown status ${other}\",");
+            } else {
+                g.line("_ => null,");
+            }
+        });
+        self.scope.lets.push(name);
+    }
+
+    fn value_or_string(&mut self) -> String {
+        if self.rng.chance(50) {
+            self.value(1)
+        } else {
+            self.string_lit()
+        }
+    }
+
+    fn let_record(&mut self) {
+        let name = self.fresh("payload");
+        self.block(&format!("let {name} = {{"), "}", |g| {
+            let count = g.rng.range(2, 5);
+            for _ in 0..count {
+                let field = g.field_name();
+                let value = g.expr(1);
+                if g.rng.chance(30) {
+                    g.line(&format!("{field}: {value},"));
+                } else {
+                    g.line(&format!("{field}: {value}"));
+                }
+            }
+        });
+        self.scope.lets.push(name);
+    }
+
+    fn if_stmt(&mut self, depth: usize) {
+        let cond = self.cond(2);
+        self.line(&format!("if {cond} {{"));
+        self.scoped(|g| {
+            let count = g.rng.range(1, 4);
+            for _ in 0..count {
+                g.statement(depth + 1);
+            }
+            if g.rng.chance(25) {
+                let message = g.string_lit();
+                g.line(&format!("fail {message}"));
+            }
+        });
+        match self.rng.below(3) {
+            0 => self.line("}"),
+            1 => {
+                let cond = self.cond(1);
+                self.line(&format!("}} else if {cond} {{"));
+                self.scoped(|g| g.statement(depth + 1));
+                self.line("} else {");
+                self.scoped(|g| g.statement(depth + 1));
+                self.line("}");
+            }
+            _ => {
+                self.line("} else {");
+                self.scoped(|g| {
+                    let count = g.rng.range(1, 3);
+                    for _ in 0..count {
+                        g.statement(depth + 1);
+                    }
+                });
+                self.line("}");
+            }
+        }
+    }
+
+    fn match_stmt(&mut self, depth: usize) {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        self.block(&format!("match {p}.status {{"), "}", |g| {
+            let count = g.rng.range(2, d.statuses.len());
+            for status in &d.statuses[..count] {
+                if g.rng.chance(60) {
+                    g.line(&format!("\"{status}\" => {{"));
+                    g.scoped(|g| {
+                        let n = g.rng.range(1, 3);
+                        for _ in 0..n {
+                            g.statement(depth + 1);
+                        }
+                    });
+                    g.line("}");
+                } else {
+                    // A single statement arm; the comma keeps the next pattern out
+                    // of the statement's expression.
+                    let message = g.string_lit();
+                    g.line(&format!("\"{status}\" => fail {message},"));
+                }
+            }
+            g.line("_ => {}");
+        });
+    }
+
+    fn for_stmt(&mut self, depth: usize) {
+        let d = self.domain;
+        let (list, item_fields) = d.items;
+        let p = self.scope.param.clone();
+        let item = self.fresh("item");
+        let concurrency = if self.rng.chance(70) {
+            format!(" (concurrency: {})", self.rng.range(2, 10))
+        } else {
+            String::new()
+        };
+        let (field, _) = *self.rng.pick(item_fields);
+        let collect = self.rng.chance(50);
+        let head = if collect {
+            let name = self.fresh("results");
+            self.scope.lets.push(name.clone());
+            format!("let {name} = for {item} in {p}.{list}{concurrency} {{")
+        } else {
+            format!("for {item} in {p}.{list}{concurrency} {{")
+        };
+        self.line(&head);
+        self.scoped(|g| {
+            let conn = *g.rng.pick(&g.connections);
+            let step = g.fresh("each");
+            g.block(
+                &format!("step {step} = http POST {conn} \"/{list}/${{{item}.{field}}}\" {{"),
+                "} -> { ok: bool, id: string }",
+                |g| {
+                    g.line(&format!(
+                        "json: {{ {field}: {item}.{field}, parent: {p}.{} }}",
+                        d.fields[0].0
+                    ));
+                },
+            );
+            if g.rng.chance(50) {
+                g.statement(depth + 1);
+            }
+            if collect {
+                g.line(&format!("yield {step}.body"));
+            }
+        });
+        self.line("}");
+    }
+
+    fn try_stmt(&mut self, depth: usize) {
+        self.line("try {");
+        self.scoped(|g| {
+            g.http_step();
+            if g.rng.chance(50) {
+                g.statement(depth + 1);
+            }
+        });
+        let err = self.fresh("err");
+        self.line(&format!("}} catch {err} {{"));
+        let channel = *self.rng.pick(CHANNELS);
+        let step = self.fresh("report");
+        self.scoped(|g| {
+            g.block(
+                &format!("step {step} = http POST \"https://slack.com/api/chat.postMessage\" {{"),
+                "}",
+                |g| {
+                    g.line(&format!(
+                        "json: {{ channel: \"{channel}\", text: \"Step failed: ${{{err}.message}}\" }}"
+                    ));
+                },
+            );
+        });
+        self.line("}");
+    }
+
+    fn parallel_stmt(&mut self) {
+        self.block("parallel {", "}", |g| {
+            let count = g.rng.range(2, 3);
+            if g.rng.chance(50) {
+                for _ in 0..count {
+                    g.http_step();
+                }
+            } else {
+                // Every branch a block: a block right after a statement would be
+                // read as that statement's field block.
+                for _ in 0..count {
+                    g.line("{");
+                    g.scoped(|g| {
+                        g.http_step();
+                        g.simple_let();
+                    });
+                    g.line("}");
+                }
+            }
+        });
+    }
+
+    fn emit_stmt(&mut self) {
+        let d = self.domain;
+        let event = *self.rng.pick(&self.events);
+        let p = self.scope.param.clone();
+        let reason = self.string_lit();
+        self.line(&format!(
+            "emit {event} {{ id: {p}.{}, status: {p}.status, at: now(), reason: {reason} }}",
+            d.fields[0].0
+        ));
+    }
+
+    fn set_stmt(&mut self) {
+        let key = *self.rng.pick(&["cursor", "last_seen", "last_id", "processed", "seen"]);
+        let value = self.value(1);
+        self.line(&format!("set context.{key} = {value}"));
+    }
+
+    fn wait_step(&mut self) {
+        let name = self.fresh("pause");
+        if self.rng.chance(70) {
+            let duration = *self.rng.pick(DURATIONS);
+            self.line(&format!("step {name} = wait {duration}"));
+        } else {
+            let p = self.scope.param.clone();
+            self.line(&format!("step {name} = wait until context.next_check ?? {p}.updated_at"));
+        }
+    }
+
+    fn await_step(&mut self) {
+        let d = self.domain;
+        let name = self.fresh("reply");
+        let p = self.scope.param.clone();
+        let timeout = *self.rng.pick(&["15m", "1h", "24h"]);
+        if self.rng.chance(60) {
+            let event = *self.rng.pick(&self.events);
+            self.line(&format!("step {name} = await event {event} as e"));
+            self.line(&format!(
+                "  where e.id == {p}.{} && e.status != \"void\" (timeout: {timeout})",
+                d.fields[0].0
+            ));
+        } else {
+            self.line(&format!(
+                "step {name} = await webhook POST \"/{}/replies\" as r",
+                d.plural
+            ));
+            self.line(&format!(
+                "  where r.reference == {p}.{} (timeout: {timeout}, verify: header_token(\"X-Token\", secrets.reply_token))",
+                d.fields[0].0
+            ));
+        }
+    }
+
+    fn human_step(&mut self) {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        if self.rng.chance(50) {
+            let name = self.fresh("review");
+            self.block(&format!("let {name} = approval("), ")", |g| {
+                g.line("timeout: 24h,");
+                g.line(&format!(
+                    "message: \"Approve {} ${{{p}.{}}}? It is ${{{p}.status}}.\",",
+                    d.noun, d.fields[0].0
+                ));
+            });
+            let step = self.fresh("notify");
+            self.block(
+                &format!("step {step} = http POST \"https://chat.example.com/hooks/approvers\" {{"),
+                "}",
+                |g| {
+                    g.line(&format!(
+                        "json: {{ approve_url: {name}.approve_url, reject_url: {name}.reject_url }}"
+                    ));
+                },
+            );
+            self.scope.pending.push(name);
+        } else {
+            let name = self.fresh("cb");
+            self.line(&format!(
+                "let {name} = callback(timeout: 1h) -> {{ job_id: string, status: \"completed\" | \"failed\" }}"
+            ));
+            let conn = *self.rng.pick(&self.connections);
+            let step = self.fresh("submit");
+            self.line(&format!(
+                "step {step} = http POST {conn} \"/jobs\" {{ json: {{ notify_url: {name}.url }} }}"
+            ));
+            self.scope.pending.push(name);
+        }
+    }
+
+    fn call_step(&mut self) {
+        let workflow = self.rng.pick(&self.workflows).clone();
+        let name = self.fresh("child");
+        let p = self.scope.param.clone();
+        self.line(&format!("step {name} = call {workflow}({p})"));
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    /// A field name for a record literal, now and then a keyword or a quoted one.
+    fn field_name(&mut self) -> &'static str {
+        self.rng.pick(&[
+            "id", "reference", "amount", "note", "type", "status", "source", "\"X-Trace\"",
+            "requested_by", "count", "channel", "text", "priority",
+        ])
+    }
+
+    /// A path into the input or an earlier step.
+    fn path(&mut self) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        match self.rng.below(8) {
+            0 | 1 | 2 => {
+                let (field, _) = *self.rng.pick(d.fields);
+                format!("{p}.{field}")
+            }
+            3 if !self.scope.steps.is_empty() => {
+                let step = self.rng.pick(&self.scope.steps).clone();
+                let field = *self.rng.pick(&["id", "attempts", "url"]);
+                format!("{step}.body.{field}")
+            }
+            4 if !self.scope.lets.is_empty() => self.rng.pick(&self.scope.lets).clone(),
+            5 => format!("{p}.owner?.name"),
+            6 => {
+                let (list, item_fields) = d.items;
+                let (field, _) = *self.rng.pick(item_fields);
+                format!("{p}.{list}[0].{field}")
+            }
+            _ => format!("context.{}", self.rng.pick(&["cursor", "last_seen", "retries"])),
+        }
+    }
+
+    /// A value: a path, literal, call or arithmetic, never a bare comparison.
+    fn value(&mut self, depth: usize) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        let (list, item_fields) = d.items;
+        match self.rng.below(if depth == 0 { 5 } else { 11 }) {
+            0 => self.path(),
+            1 => format!("{}", self.rng.range(0, 5000)),
+            2 => {
+                let fallback = self.rng.below(10);
+                format!("{} ?? {fallback}", self.path())
+            }
+            3 => format!("len({p}.{list})"),
+            4 => format!("{}_total({p})", d.noun),
+            5 => {
+                let (field, _) = *self.rng.pick(item_fields);
+                format!("{p}.{list}.map(x => x.{field}).sum()")
+            }
+            6 => {
+                let a = self.value(depth - 1);
+                let b = self.value(depth - 1);
+                let op = *self.rng.pick(&["+", "-", "*", "%"]);
+                format!("({a} {op} {b})")
+            }
+            7 => {
+                let a = self.value(depth - 1);
+                format!("{a} * 100 / {}", self.rng.range(1, 9))
+            }
+            8 => format!("{p}.{}.trim().lower()", d.fields[1].0),
+            9 => format!("urgency({p}.status)"),
+            _ => format!("round({} * 1.25)", self.path()),
+        }
+    }
+
+    /// A condition for an `if` head: comparisons joined by `&&` and `||`.
+    fn cond(&mut self, depth: usize) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        let (list, item_fields) = d.items;
+        let atom = |g: &mut Self| -> String {
+            match g.rng.below(9) {
+                0 => {
+                    let a = g.value(0);
+                    let op = *g.rng.pick(&["==", "!=", "<", "<=", ">", ">="]);
+                    let b = g.rng.below(1000);
+                    format!("{a} {op} {b}")
+                }
+                1 => {
+                    let status = *g.rng.pick(d.statuses);
+                    format!("{p}.status == \"{status}\"")
+                }
+                2 => {
+                    let a = *g.rng.pick(d.statuses);
+                    let b = *g.rng.pick(d.statuses);
+                    format!("{p}.status in [\"{a}\", \"{b}\"]")
+                }
+                3 => {
+                    let (field, ty) = *g.rng.pick(item_fields);
+                    if ty == "bool" {
+                        format!("{p}.{list}.any(x => x.{field})")
+                    } else {
+                        format!("{p}.{list}.any(x => x.{field} != null)")
+                    }
+                }
+                4 => format!("needs_review({p}, {})", g.rng.range(1, 20)),
+                5 => format!("!{}", g.path()),
+                6 => format!("{p}.owner?.email != null"),
+                7 => format!("len({p}.{list}) > {}", g.rng.below(10)),
+                _ => {
+                    let a = g.value(1);
+                    format!("{a} >= {}", g.rng.below(100))
+                }
+            }
+        };
+        let mut out = atom(self);
+        let extra = if depth > 0 { self.rng.below(3) } else { 0 };
+        for _ in 0..extra {
+            let op = if self.rng.chance(70) { "&&" } else { "||" };
+            let next = atom(self);
+            if self.rng.chance(20) {
+                out = format!("({out}) {op} {next}");
+            } else {
+                out = format!("{out} {op} {next}");
+            }
+        }
+        out
+    }
+
+    /// Any expression that may stand as a field value or a `let` value.
+    fn expr(&mut self, depth: usize) -> String {
+        match self.rng.below(7) {
+            0 => self.string_lit(),
+            1 => self.cond(1),
+            2 => {
+                let cond = self.cond(0);
+                let a = self.string_lit();
+                let b = self.string_lit();
+                format!("if {cond} then {a} else {b}")
+            }
+            3 => self.mapping(),
+            4 => format!("[{}, {}]", self.value(0), self.value(0)),
+            _ => self.value(depth),
+        }
+    }
+
+    /// A list operation with a lambda.
+    fn mapping(&mut self) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        let (list, item_fields) = d.items;
+        let (field, ty) = *self.rng.pick(item_fields);
+        match self.rng.below(5) {
+            0 => format!("{p}.{list}.map(x => x.{field})"),
+            1 => {
+                if ty == "bool" {
+                    format!("{p}.{list}.filter(x => x.{field})")
+                } else {
+                    format!("{p}.{list}.filter(x => x.{field} != null)")
+                }
+            }
+            2 => format!("{p}.{list}.reduce((acc, x) => acc + 1, 0)"),
+            3 => format!("{p}.{list}.map(x => \"${{x.{field}}}\").join(\", \")"),
+            _ => format!("{p}.{list}.sort_by(x => x.{field}).take({})", self.rng.range(1, 10)),
+        }
+    }
+
+    /// A string literal, often interpolated, now and then with escapes.
+    fn string_lit(&mut self) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        let id = d.fields[0].0;
+        match self.rng.below(9) {
+            0 => format!("\"{} ${{{p}.{id}}} is now ${{{p}.status}}\"", d.type_name),
+            1 => format!(
+                "\"${{{p}.owner?.name ?? \"nobody\"}} owns {} ${{{p}.{id}}}\"",
+                d.noun
+            ),
+            2 => format!("\"total: ${{{}_total({p})}} (${{len({p}.{})}} items)\"", d.noun, d.items.0),
+            3 => "\"tab\\tseparated\\nand \\\"quoted\\\"\"".to_string(),
+            4 => format!("\"costs \\${{not interpolated}} \\u{{2014}} {}\"", d.plural),
+            5 => format!("\"{}-${{pad2({})}}\"", d.noun, self.rng.below(60)),
+            6 => format!("\"{}\"", self.rng.pick(CHANNELS)),
+            7 => "\"🚀 shipped, ✓ done\"".to_string(),
+            _ => format!("\"https://app.example.com/{}/${{{p}.{id}}}\"", d.plural),
+        }
+    }
+}
+
+/// A literal of a field's type, for test inputs.
+fn sample_value(rng: &mut Lcg, ty: &str, name: &str) -> String {
+    if let Some(first) = ty.split('|').next()
+        && first.trim().starts_with('"')
+    {
+        return first.trim().to_string();
+    }
+    match ty.trim_end_matches('?') {
+        "int" => format!("{}", rng.range(1, 999)),
+        "float" => format!("{}.{}", rng.range(1, 999), rng.below(100)),
+        "bool" => if rng.chance(50) { "true" } else { "false" }.to_string(),
+        "time" => "\"2024-05-01T12:00:00Z\"".to_string(),
+        "duration" => (*rng.pick(DURATIONS)).to_string(),
+        _ => format!("\"{name}-{}\"", rng.below(1000)),
+    }
+}
+
+fn capitalize(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut chars = word.chars();
+    if let Some(first) = chars.next() {
+        out.extend(first.to_uppercase());
+    }
+    out.push_str(chars.as_str());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn generated_files_parse_without_diagnostics() {
+        let files = project(Options {
+            lines: 6_000,
+            files: 12,
+        });
+        assert_eq!(files.len(), 12);
+        for file in &files {
+            let parse = flowc_compiler::syntax::parse(&file.source);
+            if let Some(first) = parse.diagnostics.first() {
+                let rendered = flowc_compiler::diagnostic::render(first, &file.name, &file.source, false);
+                panic!("{rendered}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_line_count_lands_near_the_request() {
+        let files = project(Options {
+            lines: 20_000,
+            files: 40,
+        });
+        let lines: usize = files.iter().map(|f| f.source.lines().count()).sum();
+        assert!((19_000..=21_000).contains(&lines), "{lines} lines");
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let options = Options { lines: 2_000, files: 4 };
+        let a: Vec<String> = project(options).into_iter().map(|f| f.source).collect();
+        let b: Vec<String> = project(options).into_iter().map(|f| f.source).collect();
+        assert_eq!(a, b);
+    }
+}

@@ -6,12 +6,12 @@
 //! server) from a [`LineIndex`]. The human rendering with source snippets lives here
 //! too, through ariadne, so that `check`, `eval` and the REPL show identical text.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::ops::Range;
 
 /// A half-open byte range `start..end` into one source file.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -237,9 +237,44 @@ impl LineIndex {
     }
 }
 
-/// Renders diagnostics as rustc-style text with source snippets.
+/// Renders one diagnostic as rustc-style text with source snippets. To render many
+/// diagnostics of one file, make a [`Renderer`] once instead.
 pub fn render(diagnostic: &Diagnostic, path: &str, source: &str, color: bool) -> String {
-    use ariadne::{Config, IndexType, Label as AriadneLabel, Report, ReportKind, Source};
+    Renderer::new(path, source, color).render(diagnostic)
+}
+
+/// Renders the diagnostics of one file; the file's line index is built once.
+pub struct Renderer<'a> {
+    path: &'a str,
+    source: &'a str,
+    lines: ariadne::Source<&'a str>,
+    color: bool,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(path: &'a str, source: &'a str, color: bool) -> Renderer<'a> {
+        Renderer {
+            path,
+            source,
+            lines: ariadne::Source::from(source),
+            color,
+        }
+    }
+
+    /// Rustc-style text with source snippets, ending in a newline.
+    pub fn render(&self, diagnostic: &Diagnostic) -> String {
+        render_with(diagnostic, self.path, self.source, &self.lines, self.color)
+    }
+}
+
+fn render_with(
+    diagnostic: &Diagnostic,
+    path: &str,
+    source: &str,
+    lines: &ariadne::Source<&str>,
+    color: bool,
+) -> String {
+    use ariadne::{Config, IndexType, Label as AriadneLabel, Report, ReportKind};
 
     let kind = match diagnostic.severity {
         Severity::Error => ReportKind::Error,
@@ -288,9 +323,7 @@ pub fn render(diagnostic: &Diagnostic, path: &str, source: &str, color: bool) ->
         report = report.with_help(help);
     }
     let mut out = Vec::new();
-    let written = report
-        .finish()
-        .write((path, Source::from(source)), &mut out);
+    let written = report.finish().write((path, lines), &mut out);
     match written {
         Ok(()) => String::from_utf8_lossy(&out).into_owned(),
         // Writing to a Vec cannot fail; fall back to one line rather than panic.

@@ -7,7 +7,9 @@
 
 pub mod codes;
 pub mod diagnostic;
+pub mod ir;
 pub mod syntax;
+pub mod ty;
 
 pub use diagnostic::{Code, Diagnostic, Label, LineCol, LineIndex, Severity, Span};
 

@@ -74,6 +74,18 @@ impl Balancer<'_> {
         {
             self.close_all(Span::at(span.start as usize));
         }
+        // A statement keyword cannot stand inside `(…)` or `[…]`: those were left
+        // open on an earlier line.
+        if starts_statement_only(token) {
+            while let Some(frame) = self.frames.last()
+                && matches!(
+                    frame.open,
+                    Token::LParen | Token::CallParen | Token::LBracket
+                )
+            {
+                self.close_innermost(Span::at(span.start as usize));
+            }
+        }
         if resets_expression(token) {
             self.reset_ops();
         }
@@ -144,21 +156,52 @@ impl Balancer<'_> {
             .iter()
             .rposition(|frame| closer_of(frame.open) == token)
         else {
-            // An interpolation's close always has its open (the lexer pairs them).
-            let diagnostic = match self.frames.last() {
-                Some(frame) if frame.open != Token::InterpOpen => diag::mismatched_delimiter(
-                    char_of(frame.open),
-                    frame.span,
-                    char_of(token),
-                    span,
-                ),
-                _ => diag::unmatched_delimiter(char_of(token), span),
-            };
-            self.diagnostics.push(diagnostic);
+            // Nothing open matches. Inside `(…]` or `[…)` it is a typo for the right
+            // closer, which takes its place; anywhere else it is a stray.
+            let top = self.frames.last().map(|frame| (frame.open, frame.span));
+            match top {
+                Some((open @ (Token::LParen | Token::CallParen | Token::LBracket), open_span))
+                    if token != Token::RBrace =>
+                {
+                    self.diagnostics.push(diag::mismatched_delimiter(
+                        char_of(open),
+                        open_span,
+                        char_of(token),
+                        span,
+                    ));
+                    if let Some(frame) = self.frames.pop() {
+                        self.ops -= frame.ops;
+                    }
+                    self.out.push((closer_of(open), span));
+                }
+                _ => self
+                    .diagnostics
+                    .push(diag::unmatched_delimiter(char_of(token), span)),
+            }
             return;
         };
         let position = self.by_indentation(token, span).unwrap_or(position);
-        // Everything opened after the matching frame was never closed.
+        // Everything opened after the matching frame was never closed. When the
+        // innermost of those opened on this very line, `sum([1, 2)` is better told
+        // as a wrong closer than as a missing one.
+        if self.frames.len() > position + 1
+            && let Some(top) = self.frames.last()
+            && top.open != Token::InterpOpen
+            && !self.source[top.span.end as usize..span.start as usize].contains('\n')
+        {
+            let (open, open_span) = (top.open, top.span);
+            self.diagnostics.push(diag::mismatched_delimiter(
+                char_of(open),
+                open_span,
+                char_of(token),
+                span,
+            ));
+            if let Some(frame) = self.frames.pop() {
+                self.ops -= frame.ops;
+            }
+            self.out
+                .push((closer_of(open), Span::at(span.start as usize)));
+        }
         while self.frames.len() > position + 1 {
             self.close_innermost(Span::at(span.start as usize));
         }
@@ -347,6 +390,26 @@ fn resets_expression(token: Token) -> bool {
             | Token::Mock
             | Token::Assert
     ) || starts_declaration(token)
+}
+
+/// Keywords that begin a statement and cannot appear inside an expression.
+fn starts_statement_only(token: Token) -> bool {
+    matches!(
+        token,
+        Token::Step
+            | Token::Let
+            | Token::Set
+            | Token::Return
+            | Token::Fail
+            | Token::Emit
+            | Token::Yield
+            | Token::Parallel
+            | Token::Try
+            | Token::On
+            | Token::Settings
+            | Token::Mock
+            | Token::Assert
+    )
 }
 
 fn starts_declaration(token: Token) -> bool {

@@ -24,6 +24,9 @@ pub struct Lexed {
     /// `///` comments: their span and text without the slashes (and one leading space).
     pub docs: Vec<(Span, String)>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Regions whose mistakes the lexer has reported (an unterminated string and
+    /// the rest of its line): the parser stays quiet about them.
+    pub quiet: Vec<Span>,
 }
 
 impl Lexed {
@@ -35,7 +38,7 @@ impl Lexed {
 
 enum Frame {
     /// Inside a string whose opening quote is at this offset.
-    String,
+    String(usize),
     /// Inside `${…}`: where the `${` is, and how many `{` are open within it.
     Interp { open: Span, depth: u32 },
 }
@@ -46,7 +49,8 @@ pub fn lex(source: &str) -> Lexed {
         source,
         out: Lexed::default(),
         frames: Vec::new(),
-        pos: 0,
+        // A UTF-8 byte-order mark some editors write is not part of the program.
+        pos: if source.starts_with('\u{feff}') { 3 } else { 0 },
     };
     lexer.run();
     lexer.out
@@ -63,7 +67,7 @@ impl Lexer<'_> {
     fn run(&mut self) {
         while self.pos < self.source.len() {
             match self.frames.last() {
-                Some(Frame::String) => self.string_mode(),
+                Some(Frame::String(_)) => self.string_mode(),
                 _ => self.code_mode(),
             }
         }
@@ -91,7 +95,7 @@ impl Lexer<'_> {
             match result {
                 Ok(Token::StrStart) => {
                     self.out.push(Token::StrStart, span);
-                    self.frames.push(Frame::String);
+                    self.frames.push(Frame::String(start));
                     self.pos = end;
                     return;
                 }
@@ -277,38 +281,35 @@ impl Lexer<'_> {
     /// Closes every string and interpolation left open at the end of a line (or of
     /// the input), innermost first, each with its diagnostic and a zero-width
     /// closing token so the parser sees balanced strings.
+    ///
+    /// One diagnostic says it: when an interpolation is open, the outermost one is
+    /// what lacks its `}` (a quote inside it only looks like a string start);
+    /// otherwise it is the string. The rest of the line is marked quiet, so the
+    /// parser does not report the same mistake again.
     fn close_line_frames(&mut self, at: usize) {
+        let interpolation = self.frames.iter().find_map(|frame| match frame {
+            Frame::Interp { open, .. } => Some(*open),
+            Frame::String(_) => None,
+        });
+        let reported = match (interpolation, self.frames.first()) {
+            (Some(open), _) => Some(diag::unterminated_interpolation(open)),
+            (None, Some(Frame::String(open))) => {
+                Some(diag::unterminated_string(Span::new(*open, at)))
+            }
+            _ => None,
+        };
+        if let Some(diagnostic) = reported {
+            let start = diagnostic.span().start as usize;
+            self.out.quiet.push(Span::new(start, at));
+            self.out.diagnostics.push(diagnostic);
+        }
         while let Some(frame) = self.frames.pop() {
-            match frame {
-                Frame::String => {
-                    let open = self.string_open(at);
-                    self.out
-                        .diagnostics
-                        .push(diag::unterminated_string(Span::new(open, at)));
-                    self.out.push(Token::StrEnd, Span::at(at));
-                }
-                Frame::Interp { open, .. } => {
-                    self.out
-                        .diagnostics
-                        .push(diag::unterminated_interpolation(open));
-                    self.out.push(Token::InterpClose, Span::at(at));
-                }
-            }
+            let token = match frame {
+                Frame::String(_) => Token::StrEnd,
+                Frame::Interp { .. } => Token::InterpClose,
+            };
+            self.out.push(token, Span::at(at));
         }
-    }
-
-    /// The offset of the opening quote of the innermost open string.
-    fn string_open(&self, at: usize) -> usize {
-        let mut depth = 0usize;
-        for (token, span) in self.out.tokens.iter().zip(&self.out.spans).rev() {
-            match token {
-                Token::StrEnd => depth += 1,
-                Token::StrStart if depth == 0 => return span.start as usize,
-                Token::StrStart => depth -= 1,
-                _ => {}
-            }
-        }
-        at
     }
 
     /// Skips a (nesting) block comment that starts at `start`; returns its end.

@@ -31,6 +31,8 @@ pub fn parse(source: &str) -> Parse {
     let mut diagnostics = lexed.diagnostics.clone();
     let module = parser::parse_tokens(source, &lexed, &mut diagnostics);
     diagnostics.sort_by_key(|diagnostic| (diagnostic.span().start, diagnostic.span().end));
+    // Two recovery paths can meet at one mistake; say it once.
+    diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span());
     Parse {
         module,
         diagnostics,

@@ -45,9 +45,21 @@ pub(super) fn parse_tokens(
         .map(Diagnostic::span)
         .collect();
     for error in errors {
-        if let Some(diagnostic) = to_diagnostic(source, &error)
-            && !unclosed.contains(&diagnostic.span())
-        {
+        let Some(diagnostic) = to_diagnostic(source, &error) else {
+            continue;
+        };
+        let span = diagnostic.span();
+        let in_quiet = lexed
+            .quiet
+            .iter()
+            .any(|quiet| quiet.start <= span.start && span.start <= quiet.end);
+        // Right after an error token the parser only sees the lexer's mistake again:
+        // `'single'` is one E0101, not also "expected …, found `single`".
+        let after_error = tokens
+            .partition_point(|(_, token_span)| token_span.start < span.start as usize)
+            .checked_sub(1)
+            .is_some_and(|previous| tokens[previous].0 == Token::Error);
+        if !unclosed.contains(&span) && !in_quiet && !after_error {
             diagnostics.push(diagnostic);
         }
     }
@@ -349,6 +361,16 @@ impl<'src> Grammar<'src> {
             .repeated()
             .collect::<Vec<_>>()
             .delimited_by(just(Token::LBrace), just(Token::RBrace))
+            // A `{` whose first token cannot start a statement is a field block
+            // for sure: report the mistake inside it rather than backtrack.
+            .recover_with(via_parser(
+                just(Token::LBrace)
+                    .then(any().filter(|t: &Token| {
+                        !starts_statement(*t) && *t != Token::LBrace && *t != Token::RBrace
+                    }))
+                    .rewind()
+                    .ignore_then(skip_group(&[Token::LBrace], |_| Vec::new())),
+            ))
             .boxed()
     }
 
@@ -356,7 +378,7 @@ impl<'src> Grammar<'src> {
     fn args<'tok, I>(
         self,
         expr: Boxed<'tok, I, Expr>,
-        open: Boxed<'tok, I, Token>,
+        opens: &'static [Token],
     ) -> Boxed<'tok, I, Vec<Arg>>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
@@ -374,7 +396,11 @@ impl<'src> Grammar<'src> {
             .separated_by(just(Token::Comma))
             .allow_trailing()
             .collect::<Vec<_>>()
-            .delimited_by(open, just(Token::RParen))
+            .delimited_by(
+                any().filter(move |t: &Token| opens.contains(t)),
+                just(Token::RParen),
+            )
+            .recover_with(via_parser(skip_group(opens, |_| Vec::new())))
             .boxed()
     }
 
@@ -574,7 +600,10 @@ impl<'src> Grammar<'src> {
             .allow_trailing()
             .collect::<Vec<_>>()
             .delimited_by(just(Token::LBracket), just(Token::RBracket))
-            .map(ExprKind::List);
+            .map(ExprKind::List)
+            .recover_with(via_parser(skip_group(&[Token::LBracket], |_| {
+                ExprKind::Error
+            })));
         let record = self.fields(full.clone()).map(ExprKind::Record);
         let name_or_tagged = if restricted {
             self.ident().map(ExprKind::Name).boxed()
@@ -604,7 +633,11 @@ impl<'src> Grammar<'src> {
         let group = full
             .clone()
             .delimited_by(self.any_paren(), just(Token::RParen))
-            .map(|inner| ExprKind::Paren(Box::new(inner)));
+            .map(|inner| ExprKind::Paren(Box::new(inner)))
+            .recover_with(via_parser(skip_group(
+                &[Token::LParen, Token::CallParen],
+                |_| ExprKind::Error,
+            )));
         let if_expr = just(Token::If)
             .ignore_then(full.clone())
             .then_ignore(just(Token::Then))
@@ -669,9 +702,18 @@ impl<'src> Grammar<'src> {
         let index = full
             .clone()
             .delimited_by(just(Token::LBracket), just(Token::RBracket))
-            .map_with(|index, e| Postfix::Index(index, span_of(e.span())));
+            .map_with(|index, e| Postfix::Index(index, span_of(e.span())))
+            .recover_with(via_parser(skip_group(&[Token::LBracket], |span| {
+                Postfix::Index(
+                    Expr {
+                        kind: ExprKind::Error,
+                        span,
+                    },
+                    span,
+                )
+            })));
         let call = self
-            .args(full.clone(), just(Token::CallParen).boxed())
+            .args(full.clone(), &[Token::CallParen])
             .map_with(|args, e| Postfix::Call(args, span_of(e.span())));
         let binary = |token: Token, op: BinaryOp| just(token).to(op);
         let fold = |lhs: Expr, op: BinaryOp, rhs: Expr| {
@@ -850,11 +892,11 @@ impl<'src> Grammar<'src> {
         recursive(move |stmt| {
             let stmt: Boxed<'tok, I, Stmt> = stmt.boxed();
             let block = self.block(stmt.clone());
-            let options = self.args(full.clone(), just(Token::LParen).boxed());
+            let options = self.args(full.clone(), &[Token::LParen]);
 
             let call = just(Token::Call)
                 .ignore_then(self.ident())
-                .then(self.args(full.clone(), self.any_paren()))
+                .then(self.args(full.clone(), &[Token::LParen, Token::CallParen]))
                 .map_with(|(workflow, args), e| StepAction::Call {
                     workflow,
                     args,
@@ -934,7 +976,7 @@ impl<'src> Grammar<'src> {
                 .boxed();
 
             let callback = just(Token::Callback)
-                .ignore_then(self.args(full.clone(), self.any_paren()))
+                .ignore_then(self.args(full.clone(), &[Token::LParen, Token::CallParen]))
                 .then(just(Token::Arrow).ignore_then(self.ty()).or_not())
                 .map_with(|(args, ty), e| LetValue::Callback {
                     args,
@@ -942,7 +984,7 @@ impl<'src> Grammar<'src> {
                     span: span_of(e.span()),
                 });
             let approval = just(Token::Approval)
-                .ignore_then(self.args(full.clone(), self.any_paren()))
+                .ignore_then(self.args(full.clone(), &[Token::LParen, Token::CallParen]))
                 .map_with(|args, e| LetValue::Approval {
                     args,
                     span: span_of(e.span()),
@@ -1145,7 +1187,13 @@ impl<'src> Grammar<'src> {
                     .rewind(),
             )
             .repeated();
-        let unknown = self.ident().then_ignore(rest).validate(|name, e, emitter| {
+        let word = any()
+            .filter(|t: &Token| *t == Token::Ident || (t.is_keyword() && *t != Token::Event))
+            .map_with(move |_, e| Ident {
+                name: self.text(e.span()).to_string(),
+                span: span_of(e.span()),
+            });
+        let unknown = word.then_ignore(rest).validate(|name, e, emitter| {
             let _ = e;
             emitter.emit(custom(
                 diag::UNKNOWN_TRIGGER,
@@ -1382,19 +1430,34 @@ fn starts_item(token: Token) -> bool {
     )
 }
 
+/// Skips one bracket group opened by one of `opens` (balanced, thanks to
+/// `balance`) and stands `fallback` in for it.
+fn skip_group<'tok, I, O>(
+    opens: &'static [Token],
+    fallback: impl Fn(Span) -> O + Clone + 'tok,
+) -> Boxed<'tok, I, O>
+where
+    I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    O: 'tok,
+{
+    any()
+        .filter(move |t: &Token| opens.contains(t))
+        .then(token_tree::<I>().repeated())
+        .then(any().filter(|t: &Token| is_close(*t)))
+        .map_with(move |_, e| fallback(span_of(e.span())))
+        .boxed()
+}
+
 /// Skips a broken statement: its first token (or group), then everything up to
-/// the next statement keyword or the `}` that closes the block.
+/// the next statement keyword or the `}` that closes the block. Declaration
+/// keywords are skipped too: one at the start of a line has already closed the
+/// block in `balance`, so any other is a stray word inside the statement.
 fn skip_statement<'tok, I>() -> Boxed<'tok, I, Stmt>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
 {
-    let rest = token_tree::<I>().and_is(
-        any()
-            .filter(|t: &Token| !starts_statement(*t) && !starts_item(*t))
-            .rewind(),
-    );
+    let rest = token_tree::<I>().and_is(any().filter(|t: &Token| !starts_statement(*t)).rewind());
     token_tree::<I>()
-        .and_is(any().filter(|t: &Token| !starts_item(*t)).rewind())
         .then(rest.repeated())
         .map_with(|_, e| Stmt {
             kind: StmtKind::Error,
@@ -1439,13 +1502,17 @@ fn to_diagnostic(source: &str, error: &Error<'_>) -> Option<Diagnostic> {
             })
         }
         RichReason::ExpectedFound { expected, found } => {
+            let expected_list = expected;
             let found_token = found.as_deref().copied();
             if found_token == Some(Token::Error) {
                 return None;
             }
             let expected = describe_expected(expected);
             let found_desc = found_text(found_token.as_ref(), text);
-            if expected == "a declaration" {
+            let wants_declaration = expected_words(expected_list)
+                .iter()
+                .any(|word| word == "a declaration");
+            if wants_declaration {
                 return Some(diag::expected_declaration(&found_desc, span));
             }
             if found_token.is_some_and(Token::is_keyword) && expected.contains("a name") {
@@ -1481,6 +1548,10 @@ fn found_text(found: Option<&Token>, text: &str) -> String {
 }
 
 fn describe_expected(expected: &[RichPattern<'_, Token>]) -> String {
+    describe_expected_words(expected_words(expected))
+}
+
+fn expected_words(expected: &[RichPattern<'_, Token>]) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for pattern in expected {
         let word = match pattern {
@@ -1499,6 +1570,10 @@ fn describe_expected(expected: &[RichPattern<'_, Token>]) -> String {
             words.push(word);
         }
     }
+    words
+}
+
+fn describe_expected_words(mut words: Vec<String>) -> String {
     // A declaration keyword or the end of the file is expected almost everywhere;
     // naming them adds noise once something more specific is on the list.
     if words.len() > 1 {
@@ -1508,12 +1583,25 @@ fn describe_expected(expected: &[RichPattern<'_, Token>]) -> String {
     if words.iter().any(|word| word == "a statement") {
         words.retain(|word| word != "`on`" && word != "`settings`");
     }
-    words.sort_by_key(|word| (word.starts_with('`'), word.clone()));
+    // Labels ("an expression") first, then keywords, then punctuation: the
+    // words most likely to name what is missing come before the cut.
+    words.sort_by_key(|word| {
+        let keyword =
+            word.starts_with('`') && word[1..].starts_with(|c: char| c.is_ascii_alphabetic());
+        let rank = if !word.starts_with('`') {
+            0
+        } else if keyword {
+            1
+        } else {
+            2
+        };
+        (rank, word.clone())
+    });
     match words.len() {
         0 => "something else".to_string(),
         1 => words.remove(0),
-        n if n > 6 => {
-            let shown = words[..5].join(", ");
+        n if n > 7 => {
+            let shown = words[..6].join(", ");
             format!("{shown} or another")
         }
         _ => {

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-/// Directories whose fixtures are valid programs: no expectations, no diagnostics,
+/// The directory whose fixtures are valid programs: no expectations, no diagnostics,
 /// and their tree in the snapshot.
 const GOOD: &str = "good";
 
@@ -34,7 +34,9 @@ const COVERED_PHASES: &[&str] = &["E01", "E02"];
 
 #[test]
 fn ui() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("ui");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("ui");
     let mut fixtures = Vec::new();
     walk(&root, &mut fixtures);
     fixtures.sort();
@@ -51,16 +53,20 @@ fn ui() {
                 continue;
             }
         };
-        let outcome = catch_unwind(AssertUnwindSafe(|| run(&relative, &source)));
-        match outcome {
-            Ok(Ok(codes)) => expected_codes.extend(codes),
-            Ok(Err(failure)) => failures.push(failure),
-            Err(panic) => failures.push(format!("{relative}: {}", panic_message(&panic))),
+        match check(&relative, &source) {
+            Ok(codes) => expected_codes.extend(codes),
+            Err(failure) => failures.push(failure),
+        }
+        let snapshot = catch_unwind(AssertUnwindSafe(|| assert_snapshot(&relative, &source)));
+        if let Err(panic) = snapshot {
+            failures.push(format!("{relative}: {}", panic_message(&panic)));
         }
     }
 
     for page in flowc_compiler::codes::all() {
-        let covered = COVERED_PHASES.iter().any(|phase| page.code.starts_with(phase));
+        let covered = COVERED_PHASES
+            .iter()
+            .any(|phase| page.code.starts_with(phase));
         if covered && !expected_codes.contains(page.code) {
             failures.push(format!(
                 "{}: no fixture expects this code; add one under tests/ui/",
@@ -79,18 +85,44 @@ fn ui() {
     );
 }
 
-/// Checks one fixture; returns the codes it expects, or what went wrong.
-fn run(relative: &str, source: &str) -> Result<Vec<&'static str>, String> {
-    let good = relative.starts_with(&format!("{GOOD}/"));
-    let parsed = syntax::parse(source);
+/// Checks a fixture's diagnostics against its expectations; returns the codes it
+/// expects, or what went wrong.
+fn check(relative: &str, source: &str) -> Result<Vec<&'static str>, String> {
+    let good = is_good(relative);
     let expected = expectations(source).map_err(|error| format!("{relative}: {error}"))?;
+    if good && !expected.is_empty() {
+        return Err(format!(
+            "{relative}: a fixture under {GOOD}/ must not expect diagnostics; move it"
+        ));
+    }
+    if !good && expected.is_empty() {
+        return Err(format!(
+            "{relative}: a fixture outside {GOOD}/ must expect at least one diagnostic, \
+             with a `// error[CODE]` line above it"
+        ));
+    }
+    let actual: Vec<Actual> = syntax::parse(source)
+        .diagnostics
+        .iter()
+        .map(|diagnostic| Actual::of(diagnostic, source))
+        .collect();
+    compare(relative, &expected, &actual)?;
+    Ok(expected
+        .iter()
+        .filter_map(|expectation| code_of(&expectation.code))
+        .collect())
+}
 
+/// Compares the fixture's snapshot: source, rendered diagnostics and, for `good/`,
+/// the tree. Panics, as insta does, when it differs.
+fn assert_snapshot(relative: &str, source: &str) {
+    let parsed = syntax::parse(source);
     let mut snapshot = format!("--- source\n{}", with_newline(source));
     snapshot.push_str("--- diagnostics\n");
     for diagnostic in &parsed.diagnostics {
         snapshot.push_str(&with_newline(&render(diagnostic, relative, source, false)));
     }
-    if good {
+    if is_good(relative) {
         snapshot.push_str("--- ast\n");
         snapshot.push_str(&pretty::module(&parsed.module));
     }
@@ -107,28 +139,10 @@ fn run(relative: &str, source: &str) -> Result<Vec<&'static str>, String> {
     }, {
         insta::assert_snapshot!(name, snapshot);
     });
+}
 
-    if good && !expected.is_empty() {
-        return Err(format!(
-            "{relative}: a fixture under {GOOD}/ must not expect diagnostics; move it"
-        ));
-    }
-    if !good && expected.is_empty() {
-        return Err(format!(
-            "{relative}: a fixture outside {GOOD}/ must expect at least one diagnostic \
-             with a `// error[CODE]` line above it"
-        ));
-    }
-    let actual: Vec<Actual> = parsed
-        .diagnostics
-        .iter()
-        .map(|diagnostic| Actual::of(diagnostic, source))
-        .collect();
-    compare(relative, &expected, &actual)?;
-    Ok(expected
-        .iter()
-        .filter_map(|expectation| code_of(&expectation.code))
-        .collect())
+fn is_good(relative: &str) -> bool {
+    relative.starts_with(&format!("{GOOD}/"))
 }
 
 /// The registered code with this text, as the `'static` the coverage check keeps.
@@ -237,7 +251,10 @@ fn compare(relative: &str, expected: &[Expected], actual: &[Actual]) -> Result<(
     let mut ordered: Vec<&Expected> = expected.iter().collect();
     ordered.sort_by_key(|expectation| expectation.column.is_none());
     for expectation in ordered {
-        match unmatched.iter().position(|actual| actual.matches(expectation)) {
+        match unmatched
+            .iter()
+            .position(|actual| actual.matches(expectation))
+        {
             Some(index) => {
                 unmatched.remove(index);
             }
@@ -299,7 +316,10 @@ fn walk(directory: &Path, found: &mut Vec<PathBuf>) {
             if path.file_name().is_some_and(|name| name != "snapshots") {
                 walk(&path, found);
             }
-        } else if path.extension().is_some_and(|extension| extension == "flow") {
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "flow")
+        {
             found.push(path);
         }
     }
@@ -337,7 +357,10 @@ fn collect_snapshots(directory: &Path, found: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             collect_snapshots(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "snap") {
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "snap")
+        {
             found.push(path);
         }
     }

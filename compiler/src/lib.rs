@@ -7,9 +7,12 @@
 
 pub mod codes;
 pub mod diagnostic;
+pub mod eval;
 pub mod ir;
+pub mod stdlib;
 pub mod syntax;
 pub mod ty;
+pub mod value;
 
 pub use diagnostic::{Code, Diagnostic, Label, LineCol, LineIndex, Severity, Span};
 

@@ -36,6 +36,8 @@ pages![
     // Syntax.
     "E0201", "E0202", "E0203", "E0204", "E0205", "E0206", "E0207", "E0208", "E0209", "E0210",
     "E0211", "E0212",
+    // Run time: expression evaluation.
+    "R0001", "R0002", "R0003", "R0004", "R0005", "R0006", "R0007", "R0008", "R0009", "R0010",
 ];
 
 /// The page for `code`, matched without regard to case (`e0201` finds `E0201`).
@@ -107,6 +109,7 @@ mod tests {
     fn known_codes() -> BTreeSet<&'static str> {
         crate::syntax::diagnostics::ALL
             .iter()
+            .chain(crate::eval::error::ALL)
             .map(|code| code.as_str())
             .collect()
     }

@@ -103,6 +103,13 @@ impl fmt::Display for Code {
     }
 }
 
+/// A source file of a project, by its index in the analysis (`Analysis::files`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct FileId(pub u32);
+
 /// A span with a message of its own. The primary label marks where the problem is;
 /// secondary labels point at related places (the opening brace of an unclosed block).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -110,6 +117,10 @@ pub struct Label {
     pub span: Span,
     pub message: String,
     pub primary: bool,
+    /// The file the span is in, when it is not the diagnostic's own file (a webhook
+    /// path claimed in two files). `None` means the diagnostic's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -135,6 +146,7 @@ impl Diagnostic {
                 span,
                 message: String::new(),
                 primary: true,
+                file: None,
             }],
             notes: Vec::new(),
             help: None,
@@ -161,6 +173,23 @@ impl Diagnostic {
             span,
             message: message.into(),
             primary: false,
+            file: None,
+        });
+        self
+    }
+
+    /// A secondary label in another file of the project.
+    pub fn with_secondary_in(
+        mut self,
+        file: FileId,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+            file: Some(file),
         });
         self
     }
@@ -227,9 +256,13 @@ impl LineIndex {
         while end > start && !source.is_char_boundary(end) {
             end -= 1;
         }
-        let column = source
+        let mut column = source
             .get(start..end)
             .map_or(0, |text| text.chars().count());
+        // A byte-order mark is not a column anyone sees.
+        if start == 0 && source.starts_with('\u{feff}') {
+            column = column.saturating_sub(1);
+        }
         LineCol {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
             column: u32::try_from(column + 1).unwrap_or(u32::MAX),
@@ -294,7 +327,13 @@ fn render_with(
         )
         .with_code(diagnostic.code.as_str())
         .with_message(&diagnostic.message);
-    for label in &diagnostic.labels {
+    // Labels in other files cannot be drawn on this file's snippet; the analysis
+    // repeats their position in a note.
+    for label in diagnostic
+        .labels
+        .iter()
+        .filter(|label| label.file.is_none())
+    {
         let mut built = AriadneLabel::new((path, clamp(label.span))).with_order(if label.primary {
             0
         } else {

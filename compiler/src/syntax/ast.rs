@@ -404,6 +404,11 @@ pub enum ExprKind {
         params: Vec<Ident>,
         body: Box<Expr>,
     },
+    /// `value as T`: an explicit, run-time checked conversion (usually from `json`).
+    As {
+        value: Box<Expr>,
+        ty: Type,
+    },
     /// `(e)`, kept so spans and the formatter see the parentheses.
     Paren(Box<Expr>),
     Error,

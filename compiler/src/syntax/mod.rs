@@ -30,6 +30,16 @@ pub fn parse(source: &str) -> Parse {
     let lexed = lex(source);
     let mut diagnostics = lexed.diagnostics.clone();
     let module = parser::parse_tokens(source, &lexed, &mut diagnostics);
+    // Inside a region the lexer already reported (an unterminated string and the
+    // rest of its line), bracket and syntax errors are echoes of that mistake.
+    diagnostics.retain(|diagnostic| {
+        let start = diagnostic.span().start;
+        diagnostic.code.as_str().starts_with("E01")
+            || !lexed
+                .quiet
+                .iter()
+                .any(|quiet| quiet.start < start && start <= quiet.end)
+    });
     diagnostics.sort_by_key(|diagnostic| (diagnostic.span().start, diagnostic.span().end));
     // Two recovery paths can meet at one mistake; say it once.
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span());

@@ -397,7 +397,7 @@ impl<'src> Grammar<'src> {
             .allow_trailing()
             .collect::<Vec<_>>()
             .delimited_by(
-                any().filter(move |t: &Token| opens.contains(t)),
+                one_of(opens),
                 just(Token::RParen),
             )
             .recover_with(via_parser(skip_group(opens, |_| Vec::new())))
@@ -727,9 +727,10 @@ impl<'src> Grammar<'src> {
                 span,
             }
         };
+        let cast = just(Token::As).ignore_then(self.ty());
         atom.pratt((
             postfix(
-                10,
+                11,
                 choice((field, index, call)),
                 move |base: Expr, op, _e: &mut _| {
                     let (kind, end) = match op {
@@ -765,8 +766,20 @@ impl<'src> Grammar<'src> {
                     }
                 },
             ),
+            // `value as T` binds looser than prefix `-`/`!` and tighter than `*`:
+            // `-x as int` is `(-x) as int`, `a * b as float` is `a * (b as float)`.
+            postfix(9, cast, |value: Expr, ty: Type, _e: &mut _| {
+                let span = value.span.to(ty.span);
+                Expr {
+                    kind: ExprKind::As {
+                        value: Box::new(value),
+                        ty,
+                    },
+                    span,
+                }
+            }),
             prefix(
-                9,
+                10,
                 just(Token::Bang)
                     .to(UnaryOp::Not)
                     .or(just(Token::Minus).to(UnaryOp::Neg))
@@ -1583,17 +1596,25 @@ fn describe_expected_words(mut words: Vec<String>) -> String {
     if words.iter().any(|word| word == "a statement") {
         words.retain(|word| word != "`on`" && word != "`settings`");
     }
-    // Labels ("an expression") first, then keywords, then punctuation: the
-    // words most likely to name what is missing come before the cut.
+    if words.len() > 1 {
+        words.retain(|word| word != "something else");
+    }
+    // Labels ("an expression") first, then keywords, then separators and closers,
+    // then operators: the words most likely to name what is missing come before
+    // the cut.
     words.sort_by_key(|word| {
-        let keyword =
-            word.starts_with('`') && word[1..].starts_with(|c: char| c.is_ascii_alphabetic());
+        let keyword = word.starts_with('`')
+            && word[1..].starts_with(|c: char| c.is_ascii_alphabetic())
+            && !matches!(word.as_str(), "`as`" | "`in`");
+        let separator = matches!(word.as_str(), "`,`" | "`)`" | "`]`" | "`}`" | "`:`" | "`=`");
         let rank = if !word.starts_with('`') {
             0
         } else if keyword {
             1
-        } else {
+        } else if separator {
             2
+        } else {
+            3
         };
         (rank, word.clone())
     });
@@ -1802,6 +1823,7 @@ impl Validator<'_> {
                 self.args(args);
             }
             ExprKind::Unary { operand, .. } => self.expr(operand),
+            ExprKind::As { value, .. } => self.expr(value),
             ExprKind::If {
                 cond,
                 then,

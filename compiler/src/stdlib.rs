@@ -796,10 +796,7 @@ fn list_out(host: &mut dyn Host, items: Vec<Value>) -> Result<Value, Error> {
 /// it cannot be one.
 fn whole_float_to_int(x: f64, function: &str) -> Result<i64, Error> {
     // 2^63 is exactly representable; every float in [-2^63, 2^63) fits.
-    if x.is_nan()
-        || x.is_infinite()
-        || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&x)
-    {
+    if x.is_nan() || x.is_infinite() || !(-value::TWO_POW_63..value::TWO_POW_63).contains(&x) {
         return Err(error::invalid_argument(
             function,
             format!("{} has no integer value in the `int` range", fmt_float(x)),

@@ -601,6 +601,10 @@ impl Value {
     }
 }
 
+/// 2^63 as a float: every float in `[-2^63, 2^63)` has an `int` part that fits.
+#[allow(clippy::cast_precision_loss)]
+pub const TWO_POW_63: f64 = (1u64 << 63) as f64;
+
 /// Compares an `int` with a `float` exactly (no rounding of large integers);
 /// `None` when the float is NaN.
 pub fn int_float_cmp(int: i64, float: f64) -> Option<std::cmp::Ordering> {
@@ -609,10 +613,10 @@ pub fn int_float_cmp(int: i64, float: f64) -> Option<std::cmp::Ordering> {
         return None;
     }
     // Every i64 lies in [-2^63, 2^63); floats outside that range compare by sign.
-    if float >= 9.223_372_036_854_775_808e18 {
+    if float >= TWO_POW_63 {
         return Some(Ordering::Less);
     }
-    if float < -9.223_372_036_854_775_808e18 {
+    if float < -TWO_POW_63 {
         return Some(Ordering::Greater);
     }
     let truncated = float.trunc();

@@ -233,6 +233,12 @@ struct Machine<'c> {
 
 static NULL: Value = Value::Null;
 
+/// How often (in levels of nesting) the evaluator checks the stack, and the room
+/// it wants: a level takes a few KiB in a debug build.
+const STACK_CHECK_EVERY: u32 = 8;
+const STACK_RED_ZONE: usize = 256 * 1024;
+const STACK_SEGMENT: usize = 2 * 1024 * 1024;
+
 impl Machine<'_> {
     fn tick(&mut self, span: Span) -> Result<(), Error> {
         self.steps += 1;
@@ -247,6 +253,11 @@ impl Machine<'_> {
         self.depth += 1;
         let result = if self.depth > self.limits.max_depth {
             Err(error::depth_limit(self.limits.max_depth))
+        } else if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
+            // Deep nesting must end in R0008, never in a stack overflow, whatever
+            // the thread's stack size: every few levels, make sure there is room
+            // for the next few, moving to a fresh segment on the heap if not.
+            stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.kind(expr, frame))
         } else {
             self.kind(expr, frame)
         };

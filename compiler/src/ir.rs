@@ -218,3 +218,399 @@ pub struct Function {
     pub frame_size: u32,
     pub body: Expr,
 }
+
+// ---------------------------------------------------------------- the program
+
+/// A whole compiled project: what a deployment stores and the runtime runs.
+///
+/// Step paths: every step, handle, `emit` and `set` has a `name` unique within its
+/// workflow. At run time its journal key is that name prefixed by one segment per
+/// enclosing `for`, `segment[index].` (see [`ForLoop::segment`]), so a step `price`
+/// in a loop over `items` at index 3 is `items[3].price`. `parallel` branches, `if`,
+/// `match` and `try` add nothing: names are unique in the workflow, so paths are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub ir_version: u32,
+    /// The definitions of every named type, for validating payloads at run time.
+    pub types: crate::ty::TypeTable,
+    pub functions: Vec<Function>,
+    pub connections: Vec<Connection>,
+    pub events: Vec<Event>,
+    pub workflows: Vec<Workflow>,
+}
+
+impl Default for Program {
+    fn default() -> Program {
+        Program {
+            ir_version: IR_VERSION,
+            types: crate::ty::TypeTable::new(),
+            functions: Vec::new(),
+            connections: Vec::new(),
+            events: Vec::new(),
+            workflows: Vec::new(),
+        }
+    }
+}
+
+/// Why a stored program cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid IR JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid binary IR: {0}")]
+    Binary(String),
+    #[error("IR version {found} is not supported (this build reads version {IR_VERSION})")]
+    Version { found: u32 },
+}
+
+impl Program {
+    /// The content hash of the program: SHA-256, in lower-case hex, of its canonical
+    /// JSON with every `span` removed. Spans are left out on purpose: reformatting a
+    /// file or moving a declaration does not change what a deployment does, so it
+    /// does not change its hash either.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        strip_spans(&mut value);
+        let canonical = value.to_string();
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Program, Error> {
+        let program: Program = serde_json::from_str(text)?;
+        program.checked_version()
+    }
+
+    /// The compact binary form: CBOR (RFC 8949). A self-describing format is
+    /// needed because the IR's enums are internally tagged (`{"expr": "call", …}`)
+    /// for readable JSON, which non-self-describing formats such as postcard cannot
+    /// read back.
+    pub fn to_binary(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        match ciborium::ser::into_writer(self, &mut bytes) {
+            Ok(()) => bytes,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn from_binary(bytes: &[u8]) -> Result<Program, Error> {
+        let program: Program =
+            ciborium::de::from_reader(bytes).map_err(|error| Error::Binary(error.to_string()))?;
+        program.checked_version()
+    }
+
+    fn checked_version(self) -> Result<Program, Error> {
+        if self.ir_version == IR_VERSION {
+            Ok(self)
+        } else {
+            Err(Error::Version {
+                found: self.ir_version,
+            })
+        }
+    }
+
+    pub fn workflow(&self, name: &str) -> Option<&Workflow> {
+        self.workflows.iter().find(|workflow| workflow.name == name)
+    }
+}
+
+fn strip_spans(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("span");
+            for child in map.values_mut() {
+                strip_spans(child);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_spans),
+        _ => {}
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub name: String,
+    pub ty: Ty,
+}
+
+/// A provider connection. Its values are evaluated once per deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub name: String,
+    pub base_url: Expr,
+    /// An auth form (a `Tagged` expression, or a `Literal` string `"none"`).
+    pub auth: Option<Expr>,
+    pub headers: Vec<(String, Expr)>,
+    pub timeout_ms: Option<i64>,
+    pub retry: Option<RetryPolicy>,
+    pub circuit_breaker: Option<CircuitBreaker>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub initial_ms: i64,
+    pub max_ms: i64,
+}
+
+impl RetryPolicy {
+    /// The sum of the waits between attempts, before jitter.
+    pub fn total_backoff_ms(&self) -> i64 {
+        let mut total: i64 = 0;
+        let mut wait = self.initial_ms;
+        for _ in 1..self.attempts {
+            total = total.saturating_add(wait.min(self.max_ms));
+            wait = wait.saturating_mul(2);
+        }
+        total
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitBreaker {
+    pub failures: u32,
+    pub reset_after_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    pub name: String,
+    /// The input: at most one parameter in slot 0 (a workflow with several
+    /// parameters receives them as one record, in slots `0..n`).
+    pub params: Vec<Param>,
+    /// The type of the value a run returns (`null` without `-> T`).
+    pub result: Ty,
+    pub triggers: Vec<Trigger>,
+    pub settings: Settings,
+    pub frame_size: u32,
+    pub body: Vec<Stmt>,
+    /// The worst-case duration of a run, in milliseconds, when it is bounded.
+    pub bound_ms: Option<i64>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub ty: Ty,
+    pub slot: Slot,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "trigger", rename_all = "snake_case")]
+pub enum Trigger {
+    Webhook {
+        method: String,
+        path: String,
+        /// A verification form (`Tagged`).
+        verify: Option<Expr>,
+        /// Evaluated with the input in slot 0.
+        idempotency_key: Option<Expr>,
+        respond: Respond,
+    },
+    Schedule {
+        cron: String,
+        /// IANA zone; `UTC` when not written.
+        tz: String,
+    },
+    Event {
+        event: String,
+    },
+    Manual,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Respond {
+    Accepted,
+    Wait,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub max_concurrency: Option<u32>,
+    pub timeout_ms: Option<i64>,
+    pub on_success: Option<Hook>,
+    pub on_failure: Option<Hook>,
+}
+
+/// What `on_success` / `on_failure` start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Hook {
+    Workflow { name: String },
+    Url { url: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stmt", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // Stored data: boxing would only add noise.
+pub enum StmtKind {
+    /// A journaled step: its result goes to `slot`.
+    Step {
+        name: String,
+        slot: Slot,
+        action: StepAction,
+        ty: Ty,
+    },
+    Let {
+        slot: Slot,
+        value: Expr,
+    },
+    /// `let h = callback(timeout: d) -> T`: a journaled handle `{ url }`.
+    Callback {
+        name: String,
+        slot: Slot,
+        timeout: Option<Expr>,
+        ty: Ty,
+    },
+    /// `let h = approval(timeout: d, message: m)`: `{ approve_url, reject_url }`.
+    Approval {
+        name: String,
+        slot: Slot,
+        timeout: Option<Expr>,
+        message: Option<Expr>,
+    },
+    /// `let xs = for …`: the yielded values, collected in input order.
+    Collect {
+        slot: Slot,
+        each: ForLoop,
+    },
+    For(ForLoop),
+    /// `set context[key] = value`; `name` is its journal key.
+    Set {
+        name: String,
+        key: Expr,
+        value: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+    },
+    Match {
+        scrutinee: Expr,
+        arms: Vec<StmtArm>,
+    },
+    Parallel {
+        branches: Vec<Vec<Stmt>>,
+    },
+    Try {
+        body: Vec<Stmt>,
+        /// The error record `{ kind, message, step?, status? }`.
+        error_slot: Slot,
+        handler: Vec<Stmt>,
+    },
+    Fail {
+        message: Expr,
+    },
+    Return {
+        value: Option<Expr>,
+    },
+    Emit {
+        name: String,
+        event: String,
+        payload: Expr,
+    },
+    Yield {
+        value: Expr,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StmtArm {
+    pub pattern: Pattern,
+    pub body: Vec<Stmt>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForLoop {
+    /// The step-path segment: the last name of the iterated path, or the loop
+    /// variable's name.
+    pub segment: String,
+    pub var_slot: Slot,
+    pub iter: Expr,
+    pub concurrency: u32,
+    pub body: Vec<Stmt>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StepAction {
+    Http(HttpRequest),
+    /// A child run of `workflow` with `input` (`null` for a workflow without
+    /// parameters; a record of them when it has several).
+    Call {
+        workflow: String,
+        input: Expr,
+    },
+    Wait {
+        duration: Expr,
+    },
+    WaitUntil {
+        time: Expr,
+    },
+    Await {
+        handle: Slot,
+        kind: HandleKind,
+    },
+    AwaitEvent {
+        event: String,
+        binding: Slot,
+        filter: Expr,
+        timeout: Option<Expr>,
+    },
+    AwaitWebhook {
+        method: String,
+        path: String,
+        binding: Slot,
+        body: Ty,
+        filter: Expr,
+        timeout: Option<Expr>,
+        verify: Option<Expr>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandleKind {
+    Callback,
+    Approval,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    /// With a connection, `url` is the path appended to its base URL.
+    pub connection: Option<String>,
+    pub url: Expr,
+    pub headers: Vec<(String, Expr)>,
+    pub query: Vec<(String, Expr)>,
+    pub body: Option<Body>,
+    pub auth: Option<Expr>,
+    pub timeout_ms: Option<i64>,
+    pub retry: Option<RetryPolicy>,
+    /// Statuses that count as success; empty means any 2xx.
+    pub expect: Vec<i64>,
+    /// The type the response body is validated against.
+    pub response: Ty,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Body {
+    Json(Expr),
+    Text(Expr),
+}

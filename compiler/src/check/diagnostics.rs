@@ -1,0 +1,450 @@
+//! Every type (E04xx), project (E05xx) and warning (W04xx) diagnostic of the
+//! checker, built in one place so the wording stays consistent.
+//!
+//! Warnings have codes of their own, `W` + four digits, so that `flowc explain`
+//! and CI filters can tell them from errors at a glance.
+
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use crate::ty::Ty;
+
+pub const MISMATCHED_TYPES: Code = Code("E0401");
+pub const UNKNOWN_FIELD: Code = Code("E0402");
+pub const MISSING_FIELD: Code = Code("E0403");
+pub const EXTRA_FIELD: Code = Code("E0404");
+pub const NULLABLE_ACCESS: Code = Code("E0405");
+pub const INVALID_OPERANDS: Code = Code("E0406");
+pub const WRONG_ARGUMENTS: Code = Code("E0407");
+pub const MISPLACED_LAMBDA: Code = Code("E0408");
+pub const JSON_NEEDS_CONVERSION: Code = Code("E0409");
+pub const SECRET_LEAK: Code = Code("E0410");
+pub const RETURN_MISMATCH: Code = Code("E0411");
+pub const NOT_A_HANDLE: Code = Code("E0412");
+pub const AWAIT_WITHOUT_TIMEOUT: Code = Code("E0413");
+pub const INVALID_RETRY: Code = Code("E0414");
+pub const INVALID_CRON: Code = Code("E0415");
+pub const UNKNOWN_TIME_ZONE: Code = Code("E0416");
+pub const NON_EXHAUSTIVE_MATCH: Code = Code("E0417");
+pub const UNKNOWN_OPTION: Code = Code("E0418");
+pub const MISSING_OPTION: Code = Code("E0419");
+pub const UNKNOWN_FORM: Code = Code("E0420");
+pub const TRIGGER_INPUT: Code = Code("E0421");
+pub const MISPLACED_STATEMENT: Code = Code("E0422");
+pub const NOT_CONSTANT: Code = Code("E0423");
+pub const DUPLICATE_OPTION: Code = Code("E0424");
+
+pub const WEBHOOK_CLAIMED_TWICE: Code = Code("E0501");
+pub const BOUND_EXCEEDS_TIMEOUT: Code = Code("E0502");
+
+pub const UNUSED: Code = Code("W0401");
+pub const UNREACHABLE_CODE: Code = Code("W0402");
+pub const UNREACHABLE_ARM: Code = Code("W0403");
+
+/// Every code this module can produce, for the registry test.
+pub const ALL: &[Code] = &[
+    MISMATCHED_TYPES,
+    UNKNOWN_FIELD,
+    MISSING_FIELD,
+    EXTRA_FIELD,
+    NULLABLE_ACCESS,
+    INVALID_OPERANDS,
+    WRONG_ARGUMENTS,
+    MISPLACED_LAMBDA,
+    JSON_NEEDS_CONVERSION,
+    SECRET_LEAK,
+    RETURN_MISMATCH,
+    NOT_A_HANDLE,
+    AWAIT_WITHOUT_TIMEOUT,
+    INVALID_RETRY,
+    INVALID_CRON,
+    UNKNOWN_TIME_ZONE,
+    NON_EXHAUSTIVE_MATCH,
+    UNKNOWN_OPTION,
+    MISSING_OPTION,
+    UNKNOWN_FORM,
+    TRIGGER_INPUT,
+    MISPLACED_STATEMENT,
+    NOT_CONSTANT,
+    DUPLICATE_OPTION,
+    WEBHOOK_CLAIMED_TWICE,
+    BOUND_EXCEEDS_TIMEOUT,
+    UNUSED,
+    UNREACHABLE_CODE,
+    UNREACHABLE_ARM,
+];
+
+/// Where a secret may go, for every secret diagnostic.
+const SECRET_HELP: &str = "secrets may go only into `auth:` forms, header values, \
+     verification keys and OAuth2 client secrets";
+
+pub fn mismatched_types(expected: &Ty, found: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISMATCHED_TYPES,
+        format!("expected `{expected}`, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`"))
+    .with_help(format!("write a value of type `{expected}` here"))
+}
+
+pub fn mismatched_in(what: &str, expected: &Ty, found: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISMATCHED_TYPES,
+        format!("{what}: expected `{expected}`, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`"))
+    .with_help(format!("write a value of type `{expected}` here"))
+}
+
+pub fn unknown_field(name: &str, ty: &Ty, span: Span, suggestion: Option<String>) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        UNKNOWN_FIELD,
+        format!("no field `{name}` on type `{ty}`"),
+        span,
+    )
+    .with_label("unknown field");
+    match suggestion {
+        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        None => diagnostic.with_help(format!("the fields of this value are those of `{ty}`")),
+    }
+}
+
+pub fn missing_field(name: &str, ty: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISSING_FIELD,
+        format!("missing field `{name}` of type `{ty}`"),
+        span,
+    )
+    .with_label(format!("this record has no `{name}`"))
+    .with_help(format!(
+        "add `{name}: …`, or mark the field optional in its type (`{name}?: {ty}`)"
+    ))
+}
+
+pub fn extra_field(
+    name: &str,
+    expected: &Ty,
+    span: Span,
+    suggestion: Option<String>,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        EXTRA_FIELD,
+        format!("field `{name}` is not part of `{expected}`"),
+        span,
+    )
+    .with_label("unexpected field");
+    match suggestion {
+        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        None => diagnostic.with_help("remove it, or add it to the record type"),
+    }
+}
+
+pub fn nullable_access(ty: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        NULLABLE_ACCESS,
+        format!("this value may be null (`{ty}`)"),
+        span,
+    )
+    .with_label("may be null")
+    .with_help("use `?.` to read through a null, or give a default with `??`")
+}
+
+pub fn invalid_operands(op: &str, lhs: &Ty, rhs: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        INVALID_OPERANDS,
+        format!("`{op}` cannot be applied to `{lhs}` and `{rhs}`"),
+        span,
+    )
+    .with_label("invalid operands")
+    .with_help("see SPEC.md §8.8 for the types each operator takes")
+}
+
+pub fn invalid_operand(op: &str, operand: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        INVALID_OPERANDS,
+        format!("`{op}` cannot be applied to `{operand}`"),
+        span,
+    )
+    .with_label("invalid operand")
+    .with_help("see SPEC.md §8.8 for the types each operator takes")
+}
+
+pub fn cannot_index(ty: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        INVALID_OPERANDS,
+        format!("a value of type `{ty}` cannot be indexed"),
+        span,
+    )
+    .with_label("not a list, map or json value")
+    .with_help("index lists with an `int`, maps and `json` with a `string`")
+}
+
+pub fn wrong_arguments(what: &str, message: &str, span: Span, signature: &str) -> Diagnostic {
+    Diagnostic::error(WRONG_ARGUMENTS, format!("{what}: {message}"), span)
+        .with_label("in this call")
+        .with_help(format!("the signature is `{signature}`"))
+}
+
+pub fn misplaced_lambda(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISPLACED_LAMBDA,
+        "a lambda can only be passed to a function that takes one",
+        span,
+    )
+    .with_label("not an argument of `map`, `filter`, `any`, `all` or `sort_by`")
+    .with_help("pass it to a function, as in `xs.map(x => x.price)`")
+}
+
+pub fn lambda_arity(expected: usize, found: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISPLACED_LAMBDA,
+        format!("this lambda takes {found} parameters, but {expected} are given to it"),
+        span,
+    )
+    .with_label("wrong number of parameters")
+    .with_help(format!(
+        "write a lambda of {expected} parameter(s), as in `x => …`"
+    ))
+}
+
+pub fn json_needs_conversion(expected: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        JSON_NEEDS_CONVERSION,
+        format!("expected `{expected}`, found `json`"),
+        span,
+    )
+    .with_label("a `json` value has no static type")
+    .with_help(format!(
+        "convert it explicitly: `(…) as {expected}`, checked at run time"
+    ))
+}
+
+pub fn secret_leak(place: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        SECRET_LEAK,
+        format!("a secret cannot be used {place}"),
+        span,
+    )
+    .with_label("this holds a secret")
+    .with_note("secrets must never reach the run history, which records every value")
+    .with_help(SECRET_HELP)
+}
+
+pub fn return_without_result(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        RETURN_MISMATCH,
+        "`return` with a value in a workflow without a result type",
+        span,
+    )
+    .with_label("this value has nowhere to go")
+    .with_help("declare the result type: `workflow name(…) -> T { … }`")
+}
+
+pub fn return_without_value(expected: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        RETURN_MISMATCH,
+        format!("`return` without a value in a workflow that returns `{expected}`"),
+        span,
+    )
+    .with_label("a value is needed")
+    .with_help(format!("return a value of type `{expected}`"))
+}
+
+pub fn not_a_handle(name: &str, ty: &Ty, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        NOT_A_HANDLE,
+        format!("`{name}` is not a callback or approval handle (it is `{ty}`)"),
+        span,
+    )
+    .with_label("cannot be awaited")
+    .with_help("make a handle first: `let h = callback(timeout: 1h)` or `approval(…)`")
+}
+
+pub fn await_without_timeout(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        AWAIT_WITHOUT_TIMEOUT,
+        format!("a {what} needs a `timeout`"),
+        span,
+    )
+    .with_label("no timeout")
+    .with_help(format!(
+        "add one, as in `{what}(timeout: 24h)`: nobody may ever answer"
+    ))
+}
+
+pub fn invalid_retry(message: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        INVALID_RETRY,
+        format!("invalid retry policy: {message}"),
+        span,
+    )
+    .with_label("here")
+    .with_help(
+        "write `exponential(attempts: 3, initial: 1s, max: 10s)`: attempts ≥ 1, initial ≤ max",
+    )
+}
+
+pub fn invalid_cron(message: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        INVALID_CRON,
+        format!("invalid cron expression: {message}"),
+        span,
+    )
+    .with_label("this schedule")
+    .with_help("five fields: minute hour day-of-month month day-of-week, as in \"0 9 * * MON-FRI\"")
+}
+
+pub fn unknown_time_zone(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        UNKNOWN_TIME_ZONE,
+        format!("unknown time zone `{name}`"),
+        span,
+    )
+    .with_label("not an IANA time zone")
+    .with_help("write an IANA name such as \"Europe/Lisbon\" or \"America/Sao_Paulo\"")
+}
+
+pub fn non_exhaustive_match(missing: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        NON_EXHAUSTIVE_MATCH,
+        format!("this `match` does not cover {missing}"),
+        span,
+    )
+    .with_label("not every value has an arm")
+    .with_help("add an arm for each missing value, or a last arm `_ => …`")
+}
+
+pub fn unknown_option(
+    what: &str,
+    name: &str,
+    span: Span,
+    known: &[&str],
+    suggestion: Option<String>,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(UNKNOWN_OPTION, format!("unknown {what} `{name}`"), span)
+        .with_label("not recognised here");
+    match suggestion {
+        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        None => diagnostic.with_help(format!("the options here are: {}", known.join(", "))),
+    }
+}
+
+pub fn missing_option(what: &str, name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(MISSING_OPTION, format!("{what} needs `{name}`"), span)
+        .with_label(format!("no `{name}` here"))
+        .with_help(format!("add `{name}: …`"))
+}
+
+pub fn unknown_form(
+    kind: &str,
+    name: &str,
+    span: Span,
+    known: &[&str],
+    suggestion: Option<String>,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(UNKNOWN_FORM, format!("`{name}` is not {kind}"), span)
+        .with_label("unknown form");
+    match suggestion {
+        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        None => diagnostic.with_help(format!("write one of: {}", known.join(", "))),
+    }
+}
+
+pub fn trigger_input(message: &str, span: Span, help: &str) -> Diagnostic {
+    Diagnostic::error(TRIGGER_INPUT, message.to_string(), span)
+        .with_label("this trigger")
+        .with_help(help.to_string())
+}
+
+pub fn misplaced_statement(what: &str, place: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISPLACED_STATEMENT,
+        format!("`{what}` is only allowed {place}"),
+        span,
+    )
+    .with_label("not allowed here")
+    .with_help(format!("move it {place}, or remove it"))
+}
+
+pub fn not_constant(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(NOT_CONSTANT, format!("{what} must be a constant"), span)
+        .with_label("computed value")
+        .with_help("write a literal, such as `30s` or `5`: it is known when the program is checked")
+}
+
+pub fn duplicate_option(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(DUPLICATE_OPTION, format!("`{name}` is given twice"), span)
+        .with_label("given again here")
+        .with_secondary(first, "first given here")
+        .with_help("keep one of them")
+}
+
+pub fn conflicting_options(first: &str, second: &str, span: Span, other: Span) -> Diagnostic {
+    Diagnostic::error(
+        DUPLICATE_OPTION,
+        format!("`{second}` cannot be given with `{first}`"),
+        span,
+    )
+    .with_label("conflicts")
+    .with_secondary(other, format!("`{first}` is here"))
+    .with_help("a request has one body: keep `json` or `body`")
+}
+
+pub fn webhook_claimed_twice(
+    method: &str,
+    path: &str,
+    span: Span,
+    first: (Option<FileId>, Span),
+    location: &str,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        WEBHOOK_CLAIMED_TWICE,
+        format!("`{method} {path}` is claimed twice"),
+        span,
+    )
+    .with_label("claimed again here")
+    .with_note(format!("first claimed at {location}"))
+    .with_help("give each webhook its own path; one request starts one workflow");
+    match first {
+        (Some(file), first) => diagnostic.with_secondary_in(file, first, "first claimed here"),
+        (None, first) => diagnostic.with_secondary(first, "first claimed here"),
+    }
+}
+
+pub fn bound_exceeds_timeout(
+    workflow: &str,
+    bound: &str,
+    timeout: &str,
+    span: Span,
+    setting: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        BOUND_EXCEEDS_TIMEOUT,
+        format!(
+            "a run of `{workflow}` can take up to {bound}, longer than its timeout of {timeout}"
+        ),
+        span,
+    )
+    .with_label("this workflow")
+    .with_secondary(setting, "the timeout")
+    .with_help("raise `settings.timeout`, or shorten the waits, timeouts and retries")
+}
+
+pub fn unused(what: &str, name: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(UNUSED, format!("unused {what} `{name}`"), span)
+        .with_label("never read")
+        .with_help("use it, or remove it (a name starting with `_` is not reported)")
+}
+
+pub fn unreachable_code(span: Span, end: Span) -> Diagnostic {
+    Diagnostic::warning(UNREACHABLE_CODE, "unreachable code", span)
+        .with_label("never runs")
+        .with_secondary(end, "the run ends here")
+        .with_help("remove it, or move it before the `return` or `fail`")
+}
+
+pub fn unreachable_arm(span: Span) -> Diagnostic {
+    Diagnostic::warning(UNREACHABLE_ARM, "unreachable match arm", span)
+        .with_label("earlier arms already match every value this one would")
+        .with_help("remove this arm, or move it before the arm that covers it")
+}

@@ -1,0 +1,245 @@
+//! Every name-resolution diagnostic (E03xx), built in one place so the wording
+//! stays consistent and each code is easy to find from its page.
+
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+
+pub const UNKNOWN_NAME: Code = Code("E0301");
+pub const UNKNOWN_TYPE: Code = Code("E0302");
+pub const DUPLICATE_DEFINITION: Code = Code("E0303");
+pub const IMPORT_NOT_FOUND: Code = Code("E0304");
+pub const IMPORT_CYCLE: Code = Code("E0305");
+pub const STEP_USED_BEFORE_IT_RUNS: Code = Code("E0306");
+pub const STEP_NAME_REUSED: Code = Code("E0307");
+pub const NAME_ALREADY_BOUND: Code = Code("E0308");
+pub const UNKNOWN_CONNECTION: Code = Code("E0309");
+pub const UNKNOWN_EVENT: Code = Code("E0310");
+pub const UNKNOWN_WORKFLOW: Code = Code("E0311");
+pub const RECURSIVE_FUNCTION: Code = Code("E0312");
+pub const WEBHOOK_NOT_AVAILABLE: Code = Code("E0313");
+pub const HANDLE_AWAITED_TWICE: Code = Code("E0314");
+
+/// Every code this module can produce, for the registry test.
+pub const ALL: &[Code] = &[
+    UNKNOWN_NAME,
+    UNKNOWN_TYPE,
+    DUPLICATE_DEFINITION,
+    IMPORT_NOT_FOUND,
+    IMPORT_CYCLE,
+    STEP_USED_BEFORE_IT_RUNS,
+    STEP_NAME_REUSED,
+    NAME_ALREADY_BOUND,
+    UNKNOWN_CONNECTION,
+    UNKNOWN_EVENT,
+    UNKNOWN_WORKFLOW,
+    RECURSIVE_FUNCTION,
+    WEBHOOK_NOT_AVAILABLE,
+    HANDLE_AWAITED_TWICE,
+];
+
+/// "did you mean `x`?" for the closest of `candidates`, when one is close enough.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        if candidate == name {
+            continue;
+        }
+        let distance = edit_distance(name, candidate);
+        let limit = (name.len().max(candidate.len()) / 3).max(1);
+        if distance <= limit && best.is_none_or(|(known, _)| distance < known) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate.to_string())
+}
+
+/// The Levenshtein distance between two strings, by characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let value = (previous[j] + cost)
+                .min(previous[j + 1] + 1)
+                .min(current[j] + 1);
+            current.push(value);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+fn with_suggestion(
+    diagnostic: Diagnostic,
+    suggestion: Option<String>,
+    fallback: &str,
+) -> Diagnostic {
+    match suggestion {
+        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        None => diagnostic.with_help(fallback.to_string()),
+    }
+}
+
+pub fn unknown_name(name: &str, span: Span, suggestion: Option<String>) -> Diagnostic {
+    with_suggestion(
+        Diagnostic::error(UNKNOWN_NAME, format!("unknown name `{name}`"), span)
+            .with_label("not defined here"),
+        suggestion,
+        "declare it with `let`, bind it with `step`, or pass it as a parameter",
+    )
+}
+
+pub fn unknown_function(name: &str, span: Span, suggestion: Option<String>) -> Diagnostic {
+    with_suggestion(
+        Diagnostic::error(UNKNOWN_NAME, format!("unknown function `{name}`"), span)
+            .with_label("no `fn` or standard library function has this name"),
+        suggestion,
+        "declare it with `fn`, or see the standard library in SPEC.md §11",
+    )
+}
+
+pub fn unknown_type(name: &str, span: Span, suggestion: Option<String>) -> Diagnostic {
+    with_suggestion(
+        Diagnostic::error(UNKNOWN_TYPE, format!("unknown type `{name}`"), span)
+            .with_label("no type has this name"),
+        suggestion,
+        "declare it with `type Name = …`, or import the file that does",
+    )
+}
+
+pub fn duplicate_definition(
+    kind: &str,
+    name: &str,
+    span: Span,
+    first: (Option<FileId>, Span),
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        DUPLICATE_DEFINITION,
+        format!("the {kind} `{name}` is defined twice"),
+        span,
+    )
+    .with_label("defined again here")
+    .with_help("rename one of them; names are declared once per project");
+    match first {
+        (Some(file), first) => diagnostic.with_secondary_in(file, first, "first defined here"),
+        (None, first) => diagnostic.with_secondary(first, "first defined here"),
+    }
+}
+
+pub fn import_not_found(path: &str, span: Span, reason: &str) -> Diagnostic {
+    Diagnostic::error(
+        IMPORT_NOT_FOUND,
+        format!("cannot import `{path}`: {reason}"),
+        span,
+    )
+    .with_label("imported here")
+    .with_help("import paths are relative to the importing file, such as \"./types.flow\"")
+}
+
+pub fn import_cycle(path: &str, span: Span, chain: &[String]) -> Diagnostic {
+    Diagnostic::error(
+        IMPORT_CYCLE,
+        format!("importing `{path}` makes an import cycle"),
+        span,
+    )
+    .with_label("this import leads back to this file")
+    .with_note(format!("the cycle: {}", chain.join(" → ")))
+    .with_help("move the shared declarations into a file that both import")
+}
+
+pub fn step_used_before_it_runs(name: &str, span: Span, step: Span) -> Diagnostic {
+    Diagnostic::error(
+        STEP_USED_BEFORE_IT_RUNS,
+        format!("`{name}` is used before it runs"),
+        span,
+    )
+    .with_label("used here")
+    .with_secondary(step, "bound here, later or in another branch")
+    .with_help("move this use after the statement that binds it, outside its block")
+}
+
+pub fn step_name_reused(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        STEP_NAME_REUSED,
+        format!("the step name `{name}` is used twice in this workflow"),
+        span,
+    )
+    .with_label("used again here")
+    .with_secondary(first, "first used here")
+    .with_help("give each step its own name: step names are the keys of the run's journal")
+}
+
+pub fn name_already_bound(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        NAME_ALREADY_BOUND,
+        format!("`{name}` is already bound"),
+        span,
+    )
+    .with_label("bound again here")
+    .with_secondary(first, "first bound here")
+    .with_help("names are bound once; choose another name")
+}
+
+pub fn unknown_connection(name: &str, span: Span, suggestion: Option<String>) -> Diagnostic {
+    with_suggestion(
+        Diagnostic::error(
+            UNKNOWN_CONNECTION,
+            format!("unknown connection `{name}`"),
+            span,
+        )
+        .with_label("no connection has this name"),
+        suggestion,
+        "declare it with `connection NAME { base_url: … }`, or write a whole URL",
+    )
+}
+
+pub fn unknown_event(name: &str, span: Span, suggestion: Option<String>) -> Diagnostic {
+    with_suggestion(
+        Diagnostic::error(UNKNOWN_EVENT, format!("unknown event `{name}`"), span)
+            .with_label("no event has this name"),
+        suggestion,
+        "declare it with `event NAME = Type`",
+    )
+}
+
+pub fn unknown_workflow(name: &str, span: Span, suggestion: Option<String>) -> Diagnostic {
+    with_suggestion(
+        Diagnostic::error(UNKNOWN_WORKFLOW, format!("unknown workflow `{name}`"), span)
+            .with_label("no workflow has this name"),
+        suggestion,
+        "declare it with `workflow NAME(…) { … }`, or import the file that does",
+    )
+}
+
+pub fn recursive_function(name: &str, span: Span, chain: &[String]) -> Diagnostic {
+    Diagnostic::error(
+        RECURSIVE_FUNCTION,
+        format!("the function `{name}` calls itself"),
+        span,
+    )
+    .with_label("recursive call here")
+    .with_note(format!("the calls: {}", chain.join(" → ")))
+    .with_help("expressions must terminate: write the loop with `map`, `filter` or `sum`")
+}
+
+pub fn webhook_not_available(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        WEBHOOK_NOT_AVAILABLE,
+        "`webhook` is used in a workflow without a webhook trigger",
+        span,
+    )
+    .with_label("no request started this run")
+    .with_help("add `on webhook METHOD \"/path\"`, or read the value from the input")
+}
+
+pub fn handle_awaited_twice(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        HANDLE_AWAITED_TWICE,
+        format!("the handle `{name}` is awaited twice"),
+        span,
+    )
+    .with_label("awaited again here")
+    .with_secondary(first, "first awaited here")
+    .with_help("a callback or approval resumes a run once: use the first await's result")
+}

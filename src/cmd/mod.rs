@@ -7,9 +7,13 @@
 //! whether the stream is a terminal) and handed to anstream, which strips escapes from
 //! everything written through it when colour is off.
 
+mod build;
 mod check;
+mod eval;
 mod explain;
+mod loader;
 mod output;
+mod repl;
 
 use anstream::ColorChoice;
 use anstyle::{AnsiColor, Style};
@@ -25,6 +29,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Repl(args) => repl::run(&args),
+        Command::Build(args) => build::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -74,12 +81,18 @@ flowc is the toolchain of Flow, a typed workflow language: a workflow is a typed
 function whose steps (HTTP calls, waits, approvals, child workflows) are checked
 before anything runs, then executed durably by a journaling runtime.
 
-Today flowc checks `.flow` files and explains its diagnostic codes.",
+Today flowc checks `.flow` files, explains its diagnostic codes, evaluates
+expressions (`eval`, `repl`) and compiles programs to IR (`build`).",
     after_help = format!("\
 Examples:
   flowc check                    check every .flow file under the current directory
   flowc check --format github    the same, as GitHub Actions annotations
   flowc explain E0201            what diagnostic E0201 means and how to fix it
+  flowc eval 'input.total * 2' --input order.json
+                                 evaluate an expression against a JSON document
+  flowc repl --input order.json  explore the document interactively
+  flowc build examples/ -o app.ir
+                                 compile to IR for the runtime
 
 {EXIT_CODES}"),
     propagate_version = true,
@@ -128,6 +141,36 @@ enum Command {
     /// Codes are matched without regard to case.
     #[command(after_help = explain::AFTER_HELP)]
     Explain(explain::Args),
+
+    /// Evaluate one expression against a JSON document and print the result.
+    ///
+    /// The document read with --input is bound to `input`; its type is inferred from
+    /// the document (integers are `int`, lists of records unify their fields) unless
+    /// --input-type names a type, against which the document is then checked. The
+    /// result is printed as JSON. Type errors and run-time errors (division by
+    /// zero, an index out of range, ...) are diagnostics, shown as `flowc check`
+    /// shows them, against the expression (`<expr>`).
+    #[command(after_help = eval::AFTER_HELP)]
+    Eval(eval::Args),
+
+    /// Evaluate expressions interactively, with completion and history.
+    ///
+    /// Every result is printed as `value : type`. FILE's types, functions and
+    /// connections are in scope, and --input binds a JSON document to `input`.
+    /// When standard input is not a terminal, lines are read as they come, with no
+    /// prompt, so a session can be scripted.
+    #[command(after_help = repl::AFTER_HELP)]
+    Repl(repl::Args),
+
+    /// Check .flow files and write the compiled program (IR).
+    ///
+    /// PATH is a file or a directory (searched for `*.flow` files as by `check`).
+    /// When the files have errors, they are printed as `check` prints them and
+    /// nothing is written. Otherwise the IR goes to FILE (or standard output) as
+    /// indented JSON or in the compact binary form, and its content hash is
+    /// printed on standard error.
+    #[command(after_help = build::AFTER_HELP)]
+    Build(build::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -1207,3 +1207,65 @@ fn deep_nesting_ends_in_an_error_or_a_value_never_a_stack_overflow() {
         .expect("no panic");
     assert_eq!(result, Ok(serde_json::json!(3000)));
 }
+
+// ---------------------------------------------------------------------------
+// From source: the checker's IR, evaluated.
+
+/// Checks `source` with `input` bound to the document (its type inferred, as
+/// `flowc eval` does), evaluates it, and gives the result as JSON or the code.
+fn eval_source(input: &str, source: &str) -> Result<serde_json::Value, String> {
+    let json: serde_json::Value = serde_json::from_str(input).expect("test input is JSON");
+    let env = flowc_compiler::ExprEnv {
+        variables: vec![("input".into(), value::infer_type(&json))],
+        ..Default::default()
+    };
+    let checked = flowc_compiler::check_expression(source, &env);
+    let Some(expr) = checked.expr else {
+        let codes: Vec<&str> = checked
+            .diagnostics
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect();
+        return Err(format!(
+            "check: {codes:?} {:?}",
+            checked.diagnostics.first().map(|d| &d.message)
+        ));
+    };
+    let mut frame = Frame::with_input(checked.frame_size as usize, Value::from_json(&json));
+    eval::eval(&expr, &mut frame, &Fixed::new(NOW), &Limits::default())
+        .map(|v| v.to_json())
+        .map_err(|e| e.code.as_str().to_string())
+}
+
+#[track_caller]
+fn src(input: &str, source: &str, expected: &str) {
+    let expected = match expected.strip_prefix("error ") {
+        Some(code) => Err(code.to_string()),
+        None => Ok(serde_json::from_str::<serde_json::Value>(expected).expect("expected is JSON")),
+    };
+    assert_eq!(eval_source(input, source), expected, "{source}");
+}
+
+#[test]
+fn from_source() {
+    let items = r#"{"items":[{"p":2,"q":3},{"p":1,"q":4}]}"#;
+    src(items, "input.items.map(i => i.p * i.q).sum()", "10");
+    src(items, "input.items.filter(i => i.p > 1).len()", "1");
+    src(items, "input.items[5].p", "error R0003");
+    src(
+        items,
+        r#""total: ${input.items.map(i => i.q).sum()}""#,
+        r#""total: 7""#,
+    );
+    src("null", r#"" Ana ".trim().upper()"#, r#""ANA""#);
+    src("null", "9223372036854775807 + 1", "error R0001");
+    src("null", "1 / 0", "error R0002");
+    src("null", "if 2 > 1 then \"a\" else \"b\"", r#""a""#);
+    src(
+        r#"{"amount":1500.5,"currency":"BRL","score":42}"#,
+        r#"input.amount > 1000 && input.currency == "BRL" && input.score < 80"#,
+        "true",
+    );
+    src("null", "[3, 1, 2].sort().reverse()", "[3,2,1]");
+    src("null", "90m + 30s", r#""5430s""#);
+}

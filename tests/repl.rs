@@ -86,6 +86,11 @@ total / (total - 10)
 fee(100.0)
 :input payment.json
 input.currency
+:let ys = [
+  10,
+  20
+]
+ys.map(v => v / 10)
 :nope
 :quit
 99
@@ -113,6 +118,8 @@ loaded payment.flow: 1 type, 1 function
 2.0 : float
 input : { amount: float, currency: string, transactionId: string }
 "BRL" : string
+ys = [10,20] : [int]
+[1,2] : [int]
 "#;
     assert_eq!(text(&output.stdout), expected);
     let stderr = text(&output.stderr);

@@ -69,6 +69,14 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             }
         }
     }
+    if args
+        .input
+        .as_ref()
+        .is_some_and(|path| path.as_os_str() == "-")
+    {
+        error("the REPL reads its entries from standard input; give --input a file");
+        return Ok(Exit::Failure);
+    }
     if let Some(path) = &args.input
         && let Err(err) = session.read_input(path)
     {
@@ -281,6 +289,10 @@ impl Repl {
                     Err(err) => error(format_args!("{err:#}")),
                 }
             }
+            Command::Input(path) if path == "-" => {
+                drop(out);
+                error("`:input` needs a file: standard input holds the entries");
+            }
             Command::Input(path) => {
                 drop(out);
                 let read = self.session.borrow_mut().read_input(Path::new(&path));
@@ -453,7 +465,14 @@ fn parse_let(entry: &str, arg: Span) -> Command {
 /// not count. An unterminated string only counts on the last line: strings end on
 /// their line, so an earlier one will not be closed by more input.
 fn needs_more(entry: &str) -> bool {
-    if parse_command(entry).is_some() {
+    // Of the commands, only those that take an expression go on: the rest of the
+    // entry is lexed with the command, which only adds names and a `=`.
+    let command = entry.trim_start().strip_prefix(':').map(|rest| {
+        rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or_default()
+    });
+    if command.is_some_and(|word| !matches!(word, "let" | "type" | "t")) {
         return false;
     }
     let lexed = syntax::lex(entry);
@@ -677,7 +696,10 @@ mod tests {
         assert!(!needs_more("\"(\""));
         assert!(!needs_more("1 + 2"));
         assert!(!needs_more(")"));
-        assert!(!needs_more(":type ["));
+        assert!(needs_more(":type ["));
+        assert!(needs_more(":let xs = [1,"));
+        assert!(!needs_more(":load (a.flow"));
+        assert!(!needs_more(":help ["));
         // A string left open on an earlier line is not closed by more lines.
         assert!(!needs_more("\"open\n1"));
     }

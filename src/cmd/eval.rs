@@ -532,3 +532,41 @@ impl Context for SystemContext<'_> {
         self.types
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(input: &str) -> Session {
+        let mut session = Session::new();
+        session.set_input(&serde_json::from_str(input).unwrap());
+        session
+    }
+
+    #[test]
+    fn fields_complete_from_the_input_document() {
+        let session = session(r#"{"items":[{"p":2,"q":3},{"p":1}],"customer":null}"#);
+        assert_eq!(session.fields_of("input"), ["customer", "items"]);
+        assert_eq!(session.fields_of("input.items[0]"), ["p", "q"]);
+        assert!(session.fields_of("input.items").is_empty());
+        assert!(session.fields_of("input.nothing").is_empty());
+        // The path walk alone, as completion uses it when the receiver does not check.
+        assert_eq!(
+            field_names(&session.walk("input.items[1]").unwrap(), &TypeTable::new()),
+            ["p", "q"]
+        );
+    }
+
+    #[test]
+    fn variables_are_bound_after_input_in_slot_order() {
+        let mut session = session(r#"{"n": 4}"#);
+        let evaluated = session.evaluate("input.n * 2").ok().unwrap();
+        session.bind("twice".into(), evaluated.value, evaluated.ty);
+        let evaluated = session.evaluate("twice + input.n").ok().unwrap();
+        assert_eq!(evaluated.value, Value::Int(12));
+        assert_eq!(evaluated.ty, Ty::Int);
+        // Binding a name again replaces it.
+        session.bind("twice".into(), Value::Int(0), Ty::Int);
+        assert_eq!(session.vars().len(), 1);
+    }
+}

@@ -534,6 +534,7 @@ impl Context for SystemContext<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -32,6 +32,58 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// Calls `f` on the span of this expression and of every expression inside it.
+    pub fn for_each_span_mut(&mut self, f: &mut impl FnMut(&mut Span)) {
+        f(&mut self.span);
+        match &mut self.kind {
+            ExprKind::Literal { .. }
+            | ExprKind::Local { .. }
+            | ExprKind::Secret { .. }
+            | ExprKind::Context { .. }
+            | ExprKind::Webhook => {}
+            ExprKind::Template { parts } => {
+                for part in parts {
+                    if let TemplatePart::Expr { expr } = part {
+                        expr.for_each_span_mut(f);
+                    }
+                }
+            }
+            ExprKind::List { items } => items.iter_mut().for_each(|item| item.for_each_span_mut(f)),
+            ExprKind::Record { fields } | ExprKind::Tagged { fields, .. } => fields
+                .iter_mut()
+                .for_each(|(_, value)| value.for_each_span_mut(f)),
+            ExprKind::Field { base, .. } => base.for_each_span_mut(f),
+            ExprKind::Index { base, index } => {
+                base.for_each_span_mut(f);
+                index.for_each_span_mut(f);
+            }
+            ExprKind::Call { args, .. } => args.iter_mut().for_each(|arg| arg.for_each_span_mut(f)),
+            ExprKind::Lambda { body, .. } => body.for_each_span_mut(f),
+            ExprKind::Unary { operand, .. } => operand.for_each_span_mut(f),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.for_each_span_mut(f);
+                rhs.for_each_span_mut(f);
+            }
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                cond.for_each_span_mut(f);
+                then.for_each_span_mut(f);
+                otherwise.for_each_span_mut(f);
+            }
+            ExprKind::Match { scrutinee, arms } => {
+                scrutinee.for_each_span_mut(f);
+                arms.iter_mut()
+                    .for_each(|arm| arm.body.for_each_span_mut(f));
+            }
+            ExprKind::As { value, .. } => value.for_each_span_mut(f),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "expr", rename_all = "snake_case")]
 pub enum ExprKind {

@@ -490,6 +490,13 @@ pub(crate) fn expression(source: &str, env: &crate::ExprEnv) -> crate::CheckedEx
             .into_iter()
             .map(|d| unshift(d.diagnostic)),
     );
+    let mut lowered = lowered;
+    if let Some(expr) = &mut lowered {
+        expr.for_each_span_mut(&mut |span| {
+            span.start = span.start.saturating_sub(shift);
+            span.end = span.end.saturating_sub(shift);
+        });
+    }
     let ty = lowered.as_ref().map_or(Ty::Error, |expr| expr.ty.clone());
     let failed = diagnostics.iter().any(Diagnostic::is_error);
     crate::CheckedExpr {

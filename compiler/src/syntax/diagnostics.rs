@@ -106,13 +106,11 @@ pub fn unknown_escape(sequence: &str, span: Span) -> Diagnostic {
 }
 
 pub fn integer_too_large(span: Span) -> Diagnostic {
-    Diagnostic::error(
-        INVALID_NUMBER,
-        "integer literal is too large",
-        span,
-    )
-    .with_label("does not fit in a 64-bit signed integer")
-    .with_help("integer literals go up to 9223372036854775807; use a float for larger magnitudes")
+    Diagnostic::error(INVALID_NUMBER, "integer literal is too large", span)
+        .with_label("does not fit in a 64-bit signed integer")
+        .with_help(
+            "integer literals go up to 9223372036854775807; use a float for larger magnitudes",
+        )
 }
 
 pub fn invalid_number(text: &str, span: Span) -> Diagnostic {

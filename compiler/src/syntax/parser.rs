@@ -396,10 +396,7 @@ impl<'src> Grammar<'src> {
             .separated_by(just(Token::Comma))
             .allow_trailing()
             .collect::<Vec<_>>()
-            .delimited_by(
-                one_of(opens),
-                just(Token::RParen),
-            )
+            .delimited_by(one_of(opens), just(Token::RParen))
             .recover_with(via_parser(skip_group(opens, |_| Vec::new())))
             .boxed()
     }

@@ -111,8 +111,7 @@ fn errors_exit_one() {
 
 #[test]
 fn deny_warnings_parses_and_a_clean_file_still_passes() {
-    // No diagnostic is a warning yet; this checks the flag exists and denies nothing
-    // when there is nothing to deny.
+    // The flag denies nothing when there is nothing to deny.
     let dir = project(&[("ok.flow", CLEAN)]);
     let output = flowc(dir.path(), &["check", "--deny-warnings", "ok.flow"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
@@ -256,6 +255,7 @@ fn json_fields_come_in_documented_order() {
         "\"labels\"",
         "\"notes\"",
         "\"help\"",
+        "\"workflows\"",
     ];
     let positions: Vec<usize> = top.iter().map(|key| text.find(key).unwrap()).collect();
     assert!(positions.is_sorted(), "{text}");
@@ -425,11 +425,12 @@ fn stdin_is_read_from_dash() {
 
 #[test]
 fn directories_are_walked_in_order_for_flow_files_only() {
+    // The files found make one program, so each declares names of its own.
     let dir = project(&[
-        ("proj/z.flow", CLEAN),
-        ("proj/a.flow", CLEAN),
-        ("proj/nested/deeper/c.flow", CLEAN),
-        ("proj/nested/b.flow", CLEAN),
+        ("proj/z.flow", "fn z() -> int = 1\n"),
+        ("proj/a.flow", "fn a() -> int = 1\n"),
+        ("proj/nested/deeper/c.flow", "fn c() -> int = 1\n"),
+        ("proj/nested/b.flow", "fn b() -> int = 1\n"),
         ("proj/notes.txt", BROKEN),
         ("proj/flow", BROKEN),
         ("proj/.hidden/h.flow", BROKEN),
@@ -583,6 +584,10 @@ fn help_and_version() {
         "\"diagnostics\"",
         "::error file=",
         "SARIF 2.1.0",
+        "\"workflows\"",
+        "\"bound_ms\"",
+        "next 5 fire times",
+        "E0304",
     ] {
         assert!(stdout(&output).contains(documented), "{documented}");
     }
@@ -591,5 +596,363 @@ fn help_and_version() {
     assert_eq!(
         stdout(&output),
         format!("flowc {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+// ------------------------------------------------------------------ the whole program
+
+/// Exactly one type error: E0401 at line 3, columns 39–50 (bytes 81–92), the
+/// `order.total` that is a `float` where a `string` is due.
+const ORDERS: &str = "\
+type Order = { id: string, total: float }
+
+fn describe(order: Order) -> string = order.total
+";
+
+/// (line, column, byte) of the start and the end of the E0401 in `ORDERS`.
+const ORDERS_START: (u64, u64, u64) = (3, 39, 81);
+const ORDERS_END: (u64, u64, u64) = (3, 50, 92);
+
+/// Imports `ORDERS` from a subdirectory and is clean itself.
+const SHIP: &str = "\
+import \"lib/orders.flow\"
+
+workflow ship(order: Order) -> string {
+  on manual
+  return describe(order)
+}
+";
+
+fn position((line, column, byte): (u64, u64, u64)) -> Value {
+    serde_json::json!({"line": line, "column": column, "byte": byte})
+}
+
+#[test]
+fn a_type_error_in_all_four_formats() {
+    let dir = project(&[("lib/orders.flow", ORDERS)]);
+    let (start, end) = (ORDERS_START, ORDERS_END);
+
+    let output = flowc(dir.path(), &["check", "lib/orders.flow"]);
+    assert_eq!(code(&output), 1);
+    let text = stdout(&output);
+    assert!(
+        text.contains("[E0401] Error: expected `string`, found `float`"),
+        "{text}"
+    );
+    assert!(text.contains("lib/orders.flow:3:39"), "{text}");
+    assert_eq!(stderr(&output), "error: 1 error in 1 file\n");
+
+    let output = flowc(dir.path(), &["check", "--format=json", "lib/orders.flow"]);
+    assert_eq!(code(&output), 1);
+    let report = json(&output);
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{report:#}");
+    assert_eq!(diagnostics[0]["file"], "lib/orders.flow");
+    assert_eq!(diagnostics[0]["code"], "E0401");
+    assert_eq!(diagnostics[0]["start"], position(start));
+    assert_eq!(diagnostics[0]["end"], position(end));
+    assert_eq!(diagnostics[0]["labels"][0]["file"], "lib/orders.flow");
+
+    let output = flowc(dir.path(), &["check", "--format=github", "lib/orders.flow"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stdout(&output).starts_with(
+            "::error file=lib/orders.flow,line=3,col=39,endLine=3,endColumn=50,\
+             title=E0401::expected `string`, found `float`"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stdout(&output).lines().count(), 1);
+
+    let output = flowc(dir.path(), &["check", "--format=sarif", "lib/orders.flow"]);
+    assert_eq!(code(&output), 1);
+    let sarif = json(&output);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "E0401");
+    let location = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "lib/orders.flow");
+    assert_eq!(
+        location["region"],
+        serde_json::json!({
+            "startLine": 3, "startColumn": 39, "endLine": 3, "endColumn": 50,
+            "byteOffset": 81, "byteLength": 11,
+        })
+    );
+}
+
+#[test]
+fn an_error_in_an_imported_file_is_reported_under_its_path() {
+    let dir = project(&[("ship.flow", SHIP), ("lib/orders.flow", ORDERS)]);
+
+    // Only the importing file is named; the imported one is checked through it.
+    let output = flowc(dir.path(), &["check", "--format=json", "ship.flow"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(
+        report["files"],
+        serde_json::json!(["ship.flow", "lib/orders.flow"])
+    );
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{report:#}");
+    assert_eq!(diagnostics[0]["file"], "lib/orders.flow");
+    assert_eq!(diagnostics[0]["code"], "E0401");
+    assert_eq!(diagnostics[0]["start"], position(ORDERS_START));
+    assert_eq!(stderr(&output), "error: 1 error in 1 of 2 files\n");
+
+    let output = flowc(dir.path(), &["check", "ship.flow"]);
+    assert!(
+        stdout(&output).contains("lib/orders.flow:3:39"),
+        "{}",
+        stdout(&output)
+    );
+
+    let output = flowc(dir.path(), &["check", "--format=github", "ship.flow"]);
+    assert!(
+        stdout(&output).starts_with("::error file=lib/orders.flow,line=3,col=39,"),
+        "{}",
+        stdout(&output)
+    );
+
+    let sarif = json(&flowc(
+        dir.path(),
+        &["check", "--format=sarif", "ship.flow"],
+    ));
+    let location = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "lib/orders.flow");
+    assert_eq!(location["region"]["startLine"], 3);
+
+    // Walking the directory finds both as roots; each file is reported once.
+    let output = flowc(dir.path(), &["check", "--format=json"]);
+    let report = json(&output);
+    assert_eq!(
+        report["files"],
+        serde_json::json!(["lib/orders.flow", "ship.flow"])
+    );
+    assert_eq!(report["error_count"], 1, "{report:#}");
+}
+
+#[test]
+fn a_missing_import_is_a_diagnostic() {
+    let dir = project(&[("main.flow", "import \"nowhere.flow\"\n")]);
+    let output = flowc(dir.path(), &["check", "--format=github", "main.flow"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with(
+            "::error file=main.flow,line=1,col=8,endLine=1,endColumn=22,title=E0304::\
+             cannot import `nowhere.flow`"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stderr(&output), "error: 1 error in 1 file\n");
+}
+
+#[test]
+fn one_webhook_path_claimed_in_two_files() {
+    let hook = |name: &str| {
+        format!(
+            "workflow {name}(body: json) -> int {{\n  on webhook POST \"/orders\"\n  return 1\n}}\n"
+        )
+    };
+    let dir = project(&[
+        ("first.flow", &hook("alpha")),
+        ("second.flow", &hook("omega")),
+    ]);
+
+    let output = flowc(dir.path(), &["check", "--format=json"]);
+    assert_eq!(code(&output), 1);
+    let report = json(&output);
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{report:#}");
+    let diagnostic = &diagnostics[0];
+    assert_eq!(diagnostic["code"], "E0501");
+    assert_eq!(diagnostic["file"], "second.flow");
+    assert_eq!(diagnostic["start"]["line"], 2);
+    let labels: Vec<(&str, u64)> = diagnostic["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|label| {
+            (
+                label["file"].as_str().unwrap(),
+                label["start"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(labels, [("second.flow", 2), ("first.flow", 2)]);
+    assert_eq!(diagnostic["labels"][0]["primary"], true);
+    assert_eq!(diagnostic["labels"][1]["primary"], false);
+    assert_eq!(
+        diagnostic["labels"][1]["start"],
+        serde_json::json!({"line": 2, "column": 19, "byte": 54})
+    );
+
+    // People see the other file's place in a note.
+    let output = flowc(dir.path(), &["check"]);
+    let text = stdout(&output);
+    assert!(text.contains("second.flow:2:19"), "{text}");
+    assert!(text.contains("first.flow:2:19"), "{text}");
+
+    // SARIF: the related location is in the other artifact.
+    let sarif = json(&flowc(dir.path(), &["check", "--format=sarif"]));
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "second.flow"
+    );
+    let related = &result["relatedLocations"][0]["physicalLocation"];
+    assert_eq!(related["artifactLocation"]["uri"], "first.flow");
+    assert_eq!(related["region"]["startLine"], 2);
+    assert_eq!(related["region"]["startColumn"], 19);
+}
+
+/// True for `2025-03-30T02:30:00+02:00`: RFC 3339 with a numeric offset.
+fn is_rfc3339_with_offset(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    bytes.len() == 25
+        && digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && bytes[10] == b'T'
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19)
+        && (bytes[19] == b'+' || bytes[19] == b'-')
+        && digits(20..22)
+        && bytes[22] == b':'
+        && digits(23..25)
+}
+
+const NIGHTLY: &str = "\
+workflow nightly() -> int {
+  on schedule \"30 2 * * *\" tz \"Europe/Paris\"
+  step pause = wait 90s
+  return 1
+}
+
+workflow each(items: [int]) -> int {
+  on manual
+  for item in items {
+    step nap = wait 1s
+  }
+  return 0
+}
+";
+
+#[test]
+fn verbose_prints_bounds_and_next_fire_times() {
+    let dir = project(&[("nightly.flow", NIGHTLY)]);
+    let output = flowc(dir.path(), &["check", "--verbose", "nightly.flow"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "workflow nightly (nightly.flow:1): at most 1m 30s",
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "  on schedule \"30 2 * * *\" tz \"Europe/Paris\", next 5 fire times:"
+    );
+    let times: Vec<&str> = lines[2..7].iter().map(|line| line.trim_start()).collect();
+    for time in &times {
+        assert!(is_rfc3339_with_offset(time), "{time}");
+        assert!(
+            time.ends_with("+01:00") || time.ends_with("+02:00"),
+            "{time}"
+        );
+        assert_eq!(&time[11..19], "02:30:00", "{time}");
+    }
+    assert!(times.is_sorted(), "{text}");
+    assert!(
+        lines[7].starts_with("workflow each (nightly.flow:7): unbounded, because of "),
+        "{text}"
+    );
+    assert!(lines[7].contains("`for`"), "{text}");
+    assert_eq!(lines.len(), 8, "{text}");
+
+    // Without --verbose, nothing of it.
+    let output = flowc(dir.path(), &["check", "nightly.flow"]);
+    assert_eq!(stdout(&output), "");
+
+    // JSON always carries it.
+    let report = json(&flowc(dir.path(), &["check", "--format=json"]));
+    let workflows = report["workflows"].as_array().unwrap();
+    assert_eq!(workflows.len(), 2, "{report:#}");
+    assert_eq!(workflows[0]["name"], "nightly");
+    assert_eq!(workflows[0]["file"], "nightly.flow");
+    assert_eq!(workflows[0]["bound_ms"], 90_000);
+    let schedule = &workflows[0]["schedules"][0];
+    assert_eq!(schedule["cron"], "30 2 * * *");
+    assert_eq!(schedule["tz"], "Europe/Paris");
+    let next = schedule["next"].as_array().unwrap();
+    assert_eq!(next.len(), 5);
+    assert!(
+        next.iter()
+            .all(|time| is_rfc3339_with_offset(time.as_str().unwrap()))
+    );
+    assert_eq!(workflows[1]["name"], "each");
+    assert!(workflows[1]["bound_ms"].is_null());
+    assert!(workflows[1]["unbounded"].is_string());
+    assert_eq!(workflows[1]["schedules"], serde_json::json!([]));
+}
+
+#[test]
+fn warnings_fail_only_under_deny_warnings() {
+    let source = "workflow tidy() -> int {\n  on manual\n  let spare = 1\n  return 2\n}\n";
+    let dir = project(&[("tidy.flow", source)]);
+
+    let output = flowc(dir.path(), &["check", "--format=github", "tidy.flow"]);
+    assert_eq!(code(&output), 0);
+    assert!(
+        stdout(&output).starts_with(
+            "::warning file=tidy.flow,line=3,col=7,endLine=3,endColumn=12,title=W0401::unused let `spare`"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stderr(&output), "warning: 1 warning in 1 file\n");
+
+    let output = flowc(dir.path(), &["check", "--deny-warnings", "tidy.flow"]);
+    assert_eq!(code(&output), 1);
+    assert!(stdout(&output).contains("[W0401] Warning: unused let `spare`"));
+    assert_eq!(
+        stderr(&output),
+        "error: 1 warning in 1 file (denied by --deny-warnings)\n"
+    );
+
+    let report = json(&flowc(dir.path(), &["check", "--format=json"]));
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["warning_count"], 1);
+    let report = json(&flowc(
+        dir.path(),
+        &["check", "--format=json", "--deny-warnings"],
+    ));
+    assert_eq!(report["valid"], false);
+}
+
+#[test]
+fn the_examples_check_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for format in ["human", "json", "github", "sarif"] {
+        let output = flowc(root, &["check", "--format", format, "examples"]);
+        assert_eq!(code(&output), 0, "{format}: {}", stdout(&output));
+    }
+    let report = json(&flowc(root, &["check", "--format=json", "examples"]));
+    assert_eq!(report["diagnostics"], serde_json::json!([]));
+    assert!(report["files"].as_array().unwrap().len() >= 5);
+    // The scheduled example shows its next fires.
+    let output = flowc(root, &["check", "--verbose", "examples"]);
+    assert!(
+        stdout(&output).contains("on schedule "),
+        "{}",
+        stdout(&output)
     );
 }

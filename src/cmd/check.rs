@@ -1,20 +1,31 @@
-//! `flowc check`: find the `.flow` files named on the command line, run the compiler
-//! on each and report what it found.
+//! `flowc check`: find the `.flow` files named on the command line, analyse the
+//! program they make (imports included) and report what the compiler found.
 //!
 //! This is the command CI runs, so it is built to say everything in one pass and to
-//! be exact about how it ended. Each file is checked on its own: a path that cannot
-//! be read, or a file that makes the compiler panic, is reported on one line of its own
-//! and every other file is still checked. The exit code is the worst thing that
-//! happened (see [`Exit`]). How the diagnostics are printed is [`output`]'s business.
+//! be exact about how it ended. The files named or found are the roots of one
+//! program; the files they import are read from disk through the [`DiskLoader`] that
+//! `build` and `eval` use, and checked too. A root that cannot be read is reported
+//! on one line of its own and the others are still checked; should the compiler
+//! panic, each root is analysed alone so that the rest is still reported. The exit
+//! code is the worst thing that happened (see [`Exit`]). How the diagnostics are
+//! printed is [`output`]'s business; `--verbose` adds each workflow's worst-case
+//! duration and the next fire times of its schedules, from the system clock.
 
-use super::output::{self, Checked, Format};
+use super::loader::DiskLoader;
+use super::output::{self, Checked, Format, ScheduleTimes, Workflow};
 use super::{Exit, WARNING, error, io_message, labelled, note};
 use anyhow::Context;
+use flowc_compiler::check::Bound;
+use flowc_compiler::eval::{Error as EvalError, Limits};
+use flowc_compiler::stdlib::{self, Host};
+use flowc_compiler::value::Value;
+use flowc_compiler::{Analysis, FileId, SourceFile, cron};
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 use walkdir::WalkDir;
 
 pub const AFTER_HELP: &str = "\
@@ -24,6 +35,7 @@ Examples:
   cat order.flow | flowc check -       standard input, shown as <stdin>
   flowc check --format github          annotations for GitHub Actions
   flowc check --format json | jq .valid
+  flowc check --verbose jobs.flow      also worst-case durations and next cron fires
 
 Exit status: 0 no errors, 1 errors found, 2 bad arguments or an unreadable path,
 3 internal error. See `flowc check --help` for the JSON output's schema.";
@@ -35,6 +47,17 @@ pub const AFTER_LONG_HELP: &str = r#"Examples:
   flowc check --format github          annotations for GitHub Actions
   flowc check --format sarif > flowc.sarif
   flowc check --format json | jq '.diagnostics[] | .code'
+  flowc check --verbose jobs.flow      also worst-case durations and next cron fires
+
+What is checked:
+  The files named or found are the roots of one program: names are shared
+  between them, so a type declared twice or a webhook path claimed by two
+  workflows is an error even when the two are in different files. Each `import
+  "PATH"` is read from disk, relative to the importing file, and the imported
+  file is checked too; its diagnostics are reported under its own path, and it
+  is listed in "files" after the file that imports it. An import that cannot be
+  read is a diagnostic (E0304) of the importing file, not an unreadable path.
+  Warnings (codes W....) do not fail the check unless --deny-warnings.
 
 Exit status:
   0  no errors; warnings are allowed unless --deny-warnings
@@ -64,16 +87,43 @@ JSON output (--format json), version 1:
         "start": {"line": 3, "column": 5, "byte": 40},  of the primary label
         "end":   {"line": 3, "column": 9, "byte": 44},  exclusive
         "labels": [           the primary label first
-          {"message": "expected `}`", "primary": true, "start": {..}, "end": {..}}
-        ],
+          {"message": "expected `}`", "primary": true, "start": {..}, "end": {..},
+           "file": "a.flow"}  the label's own file: another file of the program
+        ],                    for a related place there (a webhook claimed twice)
         "notes": ["..."],     strings, possibly none
         "help": "..."         a string, or null
+      }
+    ],
+    "workflows": [            every workflow, with or without --verbose
+      {
+        "name": "nightly",
+        "file": "a.flow",     where it is declared, and on which line
+        "line": 12,
+        "bound_ms": 90000,    worst-case duration in milliseconds, or null when
+                              unbounded (a `for` over a list of unknown length,
+        "unbounded": null,    an await without a timeout, ...): then this says why
+        "schedules": [        one per `on schedule` trigger
+          {"cron": "30 2 * * *", "tz": "Europe/Paris",
+           "next": ["2025-03-30T02:30:00+02:00", ...]}  the next 5 fire times
+        ]                     from now, RFC 3339 in the schedule's time zone
       }
     ]
   }
 
   Lines and columns start at 1; columns count Unicode characters (code
   points), bytes count UTF-8 bytes from the start of the file (0-based).
+
+Verbose (--verbose, human format):
+  After the diagnostics, one line per workflow with its worst-case duration,
+  then for each of its schedules the next 5 fire times from the system clock,
+  in the schedule's time zone, as RFC 3339 with the offset at that instant:
+    workflow nightly (a.flow:12): at most 1m 30s
+      on schedule "30 2 * * *" tz "Europe/Paris", next 5 fire times:
+        2025-03-30T02:30:00+02:00
+        ...
+    workflow each (a.flow:20): unbounded, because of a `for` over `items`, ...
+  A time skipped by a daylight-saving gap fires when the gap ends; a repeated
+  one fires once. Standard error also names each file as it is read.
 
 GitHub format (--format github):
   One workflow command per diagnostic, for example
@@ -83,7 +133,8 @@ GitHub format (--format github):
 SARIF format (--format sarif):
   A SARIF 2.1.0 log with one run; one rule per code that occurs, results with
   their code as ruleId and a region with 1-based lines and columns (code points)
-  plus byteOffset and byteLength."#;
+  plus byteOffset and byteLength; secondary labels are relatedLocations, each in
+  the artifact (file) it points into."#;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -103,7 +154,9 @@ pub struct Args {
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
 
-    /// Also name each file on standard error as it is checked.
+    /// Also print each workflow's worst-case duration and the next 5 fire times of
+    /// each schedule (human format), and name each file on standard error as it is
+    /// read.
     #[arg(short, long)]
     verbose: bool,
 }
@@ -113,36 +166,34 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
     let mut unreadable = 0;
     let inputs = inputs(args, &mut unreadable);
 
-    let mut checked = Vec::new();
-    let mut internal = 0;
+    let mut roots = Vec::new();
     for input in inputs {
         let name = input.name();
         if args.verbose {
             note(format_args!("checking {name}"));
         }
-        let source = match input.read() {
-            Ok(source) => source,
+        match input.read() {
+            Ok(text) => roots.push(SourceFile { path: name, text }),
             Err(reason) => {
                 error(format_args!("cannot read {name}: {reason}"));
                 unreadable += 1;
-                continue;
-            }
-        };
-        match check(&source) {
-            Ok(diagnostics) => checked.push(Checked::new(name, source, diagnostics)),
-            Err(panic) => {
-                labelled(
-                    super::ERROR,
-                    "internal error",
-                    format_args!(
-                        "flowc crashed while checking {name}: {panic}; please report this \
-                         to the flowc developers with the file that triggered it"
-                    ),
-                );
-                internal += 1;
             }
         }
     }
+
+    let project = check_project(roots);
+    let internal = project.crashed.len();
+    for (name, panic) in &project.crashed {
+        labelled(
+            super::ERROR,
+            "internal error",
+            format_args!(
+                "flowc crashed while checking {name}: {panic}; please report this \
+                 to the flowc developers with the file that triggered it"
+            ),
+        );
+    }
+    let checked = project.files;
 
     let counts = Counts::of(&checked);
     let denied = counts.errors > 0 || (args.deny_warnings && counts.warnings > 0);
@@ -164,6 +215,8 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         error_count: counts.errors,
         warning_count: counts.warnings,
         color: super::stdout_has_color(),
+        workflows: &project.workflows,
+        show_workflows: args.verbose,
     };
     output::write(args.format, &report, &mut stdout).context("cannot write to standard output")?;
     stdout.flush().context("cannot write to standard output")?;
@@ -173,6 +226,241 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         summarize(&counts, args.deny_warnings, unreadable, internal);
     }
     Ok(exit)
+}
+
+/// What checking the roots found: every file of the project with its diagnostics,
+/// the workflows for `--verbose`, and the roots the compiler crashed on.
+struct Project {
+    files: Vec<Checked>,
+    workflows: Vec<Workflow>,
+    /// (name of a root, description of the panic).
+    crashed: Vec<(String, String)>,
+}
+
+/// Analyses the roots as one program, imports read from disk. Should the compiler
+/// panic, each root is analysed on its own, so that one bad file does not hide
+/// what the others have to say; the roots it still panics on are `crashed`.
+fn check_project(roots: Vec<SourceFile>) -> Project {
+    let now = now_ms();
+    let mut project = Project {
+        files: Vec::new(),
+        workflows: Vec::new(),
+        crashed: Vec::new(),
+    };
+    if roots.is_empty() {
+        return project;
+    }
+    match analyze(roots.clone()) {
+        Ok(analysis) => {
+            project.files = checked_files(&analysis, &[]);
+            project.workflows = workflows(&analysis, now);
+        }
+        Err(_) if roots.len() > 1 => {
+            for root in roots {
+                let name = root.path.clone();
+                match analyze(vec![root]) {
+                    Ok(analysis) => {
+                        let known: Vec<String> =
+                            project.files.iter().map(|file| file.path.clone()).collect();
+                        let mut files = checked_files(&analysis, &known);
+                        // Labels pointing into other files were numbered for this
+                        // analysis; renumber them for the merged list.
+                        renumber(&mut files, &analysis, &project.files);
+                        project.files.extend(files);
+                        project.workflows.extend(workflows(&analysis, now));
+                    }
+                    Err(panic) => project.crashed.push((name, panic)),
+                }
+            }
+        }
+        Err(panic) => {
+            let name = roots
+                .first()
+                .map(|root| root.path.clone())
+                .unwrap_or_default();
+            project.crashed.push((name, panic));
+        }
+    }
+    project
+}
+
+/// Runs the compiler, turning a panic into a description of it.
+fn analyze(roots: Vec<SourceFile>) -> Result<Analysis, String> {
+    if let Ok(mut last) = LAST_PANIC.lock() {
+        *last = None;
+    }
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        flowc_compiler::analyze(roots, &DiskLoader)
+    }))
+    .map_err(|payload| {
+        let recorded = LAST_PANIC.lock().ok().and_then(|mut last| last.take());
+        recorded.unwrap_or_else(|| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned())
+        })
+    })
+}
+
+/// The files of an analysis with their diagnostics, in the analysis's order, except
+/// those whose path is in `skip` (already reported by an earlier analysis).
+fn checked_files(analysis: &Analysis, skip: &[String]) -> Vec<Checked> {
+    analysis
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, file)| !skip.contains(&file.path))
+        .map(|(index, file)| {
+            let id = FileId(u32::try_from(index).unwrap_or(u32::MAX));
+            let diagnostics = analysis.diagnostics_of(id).cloned().collect();
+            Checked::new(file.path.clone(), file.text.clone(), diagnostics)
+        })
+        .collect()
+}
+
+/// Rewrites the file of every label in `files` (numbered as in `analysis`) to the
+/// index the same path has in `before ++ files`.
+fn renumber(files: &mut [Checked], analysis: &Analysis, before: &[Checked]) {
+    let paths: Vec<String> = before
+        .iter()
+        .chain(files.iter())
+        .map(|file| file.path.clone())
+        .collect();
+    for file in files.iter_mut() {
+        for diagnostic in &mut file.diagnostics {
+            for label in &mut diagnostic.labels {
+                label.file = label.file.and_then(|id| {
+                    let path = &analysis.file(id)?.path;
+                    let index = paths.iter().position(|known| known == path)?;
+                    Some(FileId(u32::try_from(index).ok()?))
+                });
+            }
+        }
+    }
+}
+
+/// How many next fire times `--verbose` shows per schedule.
+const NEXT_FIRES: usize = 5;
+
+/// Each workflow's worst-case duration and the next fire times of its schedules,
+/// counted from `now` (milliseconds since the Unix epoch).
+fn workflows(analysis: &Analysis, now: i64) -> Vec<Workflow> {
+    analysis
+        .info
+        .bounds
+        .iter()
+        .map(|bound| {
+            let path = analysis
+                .file(bound.file)
+                .map(|file| file.path.clone())
+                .unwrap_or_default();
+            let line = analysis.file(bound.file).map_or(1, |file| {
+                file.lines.line_col(&file.text, bound.span.start).line
+            });
+            let schedules = analysis
+                .info
+                .schedules
+                .iter()
+                .filter(|schedule| schedule.workflow == bound.workflow)
+                .map(|schedule| ScheduleTimes {
+                    cron: schedule.cron.clone(),
+                    tz: schedule.tz.clone(),
+                    next: next_fires(&schedule.cron, &schedule.tz, now),
+                })
+                .collect();
+            let (bound_ms, unbounded) = match &bound.bound {
+                Bound::Millis(ms) => (Some(*ms), None),
+                Bound::Unbounded(why) => (None, Some(why.clone())),
+            };
+            Workflow {
+                name: bound.workflow.clone(),
+                file: path,
+                line,
+                bound_ms,
+                unbounded,
+                schedules,
+            }
+        })
+        .collect()
+}
+
+/// The next [`NEXT_FIRES`] fire times of a schedule after `now`, as RFC 3339 text
+/// with the offset of the zone at that instant; fewer when the expression or the
+/// zone is invalid (the checker has said why) or the schedule runs out.
+fn next_fires(cron: &str, tz: &str, now: i64) -> Vec<String> {
+    let Ok(schedule) = cron::parse(cron) else {
+        return Vec::new();
+    };
+    let mut fires = Vec::with_capacity(NEXT_FIRES);
+    let mut after = now;
+    while fires.len() < NEXT_FIRES {
+        let Some(next) = schedule.next_after(after, tz) else {
+            break;
+        };
+        match local_time(next, tz) {
+            Some(text) => fires.push(text),
+            None => break,
+        }
+        after = next;
+    }
+    fires
+}
+
+/// An instant as `2025-03-30T01:00:00+00:00` in the zone `tz`, formatted by the
+/// standard library's `format_time`, so that `--verbose` shows times exactly as a
+/// workflow would print them.
+fn local_time(ms: i64, tz: &str) -> Option<String> {
+    let format_time = stdlib::lookup("format_time")?;
+    let mut host = PureHost {
+        limits: Limits::default(),
+    };
+    let args = [
+        Value::Time(ms),
+        Value::string("%Y-%m-%dT%H:%M:%S%:z"),
+        Value::string(tz),
+    ];
+    match (format_time.run)(&mut host, &args) {
+        Ok(Value::String(text)) => Some(text.to_string()),
+        _ => None,
+    }
+}
+
+/// The host of a call to a pure built-in function: no lambdas, no clock.
+struct PureHost {
+    limits: Limits,
+}
+
+impl Host for PureHost {
+    fn apply(&mut self, _arg: usize, _values: &[Value]) -> Result<Value, EvalError> {
+        Ok(Value::Null)
+    }
+
+    fn now(&mut self) -> i64 {
+        0
+    }
+
+    fn uuid(&mut self) -> String {
+        String::new()
+    }
+
+    fn charge(&mut self, _steps: u64) -> Result<(), EvalError> {
+        Ok(())
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+/// The system clock in milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// One thing to check.
@@ -299,31 +587,12 @@ fn tidy(path: &Path) -> PathBuf {
     }
 }
 
-/// Runs the compiler on one file, turning a panic into a description of it.
-fn check(source: &str) -> Result<Vec<flowc_compiler::Diagnostic>, String> {
-    if let Ok(mut last) = LAST_PANIC.lock() {
-        *last = None;
-    }
-    panic::catch_unwind(AssertUnwindSafe(|| flowc_compiler::check_source(source))).map_err(
-        |payload| {
-            let recorded = LAST_PANIC.lock().ok().and_then(|mut last| last.take());
-            recorded.unwrap_or_else(|| {
-                payload
-                    .downcast_ref::<&str>()
-                    .map(|text| (*text).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "panic".to_owned())
-            })
-        },
-    )
-}
-
 /// The message and place of the last panic, recorded by the hook from
 /// [`install_panic_hook`] so that it can be reported in one line.
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// Replaces the default panic output (several lines about a thread) with a record
-/// that [`check`] reports as one line. With `RUST_BACKTRACE` set, the default output
+/// that [`analyze`] reports as one line. With `RUST_BACKTRACE` set, the default output
 /// is printed as well, for whoever debugs the report.
 fn install_panic_hook() {
     let default = panic::take_hook();

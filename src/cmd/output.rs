@@ -8,8 +8,8 @@
 //! `flowc check --help` and versioned by its `version` field.
 
 use clap::ValueEnum;
-use flowc_compiler::diagnostic::render;
-use flowc_compiler::{Diagnostic, LineIndex, Severity, Span, codes};
+use flowc_compiler::diagnostic::Renderer;
+use flowc_compiler::{Diagnostic, Label, LineIndex, Severity, Span, codes};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -57,8 +57,32 @@ impl Checked {
     }
 }
 
+/// A workflow of the checked program, for `--verbose` and the JSON `workflows`.
+pub struct Workflow {
+    pub name: String,
+    /// The file it is declared in, as in [`Checked::path`].
+    pub file: String,
+    /// The line of its declaration.
+    pub line: u32,
+    /// Its worst-case duration, when it has one.
+    pub bound_ms: Option<i64>,
+    /// What makes it unbounded, when it is: "the await `x` without a timeout".
+    pub unbounded: Option<String>,
+    pub schedules: Vec<ScheduleTimes>,
+}
+
+/// An `on schedule` trigger and its next fire times.
+#[derive(Serialize)]
+pub struct ScheduleTimes {
+    pub cron: String,
+    pub tz: String,
+    /// RFC 3339 with the zone's offset at that instant, earliest first.
+    pub next: Vec<String>,
+}
+
 /// Everything one `flowc check` run prints on standard output.
 pub struct Report<'a> {
+    /// Every file of the program, in analysis order: a label's `file` indexes it.
     pub files: &'a [Checked],
     /// True exactly when the run exits with status 0.
     pub valid: bool,
@@ -66,6 +90,19 @@ pub struct Report<'a> {
     pub warning_count: usize,
     /// Whether the human format may colour its snippets.
     pub color: bool,
+    /// Written by the JSON format always, by the human one when `show_workflows`.
+    pub workflows: &'a [Workflow],
+    pub show_workflows: bool,
+}
+
+impl Report<'_> {
+    /// The file a label of a diagnostic of `file` points into.
+    fn label_file<'a>(&'a self, file: &'a Checked, label: &Label) -> &'a Checked {
+        label
+            .file
+            .and_then(|id| self.files.get(id.0 as usize))
+            .unwrap_or(file)
+    }
 }
 
 pub fn write(format: Format, report: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -81,14 +118,80 @@ pub fn write(format: Format, report: &Report, out: &mut impl Write) -> io::Resul
 
 fn human(report: &Report, out: &mut impl Write) -> io::Result<()> {
     for file in report.files {
+        let renderer = Renderer::new(&file.path, &file.source, report.color);
         for diagnostic in &file.diagnostics {
-            let text = render(diagnostic, &file.path, &file.source, report.color);
+            let text = renderer.render(diagnostic);
             out.write_all(text.as_bytes())?;
             // A blank line between diagnostics, as rustc prints them.
             writeln!(out)?;
         }
     }
+    if report.show_workflows {
+        workflows(report.workflows, out)?;
+    }
     Ok(())
+}
+
+/// `--verbose`: each workflow's worst-case duration and its schedules' next fires.
+///
+/// ```text
+/// workflow nightly (jobs.flow:3): at most 5m 30s
+///   on schedule "30 2 * * *" tz "America/New_York", next 5 fire times:
+///     2025-01-02T02:30:00-05:00
+///     …
+/// workflow each (jobs.flow:9): unbounded, because of the await `x` without a timeout
+/// ```
+fn workflows(workflows: &[Workflow], out: &mut impl Write) -> io::Result<()> {
+    for workflow in workflows {
+        let bound = match (workflow.bound_ms, &workflow.unbounded) {
+            (Some(ms), _) => format!("at most {}", duration(ms)),
+            (None, Some(why)) => format!("unbounded, because of {why}"),
+            (None, None) => "unbounded".to_owned(),
+        };
+        writeln!(
+            out,
+            "workflow {} ({}:{}): {bound}",
+            workflow.name, workflow.file, workflow.line
+        )?;
+        for schedule in &workflow.schedules {
+            let times = match schedule.next.len() {
+                0 => "never fires (see the diagnostics above)".to_owned(),
+                1 => "next fire time:".to_owned(),
+                n => format!("next {n} fire times:"),
+            };
+            writeln!(
+                out,
+                "  on schedule {:?} tz {:?}, {times}",
+                schedule.cron, schedule.tz
+            )?;
+            for next in &schedule.next {
+                writeln!(out, "    {next}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `1d 2h`, `5m 30s`, `250ms`: a duration as Flow writes it.
+fn duration(ms: i64) -> String {
+    if ms <= 0 {
+        return "0s".to_owned();
+    }
+    let mut parts = Vec::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    parts.join(" ")
 }
 
 // ------------------------------------------------------------------ json
@@ -103,6 +206,17 @@ struct Json<'a> {
     warning_count: usize,
     files: Vec<&'a str>,
     diagnostics: Vec<JsonDiagnostic<'a>>,
+    workflows: Vec<JsonWorkflow<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonWorkflow<'a> {
+    name: &'a str,
+    file: &'a str,
+    line: u32,
+    bound_ms: Option<i64>,
+    unbounded: Option<&'a str>,
+    schedules: &'a [ScheduleTimes],
 }
 
 #[derive(Serialize)]
@@ -124,6 +238,8 @@ struct JsonLabel<'a> {
     primary: bool,
     start: Position,
     end: Position,
+    /// The file the label is in: usually the diagnostic's, not always.
+    file: &'a str,
 }
 
 #[derive(Clone, Copy, Serialize)]
@@ -148,12 +264,14 @@ fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     .labels
                     .iter()
                     .map(|label| {
-                        let (start, end) = positions(file, label.span);
+                        let in_file = report.label_file(file, label);
+                        let (start, end) = positions(in_file, label.span);
                         JsonLabel {
                             message: &label.message,
                             primary: label.primary,
                             start,
                             end,
+                            file: &in_file.path,
                         }
                     })
                     .collect(),
@@ -169,6 +287,18 @@ fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
         warning_count: report.warning_count,
         files: report.files.iter().map(|file| file.path.as_str()).collect(),
         diagnostics,
+        workflows: report
+            .workflows
+            .iter()
+            .map(|workflow| JsonWorkflow {
+                name: &workflow.name,
+                file: &workflow.file,
+                line: workflow.line,
+                bound_ms: workflow.bound_ms,
+                unbounded: workflow.unbounded.as_deref(),
+                schedules: &workflow.schedules,
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)
@@ -341,7 +471,10 @@ fn sarif(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 .labels
                 .iter()
                 .filter(|label| !label.primary)
-                .map(|label| location(file, label.span, Some(label.message.as_str())))
+                .map(|label| {
+                    let in_file = report.label_file(file, label);
+                    location(in_file, label.span, Some(label.message.as_str()))
+                })
                 .collect(),
         })
         .collect();

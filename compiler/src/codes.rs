@@ -35,9 +35,16 @@ pages![
     "E0101", "E0102", "E0103", "E0104", "E0105", "E0106", "E0107", "E0108", "E0109",
     // Syntax.
     "E0201", "E0202", "E0203", "E0204", "E0205", "E0206", "E0207", "E0208", "E0209", "E0210",
-    "E0211", "E0212",
-    // Run time: expression evaluation.
+    "E0211", "E0212", // Names.
+    "E0301", "E0302", "E0303", "E0304", "E0305", "E0306", "E0307", "E0308", "E0309", "E0310",
+    "E0311", "E0312", "E0313", "E0314", // Types.
+    "E0401", "E0402", "E0403", "E0404", "E0405", "E0406", "E0407", "E0408", "E0409", "E0410",
+    "E0411", "E0412", "E0413", "E0414", "E0415", "E0416", "E0417", "E0418", "E0419", "E0420",
+    "E0421", "E0422", "E0423", "E0424", // Project rules.
+    "E0501", "E0502", // Run time: expression evaluation.
     "R0001", "R0002", "R0003", "R0004", "R0005", "R0006", "R0007", "R0008", "R0009", "R0010",
+    // Warnings of the checker.
+    "W0401", "W0402", "W0403",
 ];
 
 /// The page for `code`, matched without regard to case (`e0201` finds `E0201`).
@@ -109,6 +116,8 @@ mod tests {
     fn known_codes() -> BTreeSet<&'static str> {
         crate::syntax::diagnostics::ALL
             .iter()
+            .chain(crate::resolve::diagnostics::ALL)
+            .chain(crate::check::diagnostics::ALL)
             .chain(crate::eval::error::ALL)
             .map(|code| code.as_str())
             .collect()
@@ -276,18 +285,86 @@ mod tests {
         }
     }
 
+    /// Whether a page's examples go through the whole compiler, [`crate::analyze`]:
+    /// those of names, types, project rules and the checker's warnings. The examples
+    /// of lexical, syntax and run-time pages go through the parser.
+    fn analyzed(code: &str) -> bool {
+        ["E03", "E04", "E05", "W04"]
+            .iter()
+            .any(|phase| code.starts_with(phase))
+    }
+
+    /// The files of an example: a block may hold several, each starting with a line
+    /// `// file: NAME`; the first is the project's root and the others are what its
+    /// imports can load. A block without such a line is one file, `main.flow`.
+    fn example_files(source: &str) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = Vec::new();
+        for line in source.lines() {
+            if let Some(name) = line.strip_prefix("// file: ") {
+                files.push((name.trim().to_string(), String::new()));
+                continue;
+            }
+            if files.is_empty() {
+                files.push(("main.flow".to_string(), String::new()));
+            }
+            if let Some((_, text)) = files.last_mut() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        files
+    }
+
+    /// Serves the other files of a multi-file example to `analyze`.
+    struct ExampleFiles(Vec<(String, String)>);
+
+    impl crate::Loader for ExampleFiles {
+        fn load(&self, path: &str) -> Result<String, String> {
+            self.0
+                .iter()
+                .find(|(name, _)| name == path)
+                .map(|(_, text)| text.clone())
+                .ok_or_else(|| "no such file".to_string())
+        }
+    }
+
+    /// Every diagnostic of an example as `CODE message`, in the order reported.
+    fn diagnose(code: &str, source: &str) -> Vec<(String, String)> {
+        if !analyzed(code) {
+            return crate::syntax::parse(source)
+                .diagnostics
+                .iter()
+                .map(|diagnostic| {
+                    let code = diagnostic.code.as_str().to_string();
+                    (code, diagnostic.message.clone())
+                })
+                .collect();
+        }
+        let mut files = example_files(source);
+        let (path, text) = files.remove(0);
+        let root = crate::SourceFile { path, text };
+        crate::analyze(vec![root], &ExampleFiles(files))
+            .diagnostics
+            .iter()
+            .map(|entry| {
+                let diagnostic = &entry.diagnostic;
+                let code = diagnostic.code.as_str().to_string();
+                (code, diagnostic.message.clone())
+            })
+            .collect()
+    }
+
     /// Like rustc's error-code docs: each example must give its page's code and each
-    /// fixed program must parse cleanly. All failures are listed at once.
+    /// fixed program must be clean, warnings included (so a warning's fix shows the
+    /// warning gone). Lexical and syntax pages are checked with the parser, the others
+    /// with the whole compiler. All failures are listed at once.
     #[test]
     fn examples_give_their_code_and_fixes_give_none() {
         let mut failures = Vec::new();
         for page in all() {
             for (ignored, source) in flow_blocks(section(page, "Example")) {
-                let codes: Vec<&str> = crate::syntax::parse(&source)
-                    .diagnostics
-                    .iter()
-                    .map(|diagnostic| diagnostic.code.as_str())
-                    .collect();
+                let found = diagnose(page.code, &source);
+                let codes: Vec<&str> = found.iter().map(|(code, _)| code.as_str()).collect();
                 if !ignored && !codes.contains(&page.code) {
                     failures.push(format!(
                         "{}: the example gives {codes:?}, not {}:\n{source}",
@@ -296,11 +373,11 @@ mod tests {
                 }
             }
             for (ignored, source) in flow_blocks(section(page, "How to fix")) {
-                let diagnostics = crate::syntax::parse(&source).diagnostics;
-                if !ignored && !diagnostics.is_empty() {
-                    let messages: Vec<String> = diagnostics
+                let found = diagnose(page.code, &source);
+                if !ignored && !found.is_empty() {
+                    let messages: Vec<String> = found
                         .iter()
-                        .map(|diagnostic| format!("{} {}", diagnostic.code, diagnostic.message))
+                        .map(|(code, message)| format!("{code} {message}"))
                         .collect();
                     failures.push(format!(
                         "{}: the fixed example still gives {messages:?}:\n{source}",

@@ -7,30 +7,71 @@
 //!    it to line 3, column 5 instead (for a diagnostic on a comment line or at the
 //!    end of the file). The diagnostics a fixture produces must be exactly the ones
 //!    it expects, one expectation each, so a fixture without expectations must
-//!    produce none: that is how the programs under `good/` are checked.
+//!    produce none: that is how the programs under `good/` and `typed/` are checked.
 //! 2. **A snapshot** per fixture, stored in `snapshots/` beside it: the source, each
-//!    diagnostic as `flowc check` renders it, and for `good/` the tree as
-//!    `syntax::pretty` prints it. Review changes with `cargo insta review`, or run
-//!    with `INSTA_UPDATE=always` and read the diff.
+//!    diagnostic as `flowc check` renders it, for `good/` the tree as
+//!    `syntax::pretty` prints it, and for `typed/` the types the checker gave each
+//!    workflow, declaration and binding. Review changes with `cargo insta review`,
+//!    or run with `INSTA_UPDATE=always` and read the diff.
 //!
-//! The directories are phases: `lex/` (E01xx), `parse/` (E02xx) and `good/`. One
-//! test walks them all and reports every failing fixture at the end, rather than
-//! stopping at the first. The models are Gleam's `test-package-compiler`, Typst's
-//! `// Error:` annotations and ty's mdtest.
+//! The directories are phases. `lex/` (E01xx), `parse/` (E02xx) and `good/` run the
+//! parser alone (`good/` programs may name things that do not exist). `resolve/`
+//! (E03xx), `check/` (E04xx, E05xx, W04xx) and `typed/` (well-typed programs) run
+//! the whole of [`analyze`] on one file with no imports; a *directory* under one of
+//! them holding `main.flow` is one fixture of several files: `main.flow` is the
+//! root, and its imports are read from the directory.
+//!
+//! A fixture that records a checker bug says so with a `// FIXME(checker): …` line
+//! and locks in today's behaviour: such a fixture under `typed/` may expect the
+//! diagnostics it should not get, and one under `resolve/` or `check/` may expect
+//! none. One test walks every phase and reports every failing fixture at the end,
+//! rather than stopping at the first. The models are Gleam's
+//! `test-package-compiler`, Typst's `// Error:` annotations and ty's mdtest.
 
+use flowc_compiler::check::Bound;
 use flowc_compiler::diagnostic::{Diagnostic, LineIndex, Severity, render};
 use flowc_compiler::syntax::{self, pretty};
+use flowc_compiler::{Analysis, Loader, NoImports, SourceFile, analyze};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-/// The directory whose fixtures are valid programs: no expectations, no diagnostics,
-/// and their tree in the snapshot.
+/// The directory whose fixtures are syntactically valid programs: no expectations,
+/// no diagnostics, and their tree in the snapshot.
 const GOOD: &str = "good";
+
+/// The directory whose fixtures are well-typed programs: no expectations, no
+/// diagnostics from [`analyze`], and their types in the snapshot.
+const TYPED: &str = "typed";
+
+/// The directories whose fixtures go through [`analyze`] rather than the parser.
+const ANALYZED: &[&str] = &["resolve", "check", TYPED];
+
+/// The root file of a fixture made of several files.
+const MAIN: &str = "main.flow";
+
+/// Marks a fixture that records a checker bug (see the module documentation).
+const FIXME: &str = "FIXME(checker)";
 
 /// Code prefixes whose every documented code must be expected by some fixture.
 const COVERED_PHASES: &[&str] = &["E01", "E02"];
+
+/// One case: a `.flow` file, or a directory with a `main.flow` and its imports.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Fixture {
+    /// `check/unknown_field.flow`, or `resolve/import_cycle` for a directory.
+    relative: String,
+    /// The `.flow` file, or the directory.
+    path: PathBuf,
+    directory: bool,
+}
+
+/// One file of a fixture, named by its path inside the fixture (`main.flow`).
+struct File {
+    name: String,
+    text: String,
+}
 
 #[test]
 fn ui() {
@@ -38,39 +79,52 @@ fn ui() {
         .join("tests")
         .join("ui");
     let mut fixtures = Vec::new();
-    walk(&root, &mut fixtures);
+    walk(&root, &root, &mut fixtures);
     fixtures.sort();
     assert!(!fixtures.is_empty(), "no fixtures under {}", root.display());
 
     let mut failures = Vec::new();
-    let mut expected_codes = BTreeSet::new();
-    for path in &fixtures {
-        let relative = relative(&root, path);
-        let source = match std::fs::read_to_string(path) {
-            Ok(source) => source,
+    let mut expected_codes: BTreeSet<String> = BTreeSet::new();
+    for fixture in &fixtures {
+        let relative = fixture.relative.as_str();
+        let files = match read_fixture(fixture) {
+            Ok(files) => files,
             Err(error) => {
-                failures.push(format!("{relative}: cannot read: {error}"));
+                failures.push(format!("{relative}: {error}"));
                 continue;
             }
         };
-        match check(&relative, &source) {
+        // A panic in the compiler fails this fixture, reported with the others.
+        let analysis = if is_analyzed(relative) {
+            match catch_unwind(AssertUnwindSafe(|| run_analysis(fixture, &files))) {
+                Ok(analysis) => Some(analysis),
+                Err(panic) => {
+                    failures.push(format!(
+                        "{relative}: analyze panicked: {}",
+                        panic_message(&panic)
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        match check(relative, &files, analysis.as_ref()) {
             Ok(codes) => expected_codes.extend(codes),
             Err(failure) => failures.push(failure),
         }
-        let snapshot = catch_unwind(AssertUnwindSafe(|| assert_snapshot(&relative, &source)));
+        let snapshot = catch_unwind(AssertUnwindSafe(|| {
+            assert_snapshot(relative, &files, analysis.as_ref());
+        }));
         if let Err(panic) = snapshot {
             failures.push(format!("{relative}: {}", panic_message(&panic)));
         }
     }
 
-    for page in flowc_compiler::codes::all() {
-        let covered = COVERED_PHASES
-            .iter()
-            .any(|phase| page.code.starts_with(phase));
-        if covered && !expected_codes.contains(page.code) {
+    for code in covered_codes() {
+        if !expected_codes.contains(code) {
             failures.push(format!(
-                "{}: no fixture expects this code; add one under tests/ui/",
-                page.code
+                "{code}: no fixture expects this code; add one under tests/ui/"
             ));
         }
     }
@@ -85,46 +139,98 @@ fn ui() {
     );
 }
 
-/// Checks a fixture's diagnostics against its expectations; returns the codes it
-/// expects, or what went wrong.
-fn check(relative: &str, source: &str) -> Result<Vec<&'static str>, String> {
-    let good = is_good(relative);
-    let expected = expectations(source).map_err(|error| format!("{relative}: {error}"))?;
-    if good && !expected.is_empty() {
-        return Err(format!(
-            "{relative}: a fixture under {GOOD}/ must not expect diagnostics; move it"
-        ));
-    }
-    if !good && expected.is_empty() {
-        return Err(format!(
-            "{relative}: a fixture outside {GOOD}/ must expect at least one diagnostic, \
-             with a `// error[CODE]` line above it"
-        ));
-    }
-    let actual: Vec<Actual> = syntax::parse(source)
-        .diagnostics
+/// Every code some fixture must expect: the documented lexical and syntax codes,
+/// and every code name resolution and the checker can report.
+fn covered_codes() -> Vec<&'static str> {
+    let documented = flowc_compiler::codes::all()
         .iter()
-        .map(|diagnostic| Actual::of(diagnostic, source))
-        .collect();
-    compare(relative, &expected, &actual)?;
-    Ok(expected
+        .map(|page| page.code)
+        .filter(|code| COVERED_PHASES.iter().any(|phase| code.starts_with(phase)));
+    let analyzed = flowc_compiler::resolve::diagnostics::ALL
         .iter()
-        .filter_map(|expectation| code_of(&expectation.code))
-        .collect())
+        .chain(flowc_compiler::check::diagnostics::ALL)
+        .map(|code| code.as_str());
+    documented.chain(analyzed).collect()
 }
 
-/// Compares the fixture's snapshot: source, rendered diagnostics and, for `good/`,
-/// the tree. Panics, as insta does, when it differs.
-fn assert_snapshot(relative: &str, source: &str) {
-    let parsed = syntax::parse(source);
-    let mut snapshot = format!("--- source\n{}", with_newline(source));
+/// Checks a fixture's diagnostics against its expectations, file by file; returns
+/// the codes it expects, or what went wrong.
+fn check(
+    relative: &str,
+    files: &[File],
+    analysis: Option<&Analysis>,
+) -> Result<Vec<String>, String> {
+    let mut codes = Vec::new();
+    let mut fixme = false;
+    for file in files {
+        let name = display_path(relative, files, file);
+        let expected = expectations(&file.text).map_err(|error| format!("{name}: {error}"))?;
+        fixme |= file.text.contains(FIXME);
+        let actual: Vec<Actual> = match analysis {
+            Some(analysis) => diagnostics_of(analysis, &file.name)
+                .map(|diagnostic| Actual::of(diagnostic, &file.text))
+                .collect(),
+            None => syntax::parse(&file.text)
+                .diagnostics
+                .iter()
+                .map(|diagnostic| Actual::of(diagnostic, &file.text))
+                .collect(),
+        };
+        compare(&name, &expected, &actual)?;
+        codes.extend(expected.into_iter().map(|expectation| expectation.code));
+    }
+    let clean = is_good(relative) || is_typed(relative);
+    if clean && !codes.is_empty() && !fixme {
+        return Err(format!(
+            "{relative}: a fixture under {GOOD}/ or {TYPED}/ must not expect diagnostics \
+             unless it records a `{FIXME}`; move it"
+        ));
+    }
+    if !clean && codes.is_empty() && !fixme {
+        return Err(format!(
+            "{relative}: a fixture outside {GOOD}/ and {TYPED}/ must expect at least one \
+             diagnostic, with a `// error[CODE]` line above it"
+        ));
+    }
+    Ok(codes)
+}
+
+/// Compares the fixture's snapshot: sources, rendered diagnostics and, for `good/`,
+/// the tree, for `typed/` the types. Panics, as insta does, when it differs.
+fn assert_snapshot(relative: &str, files: &[File], analysis: Option<&Analysis>) {
+    let mut snapshot = String::new();
+    for file in files {
+        if files.len() == 1 {
+            snapshot.push_str("--- source\n");
+        } else {
+            let _ = writeln!(snapshot, "--- source {}", file.name);
+        }
+        snapshot.push_str(&with_newline(&file.text));
+    }
     snapshot.push_str("--- diagnostics\n");
-    for diagnostic in &parsed.diagnostics {
-        snapshot.push_str(&with_newline(&render(diagnostic, relative, source, false)));
+    for file in files {
+        let path = display_path(relative, files, file);
+        let rendered: Vec<String> = match analysis {
+            Some(analysis) => diagnostics_of(analysis, &file.name)
+                .map(|diagnostic| render(diagnostic, &path, &file.text, false))
+                .collect(),
+            None => syntax::parse(&file.text)
+                .diagnostics
+                .iter()
+                .map(|diagnostic| render(diagnostic, &path, &file.text, false))
+                .collect(),
+        };
+        for diagnostic in rendered {
+            snapshot.push_str(&with_newline(&diagnostic));
+        }
     }
     if is_good(relative) {
         snapshot.push_str("--- ast\n");
-        snapshot.push_str(&pretty::module(&parsed.module));
+        snapshot.push_str(&pretty::module(&syntax::parse(&files[0].text).module));
+    }
+    if let Some(analysis) = analysis.filter(|_| is_typed(relative)) {
+        snapshot.push_str("--- types\n");
+        snapshot.push_str(&types(analysis));
     }
     let (directory, name) = match relative.rsplit_once('/') {
         Some((directory, file)) => (format!("ui/{directory}/snapshots"), file),
@@ -141,13 +247,202 @@ fn assert_snapshot(relative: &str, source: &str) {
     });
 }
 
+/// How diagnostics name a file: the fixture's path, or for a fixture of several
+/// files the directory and the file.
+fn display_path(relative: &str, files: &[File], file: &File) -> String {
+    if files.len() == 1 {
+        relative.to_string()
+    } else {
+        format!("{relative}/{}", file.name)
+    }
+}
+
 fn is_good(relative: &str) -> bool {
     relative.starts_with(&format!("{GOOD}/"))
 }
 
-/// The registered code with this text, as the `'static` the coverage check keeps.
-fn code_of(code: &str) -> Option<&'static str> {
-    flowc_compiler::codes::explain(code).map(|page| page.code)
+fn is_typed(relative: &str) -> bool {
+    relative.starts_with(&format!("{TYPED}/"))
+}
+
+fn is_analyzed(relative: &str) -> bool {
+    ANALYZED
+        .iter()
+        .any(|phase| relative.starts_with(&format!("{phase}/")))
+}
+
+// ------------------------------------------------------------------ analysis
+
+/// Reads a fixture's files: the one file, or `main.flow` first and then every other
+/// `.flow` file of the directory, by path.
+fn read_fixture(fixture: &Fixture) -> Result<Vec<File>, String> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))
+    };
+    if !fixture.directory {
+        return Ok(vec![File {
+            name: MAIN.to_string(),
+            text: read(&fixture.path)?,
+        }]);
+    }
+    let mut names = Vec::new();
+    collect_flow_files(&fixture.path, &fixture.path, &mut names);
+    names.sort_by_key(|name| (name != MAIN, name.clone()));
+    names
+        .into_iter()
+        .map(|name| {
+            Ok(File {
+                text: read(&fixture.path.join(&name))?,
+                name,
+            })
+        })
+        .collect()
+}
+
+/// The `.flow` files under a fixture directory, as `/`-separated paths inside it.
+fn collect_flow_files(base: &Path, directory: &Path, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name != "snapshots") {
+                collect_flow_files(base, &path, found);
+            }
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "flow")
+        {
+            found.push(relative(base, &path));
+        }
+    }
+}
+
+/// Reads the imports of a fixture of several files from its directory. Paths
+/// arrive joined to `main.flow`'s directory, which is the fixture's, and normalised.
+struct DirectoryLoader<'a> {
+    directory: &'a Path,
+}
+
+impl Loader for DirectoryLoader<'_> {
+    fn load(&self, path: &str) -> Result<String, String> {
+        // A path that leaves the fixture is not part of it.
+        let outside = path.starts_with('/') || path.split('/').any(|part| part == "..");
+        if outside {
+            return Err("no such file in this project".to_string());
+        }
+        std::fs::read_to_string(self.directory.join(path))
+            .map_err(|_| "no such file in this project".to_string())
+    }
+}
+
+fn run_analysis(fixture: &Fixture, files: &[File]) -> Analysis {
+    let root = vec![SourceFile {
+        path: MAIN.to_string(),
+        text: files[0].text.clone(),
+    }];
+    if fixture.directory {
+        let loader = DirectoryLoader {
+            directory: &fixture.path,
+        };
+        analyze(root, &loader)
+    } else {
+        analyze(root, &NoImports)
+    }
+}
+
+/// The diagnostics the analysis reports in the file named `name`.
+fn diagnostics_of<'a>(
+    analysis: &'a Analysis,
+    name: &'a str,
+) -> impl Iterator<Item = &'a Diagnostic> {
+    analysis
+        .diagnostics
+        .iter()
+        .filter(move |entry| {
+            analysis
+                .file(entry.file)
+                .is_some_and(|file| file.path == name)
+        })
+        .map(|entry| &entry.diagnostic)
+}
+
+/// The `--- types` section: each workflow's signature and static bound, then each
+/// declaration and binding of the root file, by position, with its kind and type.
+fn types(analysis: &Analysis) -> String {
+    let mut out = String::new();
+    for workflow in &analysis.program.workflows {
+        let params: Vec<String> = workflow
+            .params
+            .iter()
+            .map(|param| format!("{}: {}", param.name, param.ty))
+            .collect();
+        let bound = analysis
+            .info
+            .bounds
+            .iter()
+            .find(|bound| bound.workflow == workflow.name)
+            .map_or_else(|| "unknown".to_string(), |bound| describe(&bound.bound));
+        let _ = writeln!(
+            out,
+            "workflow {}({}) -> {}, bound {bound}",
+            workflow.name,
+            params.join(", "),
+            workflow.result,
+        );
+    }
+    let Some(file) = analysis.files.first() else {
+        return out;
+    };
+    let mut definitions: Vec<_> = analysis
+        .info
+        .definitions
+        .iter()
+        .filter(|definition| definition.file.0 == 0)
+        .collect();
+    definitions.sort_by_key(|definition| (definition.span.start, definition.span.end));
+    let mut seen = BTreeSet::new();
+    for definition in definitions {
+        let position = file.lines.line_col(&file.text, definition.span.start);
+        let line = format!(
+            "{}:{} {} {}: {}",
+            position.line, position.column, definition.kind, definition.name, definition.ty
+        );
+        if seen.insert(line.clone()) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A bound for people: `1h 30m`, or what leaves the run unbounded.
+fn describe(bound: &Bound) -> String {
+    let ms = match bound {
+        Bound::Unbounded(why) => return format!("unbounded ({why})"),
+        Bound::Millis(ms) => *ms,
+    };
+    let mut parts = Vec::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    if parts.is_empty() {
+        "0s".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 // ------------------------------------------------------------------ expectations
@@ -305,40 +600,61 @@ fn compare(relative: &str, expected: &[Expected], actual: &[Actual]) -> Result<(
 
 // ------------------------------------------------------------------ files
 
-/// Collects the `.flow` files under `directory`, skipping snapshot folders.
-fn walk(directory: &Path, found: &mut Vec<PathBuf>) {
+/// Collects the fixtures under `directory`, skipping snapshot folders: each `.flow`
+/// file, except that a directory holding `main.flow` in an analyzed phase is one
+/// fixture.
+fn walk(root: &Path, directory: &Path, found: &mut Vec<Fixture>) {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|name| name != "snapshots") {
-                walk(&path, found);
+            if path.file_name().is_some_and(|name| name == "snapshots") {
+                continue;
+            }
+            let name = relative(root, &path);
+            if is_analyzed(&name) && path.join(MAIN).is_file() {
+                found.push(Fixture {
+                    relative: name,
+                    path,
+                    directory: true,
+                });
+            } else {
+                walk(root, &path, found);
             }
         } else if path
             .extension()
             .is_some_and(|extension| extension == "flow")
         {
-            found.push(path);
+            found.push(Fixture {
+                relative: relative(root, &path),
+                path,
+                directory: false,
+            });
         }
     }
 }
 
-/// Snapshots whose fixture is gone: each `snapshots/NAME.snap` needs a `NAME.flow`
-/// in the folder above it.
-fn orphan_snapshots(root: &Path, fixtures: &[PathBuf]) -> Vec<String> {
+/// Snapshots whose fixture is gone: each `snapshots/NAME.snap` needs a `NAME.flow`,
+/// or a fixture directory `NAME/`, in the folder above it.
+fn orphan_snapshots(root: &Path, fixtures: &[Fixture]) -> Vec<String> {
     let mut snapshots = Vec::new();
     collect_snapshots(root, &mut snapshots);
     snapshots
         .into_iter()
         .filter(|snapshot| {
-            let fixture = snapshot
+            let owner = snapshot
                 .parent()
                 .and_then(Path::parent)
                 .zip(snapshot.file_stem())
-                .map(|(folder, stem)| folder.join(stem).with_extension("flow"));
-            !fixture.is_some_and(|fixture| fixtures.contains(&fixture))
+                .map(|(folder, stem)| folder.join(stem));
+            !owner.is_some_and(|owner| {
+                let file = owner.with_extension("flow");
+                fixtures.iter().any(|fixture| {
+                    fixture.path == file || (fixture.directory && fixture.path == owner)
+                })
+            })
         })
         .map(|snapshot| {
             format!(

@@ -14,8 +14,6 @@
 //! congruential generator stands in for a random number crate, so two machines
 //! generate byte-identical projects and their figures can be compared.
 
-use std::fmt::Write as _;
-
 /// How much to generate.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -126,7 +124,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "lines",
-            &[("sku", "string"), ("quantity", "int"), ("unit_price_cents", "int")],
+            &[
+                ("sku", "string"),
+                ("quantity", "int"),
+                ("unit_price_cents", "int"),
+            ],
         ),
         statuses: &["pending", "paid", "shipped", "cancelled"],
         events: &["order_paid", "order_cancelled", "sku_low"],
@@ -145,7 +147,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "entries",
-            &[("description", "string"), ("amount_cents", "int"), ("tax_rate", "float")],
+            &[
+                ("description", "string"),
+                ("amount_cents", "int"),
+                ("tax_rate", "float"),
+            ],
         ),
         statuses: &["draft", "open", "paid", "void"],
         events: &["invoice_overdue", "invoice_paid"],
@@ -184,7 +190,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "parcels",
-            &[("parcel_id", "string"), ("weight_grams", "int"), ("fragile", "bool")],
+            &[
+                ("parcel_id", "string"),
+                ("weight_grams", "int"),
+                ("fragile", "bool"),
+            ],
         ),
         statuses: &["label_created", "in_transit", "delivered", "returned"],
         events: &["shipment_delayed", "shipment_delivered"],
@@ -203,7 +213,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "refunds",
-            &[("refund_id", "string"), ("amount", "float"), ("reason", "string?")],
+            &[
+                ("refund_id", "string"),
+                ("amount", "float"),
+                ("reason", "string?"),
+            ],
         ),
         statuses: &["authorized", "captured", "failed", "refunded"],
         events: &["payment_failed", "payment_captured"],
@@ -222,7 +236,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "addons",
-            &[("code", "string"), ("quantity", "int"), ("monthly_cents", "int")],
+            &[
+                ("code", "string"),
+                ("quantity", "int"),
+                ("monthly_cents", "int"),
+            ],
         ),
         statuses: &["trialing", "active", "past_due", "cancelled"],
         events: &["subscription_renewed", "subscription_churned"],
@@ -261,7 +279,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "accounts",
-            &[("system", "string"), ("username", "string"), ("admin", "bool")],
+            &[
+                ("system", "string"),
+                ("username", "string"),
+                ("admin", "bool"),
+            ],
         ),
         statuses: &["offer", "onboarding", "active", "offboarded"],
         events: &["employee_started", "employee_left"],
@@ -299,7 +321,11 @@ const DOMAINS: &[Domain] = &[
         ],
         items: (
             "alerts",
-            &[("alert_id", "string"), ("source", "string"), ("firing", "bool")],
+            &[
+                ("alert_id", "string"),
+                ("source", "string"),
+                ("firing", "bool"),
+            ],
         ),
         statuses: &["triggered", "acknowledged", "mitigated", "resolved"],
         events: &["incident_opened", "incident_resolved"],
@@ -327,8 +353,20 @@ const VERBS: &[&str] = &[
 ];
 
 const WORKFLOW_VERBS: &[&str] = &[
-    "process", "handle", "reconcile", "escalate", "review", "import", "backfill", "route",
-    "settle", "audit", "onboard", "expire", "refresh", "triage",
+    "process",
+    "handle",
+    "reconcile",
+    "escalate",
+    "review",
+    "import",
+    "backfill",
+    "route",
+    "settle",
+    "audit",
+    "onboard",
+    "expire",
+    "refresh",
+    "triage",
 ];
 
 const CHANNELS: &[&str] = &[
@@ -353,6 +391,19 @@ const ZONES: &[&str] = &[
 
 const DURATIONS: &[&str] = &[
     "500ms", "2s", "10s", "30s", "1m", "5m", "15m", "1h", "6h", "24h", "7d",
+];
+
+/// Comments above statements, in the proportion the examples have them.
+const COMMENTS: &[&str] = &[
+    "// Idempotent: the step id makes a retried run skip what already happened.",
+    "// The provider is slow at the top of the hour; give it room.",
+    "// Keep the payload small: the journal stores every response.",
+    "// Best effort: a failure here must not fail the run.",
+    "// Only for records we have not seen yet.",
+    "// Fan out a few at a time, so the API's rate limit holds.",
+    "// TODO: move to the batch endpoint once it is out of beta.",
+    "// Money stays in integer cents until it is shown to a person.",
+    "// Parked on disk until the answer comes; nothing is held open.",
 ];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -463,7 +514,10 @@ impl<'a> FileGen<'a> {
         self.line(&format!("type {item_type} = {{ {} }}", fields.join(", ")));
         self.line("");
 
-        self.line(&format!("/// A {} as the upstream system sends it.", d.noun));
+        self.line(&format!(
+            "/// A {} as the upstream system sends it.",
+            d.noun
+        ));
         self.block(&format!("type {} = {{", d.type_name), "}", |g| {
             for (name, ty) in d.fields {
                 g.line(&format!("{name}: {ty},"));
@@ -587,7 +641,9 @@ impl<'a> FileGen<'a> {
             "fn {n}_total({n}: {t}) -> int = {n}.{list}.map(x => x.{number_field}).sum()"
         ));
         self.line("");
-        self.line(&format!("/// A one-line label for messages: \"{t} 42 (open)\"."));
+        self.line(&format!(
+            "/// A one-line label for messages: \"{t} 42 (open)\"."
+        ));
         self.line(&format!(
             "fn {n}_label({n}: {t}) -> string = \"{t} ${{{n}.{id}}} (${{{n}.status}})\""
         ));
@@ -602,7 +658,9 @@ impl<'a> FileGen<'a> {
         self.line("/// Two digits, zero-padded: 5 → \"05\".");
         self.line("fn pad2(n: int) -> string = if n < 10 then \"0${n}\" else to_string(n)");
         self.line("");
-        self.line(&format!("/// How urgently a {n} in each status is handled."));
+        self.line(&format!(
+            "/// How urgently a {n} in each status is handled."
+        ));
         self.line("fn urgency(status: string) -> int =");
         self.indent += 1;
         self.block("match status {", "}", |g| {
@@ -622,7 +680,7 @@ impl<'a> FileGen<'a> {
         let conn = *self.rng.pick(&self.connections);
         let status = *self.rng.pick(d.statuses);
         self.block(
-            &format!("test \"{workflow} handles a {status} {n}\" {{"),
+            &format!("test \"{workflow} handles {} {status} {n}\" {{", article(status)),
             "}",
             |g| {
                 g.line(&format!(
@@ -665,7 +723,7 @@ impl<'a> FileGen<'a> {
         };
         let returns = self.rng.chance(60);
         self.line(&format!(
-            "/// {} a {} and tells the people who care.",
+            "/// {} step for one {}: calls the services it needs and tells the people who care.",
             capitalize(verb),
             d.noun
         ));
@@ -804,6 +862,10 @@ impl<'a> FileGen<'a> {
     // ------------------------------------------------------------ statements
 
     fn statement(&mut self, depth: usize) {
+        if self.rng.chance(20) {
+            let comment = *self.rng.pick(COMMENTS);
+            self.line(comment);
+        }
         let nested = depth < 2;
         let roll = self.rng.below(100);
         match roll {
@@ -824,7 +886,9 @@ impl<'a> FileGen<'a> {
             81..=82 if !self.workflows.is_empty() => self.call_step(),
             83..=85 => {
                 if self.rng.chance(50) {
-                    self.line("// Pure and deterministic: re-evaluated on replay, never journaled.");
+                    self.line(
+                        "// Pure and deterministic: re-evaluated on replay, never journaled.",
+                    );
                 }
                 self.simple_let();
             }
@@ -840,7 +904,10 @@ impl<'a> FileGen<'a> {
         let target = match self.rng.below(5) {
             0 => {
                 let channel_host = self.rng.below(50);
-                format!("\"https://hooks{channel_host}.example.com/{}/notify\"", d.plural)
+                format!(
+                    "\"https://hooks{channel_host}.example.com/{}/notify\"",
+                    d.plural
+                )
             }
             1 => format!(
                 "\"https://api.example.com/{}/${{{}.{}}}/events\"",
@@ -898,8 +965,7 @@ impl<'a> FileGen<'a> {
             } else {
                 self.block("json: {", "}", |g| {
                     let count = g.rng.range(2, 6);
-                    for _ in 0..count {
-                        let field = g.field_name();
+                    for field in g.field_names(count) {
                         let value = g.expr(1);
                         g.line(&format!("{field}: {value}"));
                     }
@@ -928,13 +994,17 @@ impl<'a> FileGen<'a> {
             ));
         }
         if self.rng.chance(30) {
-            let expect = *self.rng.pick(&["expect: [200]", "expect: [200, 201, 202]", "expect: [204]"]);
+            let expect =
+                *self
+                    .rng
+                    .pick(&["expect: [200]", "expect: [200, 201, 202]", "expect: [204]"]);
             self.line(expect);
         }
     }
 
     fn simple_let(&mut self) {
-        let name = self.fresh(self.let_stem());
+        let stem = self.let_stem();
+        let name = self.fresh(stem);
         let value = match self.rng.below(6) {
             0 => self.string_lit(),
             1 => self.mapping(),
@@ -945,7 +1015,9 @@ impl<'a> FileGen<'a> {
                 format!("if {cond} then {a} else {b}")
             }
             3 => {
-                let ty = *self.rng.pick(&["int", "string", "bool", "float", "[string]"]);
+                let ty = *self
+                    .rng
+                    .pick(&["int", "string", "bool", "float", "[string]"]);
                 let value = match ty {
                     "int" => self.value(1),
                     "string" => self.string_lit(),
@@ -965,9 +1037,19 @@ impl<'a> FileGen<'a> {
     }
 
     fn let_stem(&mut self) -> &'static str {
-        self.rng.pick(&[
-            "total", "label", "count", "summary", "reason", "threshold", "cutoff", "flagged",
-            "picked", "owner", "message", "amount",
+        self.rng.pick::<&str>(&[
+            "total",
+            "label",
+            "count",
+            "summary",
+            "reason",
+            "threshold",
+            "cutoff",
+            "flagged",
+            "picked",
+            "owner",
+            "message",
+            "amount",
         ])
     }
 
@@ -1007,8 +1089,7 @@ impl<'a> FileGen<'a> {
         let name = self.fresh("payload");
         self.block(&format!("let {name} = {{"), "}", |g| {
             let count = g.rng.range(2, 5);
-            for _ in 0..count {
-                let field = g.field_name();
+            for field in g.field_names(count) {
                 let value = g.expr(1);
                 if g.rng.chance(30) {
                     g.line(&format!("{field}: {value},"));
@@ -1185,8 +1266,14 @@ impl<'a> FileGen<'a> {
     }
 
     fn set_stmt(&mut self) {
-        let key = *self.rng.pick(&["cursor", "last_seen", "last_id", "processed", "seen"]);
-        let value = self.value(1);
+        let key = *self
+            .rng
+            .pick(&["cursor", "last_seen", "last_id", "processed", "seen"]);
+        let value = if self.rng.chance(50) {
+            self.path()
+        } else {
+            self.value(1)
+        };
         self.line(&format!("set context.{key} = {value}"));
     }
 
@@ -1197,7 +1284,9 @@ impl<'a> FileGen<'a> {
             self.line(&format!("step {name} = wait {duration}"));
         } else {
             let p = self.scope.param.clone();
-            self.line(&format!("step {name} = wait until context.next_check ?? {p}.updated_at"));
+            self.line(&format!(
+                "step {name} = wait until context.next_check ?? {p}.updated_at"
+            ));
         }
     }
 
@@ -1271,12 +1360,29 @@ impl<'a> FileGen<'a> {
 
     // ------------------------------------------------------------ expressions
 
-    /// A field name for a record literal, now and then a keyword or a quoted one.
-    fn field_name(&mut self) -> &'static str {
-        self.rng.pick(&[
-            "id", "reference", "amount", "note", "type", "status", "source", "\"X-Trace\"",
-            "requested_by", "count", "channel", "text", "priority",
-        ])
+    /// `count` distinct field names for a record literal, now and then a keyword
+    /// or a quoted one.
+    fn field_names(&mut self, count: usize) -> Vec<&'static str> {
+        let mut names = vec![
+            "id",
+            "reference",
+            "amount",
+            "note",
+            "type",
+            "status",
+            "source",
+            "\"X-Trace\"",
+            "requested_by",
+            "count",
+            "channel",
+            "text",
+            "priority",
+        ];
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count && !names.is_empty() {
+            out.push(names.swap_remove(self.rng.below(names.len())));
+        }
+        out
     }
 
     /// A path into the input or an earlier step.
@@ -1284,7 +1390,7 @@ impl<'a> FileGen<'a> {
         let d = self.domain;
         let p = self.scope.param.clone();
         match self.rng.below(8) {
-            0 | 1 | 2 => {
+            0..=2 => {
                 let (field, _) = *self.rng.pick(d.fields);
                 format!("{p}.{field}")
             }
@@ -1300,7 +1406,56 @@ impl<'a> FileGen<'a> {
                 let (field, _) = *self.rng.pick(item_fields);
                 format!("{p}.{list}[0].{field}")
             }
-            _ => format!("context.{}", self.rng.pick(&["cursor", "last_seen", "retries"])),
+            _ => format!(
+                "context.{}",
+                self.rng.pick(&["cursor", "last_seen", "retries"])
+            ),
+        }
+    }
+
+    /// A path to a number.
+    fn numeric_path(&mut self) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        let (list, item_fields) = d.items;
+        let numeric = |ty: &str| ty == "int" || ty == "float";
+        let fields: Vec<&str> = d
+            .fields
+            .iter()
+            .filter(|(_, ty)| numeric(ty))
+            .map(|(name, _)| *name)
+            .collect();
+        let items: Vec<&str> = item_fields
+            .iter()
+            .filter(|(_, ty)| numeric(ty))
+            .map(|(name, _)| *name)
+            .collect();
+        match self.rng.below(4) {
+            0 if !fields.is_empty() => format!("{p}.{}", self.rng.pick(&fields)),
+            1 if !self.scope.steps.is_empty() => {
+                format!("{}.body.attempts", self.rng.pick(&self.scope.steps))
+            }
+            2 if !items.is_empty() => format!("{p}.{list}[0].{}", self.rng.pick(&items)),
+            _ => format!("len({p}.{list})"),
+        }
+    }
+
+    /// `!flag` for a boolean in scope.
+    fn negated_flag(&mut self) -> String {
+        let d = self.domain;
+        let p = self.scope.param.clone();
+        let flags: Vec<&str> = d
+            .fields
+            .iter()
+            .filter(|(_, ty)| *ty == "bool")
+            .map(|(name, _)| *name)
+            .collect();
+        match self.rng.below(3) {
+            0 if !flags.is_empty() => format!("!{p}.{}", self.rng.pick(&flags)),
+            1 if !self.scope.steps.is_empty() => {
+                format!("!{}.body.ok", self.rng.pick(&self.scope.steps))
+            }
+            _ => format!("!needs_review({p}, {})", self.rng.range(1, 9)),
         }
     }
 
@@ -1310,11 +1465,12 @@ impl<'a> FileGen<'a> {
         let p = self.scope.param.clone();
         let (list, item_fields) = d.items;
         match self.rng.below(if depth == 0 { 5 } else { 11 }) {
-            0 => self.path(),
+            0 => self.numeric_path(),
             1 => format!("{}", self.rng.range(0, 5000)),
             2 => {
                 let fallback = self.rng.below(10);
-                format!("{} ?? {fallback}", self.path())
+                let key = *self.rng.pick(&["retries", "batch_size", "offset"]);
+                format!("context.{key} ?? {fallback}")
             }
             3 => format!("len({p}.{list})"),
             4 => format!("{}_total({p})", d.noun),
@@ -1334,7 +1490,7 @@ impl<'a> FileGen<'a> {
             }
             8 => format!("{p}.{}.trim().lower()", d.fields[1].0),
             9 => format!("urgency({p}.status)"),
-            _ => format!("round({} * 1.25)", self.path()),
+            _ => format!("round({} * 1.25)", self.numeric_path()),
         }
     }
 
@@ -1369,7 +1525,7 @@ impl<'a> FileGen<'a> {
                     }
                 }
                 4 => format!("needs_review({p}, {})", g.rng.range(1, 20)),
-                5 => format!("!{}", g.path()),
+                5 => g.negated_flag(),
                 6 => format!("{p}.owner?.email != null"),
                 7 => format!("len({p}.{list}) > {}", g.rng.below(10)),
                 _ => {
@@ -1426,7 +1582,10 @@ impl<'a> FileGen<'a> {
             }
             2 => format!("{p}.{list}.reduce((acc, x) => acc + 1, 0)"),
             3 => format!("{p}.{list}.map(x => \"${{x.{field}}}\").join(\", \")"),
-            _ => format!("{p}.{list}.sort_by(x => x.{field}).take({})", self.rng.range(1, 10)),
+            _ => format!(
+                "{p}.{list}.sort_by(x => x.{field}).take({})",
+                self.rng.range(1, 10)
+            ),
         }
     }
 
@@ -1441,7 +1600,10 @@ impl<'a> FileGen<'a> {
                 "\"${{{p}.owner?.name ?? \"nobody\"}} owns {} ${{{p}.{id}}}\"",
                 d.noun
             ),
-            2 => format!("\"total: ${{{}_total({p})}} (${{len({p}.{})}} items)\"", d.noun, d.items.0),
+            2 => format!(
+                "\"total: ${{{}_total({p})}} (${{len({p}.{})}} items)\"",
+                d.noun, d.items.0
+            ),
             3 => "\"tab\\tseparated\\nand \\\"quoted\\\"\"".to_string(),
             4 => format!("\"costs \\${{not interpolated}} \\u{{2014}} {}\"", d.plural),
             5 => format!("\"{}-${{pad2({})}}\"", d.noun, self.rng.below(60)),
@@ -1466,6 +1628,14 @@ fn sample_value(rng: &mut Lcg, ty: &str, name: &str) -> String {
         "time" => "\"2024-05-01T12:00:00Z\"".to_string(),
         "duration" => (*rng.pick(DURATIONS)).to_string(),
         _ => format!("\"{name}-{}\"", rng.below(1000)),
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -1495,7 +1665,8 @@ mod tests {
         for file in &files {
             let parse = flowc_compiler::syntax::parse(&file.source);
             if let Some(first) = parse.diagnostics.first() {
-                let rendered = flowc_compiler::diagnostic::render(first, &file.name, &file.source, false);
+                let rendered =
+                    flowc_compiler::diagnostic::render(first, &file.name, &file.source, false);
                 panic!("{rendered}");
             }
         }
@@ -1513,7 +1684,10 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic() {
-        let options = Options { lines: 2_000, files: 4 };
+        let options = Options {
+            lines: 2_000,
+            files: 4,
+        };
         let a: Vec<String> = project(options).into_iter().map(|f| f.source).collect();
         let b: Vec<String> = project(options).into_iter().map(|f| f.source).collect();
         assert_eq!(a, b);

@@ -224,7 +224,14 @@ fn parse_command(
     let total_lines: usize = sources.iter().map(|source| count_lines(source)).sum();
     let total_bytes: usize = sources.iter().map(|source| source.len()).sum();
 
-    // Memory first, on a heap that has parsed nothing yet.
+    // Memory first, on a heap that has parsed nothing yet. The fixed cost of one
+    // `parse` call, and whether it leaks, show best on an empty file.
+    let empty_calls = 2_000;
+    let empty_start = Instant::now();
+    let leak = memory::growth_per_call(empty_calls, || {
+        black_box(syntax::parse(black_box("")));
+    });
+    let empty_call = empty_start.elapsed() / empty_calls as u32;
     let largest = files
         .iter()
         .max_by_key(|file| file.source.len())
@@ -266,6 +273,7 @@ fn parse_command(
     let parse_only = parse.median.saturating_sub(lex.median);
 
     println!("flowc-bench parse: one thread, release build expected");
+    let mix = LineMix::of(&sources);
     println!(
         "input: {} files, {} lines, {} bytes, {} tokens ({})",
         files.len(),
@@ -273,6 +281,13 @@ fn parse_command(
         thousands(total_bytes as f64),
         thousands(tokens as f64),
         dir.display()
+    );
+    println!(
+        "mix: {:.1} bytes and {:.1} tokens a line; {:.0}% comment lines, {:.0}% blank",
+        total_bytes as f64 / total_lines.max(1) as f64,
+        tokens as f64 / total_lines.max(1) as f64,
+        100.0 * mix.comment as f64 / total_lines.max(1) as f64,
+        100.0 * mix.blank as f64 / total_lines.max(1) as f64,
     );
     println!(
         "largest file: {} ({} lines, {} bytes)",
@@ -312,7 +327,20 @@ fn parse_command(
     println!("peak memory (VmHWM over the resident size before the phase):");
     println!("  lex        {}", lex_peak.describe());
     println!("  lex+parse  {}", parse_peak.describe());
-    println!("  largest file, parsed alone: {}", ast.describe(largest.source.len()));
+    println!(
+        "  largest file, parsed alone: {}",
+        ast.describe(largest.source.len())
+    );
+    println!(
+        "  parse(\"\"), {empty_calls} calls: {:.1} µs a call; {}",
+        empty_call.as_secs_f64() * 1e6,
+        match leak {
+            Some(kib) if kib >= 0.5 =>
+                format!("resident size grows {kib:.1} KiB a call and never comes back: a leak"),
+            Some(_) => "no growth in resident size".to_string(),
+            None => "resident size unavailable".to_string(),
+        }
+    );
     println!();
     let achieved = lines_per_second(parse.median);
     let verdict = if achieved >= GOAL_LINES_PER_SECOND {
@@ -327,6 +355,31 @@ fn parse_command(
         100.0 * achieved / GOAL_LINES_PER_SECOND
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many lines hold only a comment, and how many nothing: what a "line" in
+/// lines per second is made of.
+struct LineMix {
+    comment: usize,
+    blank: usize,
+}
+
+impl LineMix {
+    fn of(sources: &[&str]) -> LineMix {
+        let mut mix = LineMix {
+            comment: 0,
+            blank: 0,
+        };
+        for line in sources.iter().flat_map(|source| source.lines()) {
+            let line = line.trim();
+            if line.is_empty() {
+                mix.blank += 1;
+            } else if line.starts_with("//") || line.starts_with("/*") || line.starts_with('*') {
+                mix.comment += 1;
+            }
+        }
+        mix
+    }
 }
 
 fn ratio(time: Duration, baseline: Duration) -> f64 {

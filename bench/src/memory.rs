@@ -43,7 +43,9 @@ pub fn peak_during<T>(phase: impl FnOnce() -> T) -> (T, Peak) {
     };
     let out = phase();
     let peak = status_kib("VmHWM");
-    let increase = before.zip(peak).map(|(before, peak)| peak.saturating_sub(before));
+    let increase = before
+        .zip(peak)
+        .map(|(before, peak)| peak.saturating_sub(before));
     (
         out,
         Peak {
@@ -96,6 +98,18 @@ pub fn largest_ast<T>(source: &str, parse: impl Fn(&str) -> T) -> AstMemory {
         .zip(after)
         .map(|(before, after)| after.saturating_sub(before) as f64 / COPIES as f64);
     AstMemory { peak, retained_kib }
+}
+
+/// Calls `call` `calls` times and returns how much the resident size grew, per
+/// call, in KiB. Memory a call frees comes back to the allocator and is reused by
+/// the next, so anything well above zero is memory that is never freed: a leak.
+pub fn growth_per_call(calls: usize, mut call: impl FnMut()) -> Option<f64> {
+    let before = status_kib("VmRSS")?;
+    for _ in 0..calls {
+        call();
+    }
+    let after = status_kib("VmRSS")?;
+    Some(after.saturating_sub(before) as f64 / calls.max(1) as f64)
 }
 
 /// Resets `VmHWM` to the current resident size; false where the kernel refuses.

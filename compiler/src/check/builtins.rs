@@ -13,10 +13,19 @@ use crate::ty::Ty;
 use std::collections::BTreeMap;
 
 /// An argument of a call, before checking: an expression already lowered (the
-/// receiver of a method call) or a source expression.
+/// receiver of a method call) or a source argument, maybe named.
 pub(super) enum Arg<'e> {
     Checked(ir::Expr),
-    Source(&'e ast::Expr),
+    Source(&'e ast::Arg),
+}
+
+impl Arg<'_> {
+    fn name(&self) -> Option<&ast::Ident> {
+        match self {
+            Arg::Checked(_) => None,
+            Arg::Source(arg) => arg.name.as_ref(),
+        }
+    }
 }
 
 impl Checker<'_> {
@@ -26,23 +35,55 @@ impl Checker<'_> {
         args: Vec<Arg<'_>>,
         span: Span,
     ) -> ir::Expr {
+        // A name given twice is reported, and its second argument dropped (after
+        // checking its value on its own).
+        let mut args = args;
+        let mut seen: Vec<(String, Span)> = Vec::new();
+        let mut index = 0;
+        while index < args.len() {
+            let Some(name) = args[index].name().cloned() else {
+                index += 1;
+                continue;
+            };
+            match seen.iter().find(|(known, _)| *known == name.name) {
+                Some((_, first)) => {
+                    self.error(diag::duplicate_option(&name.name, name.span, *first));
+                    if let Arg::Source(arg) = args.remove(index)
+                        && !is_lambda(&arg.value)
+                    {
+                        self.infer(&arg.value);
+                    }
+                }
+                None => {
+                    seen.push((name.name.clone(), name.span));
+                    index += 1;
+                }
+            }
+        }
         // Lower every argument that is not a lambda first: their types pick the
         // overload and bind the variables lambdas need.
         let mut lowered: Vec<Option<ir::Expr>> = Vec::with_capacity(args.len());
         let mut sources: Vec<Option<&ast::Expr>> = Vec::with_capacity(args.len());
+        let mut names: Vec<Option<&ast::Ident>> = Vec::with_capacity(args.len());
+        let mut spans: Vec<Span> = Vec::with_capacity(args.len());
         for arg in &args {
             match arg {
                 Arg::Checked(expr) => {
                     lowered.push(Some(expr.clone()));
                     sources.push(None);
+                    names.push(None);
+                    spans.push(expr.span);
                 }
-                Arg::Source(expr) if is_lambda(expr) => {
-                    lowered.push(None);
-                    sources.push(Some(expr));
-                }
-                Arg::Source(expr) => {
-                    lowered.push(Some(self.infer(expr)));
-                    sources.push(None);
+                Arg::Source(arg) => {
+                    if is_lambda(&arg.value) {
+                        lowered.push(None);
+                        sources.push(Some(&arg.value));
+                    } else {
+                        lowered.push(Some(self.infer(&arg.value)));
+                        sources.push(None);
+                    }
+                    names.push(arg.name.as_ref());
+                    spans.push(arg.span);
                 }
             }
         }
@@ -55,56 +96,59 @@ impl Checker<'_> {
                 return error_expr(span);
             }
         }
-        let count = args.len();
         let chosen = builtin.overloads.iter().find_map(|signature| {
-            if !signature.arity().contains(&count) {
-                return None;
-            }
+            let slots = assign(signature, &names)?;
             let mut bindings: BTreeMap<&'static str, Ty> = BTreeMap::new();
-            for (param, arg) in signature.params.iter().zip(&lowered) {
-                if let Some(arg) = arg
-                    && !self.unify(&param.ty, &arg.ty, &mut bindings)
-                {
+            for (position, (param, slot)) in signature.params.iter().zip(&slots).enumerate() {
+                let Some(arg) = slot.and_then(|slot| lowered[slot].as_ref()) else {
+                    continue;
+                };
+                // The `json` overloads (`len`, `keys`, `values`, `get`) take a
+                // JSON value or record, not any value that converts to `json`.
+                let fits = if position == 0 && param.ty == SigTy::Json {
+                    self.json_like(&arg.ty)
+                } else {
+                    self.unify(&param.ty, &arg.ty, &mut bindings)
+                };
+                if !fits {
                     return None;
                 }
             }
-            Some((signature, bindings))
+            Some((signature, bindings, slots))
         });
-        let Some((signature, mut bindings)) = chosen else {
-            let found: Vec<String> = lowered
-                .iter()
-                .map(|arg| match arg {
-                    Some(arg) => arg.ty.to_string(),
-                    None => "lambda".to_string(),
-                })
-                .collect();
-            let signatures: Vec<String> = builtin
-                .overloads
-                .iter()
-                .map(|signature| format!("{}{signature}", builtin.name))
-                .collect();
-            let message = match builtin.overloads.iter().any(|s| s.arity().contains(&count)) {
-                true => format!("no signature takes ({})", found.join(", ")),
-                false => format!("{count} argument(s) given"),
-            };
-            self.error(diag::wrong_arguments(
-                &format!("`{}`", builtin.name),
-                &message,
-                span,
-                &signatures.join("` or `"),
-            ));
+        let Some((signature, mut bindings, slots)) = chosen else {
+            self.no_overload(builtin, &lowered, &names, &spans, span);
             return error_expr(span);
         };
-        // Lambdas, with parameter types from the bindings so far.
-        let mut final_args = Vec::with_capacity(count);
-        for ((param, arg), source) in signature.params.iter().zip(lowered).zip(sources) {
-            match (arg, source) {
-                (Some(arg), _) => final_args.push(arg),
-                (None, Some(source)) => {
-                    let lambda = self.check_lambda(source, &param.ty, &mut bindings);
-                    final_args.push(lambda);
-                }
-                (None, None) => {}
+        // Arguments in parameter order; lambdas get their parameter types from the
+        // bindings so far. A parameter left out before one given takes its default.
+        let given = slots
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |last| last + 1);
+        let mut final_args = Vec::with_capacity(given);
+        for (param, slot) in signature.params.iter().zip(&slots).take(given) {
+            match slot {
+                Some(slot) => match (lowered[*slot].take(), sources[*slot]) {
+                    (Some(arg), _) => final_args.push(arg),
+                    (None, Some(source)) => {
+                        let lambda = self.check_lambda(source, &param.ty, &mut bindings);
+                        final_args.push(lambda);
+                    }
+                    (None, None) => {}
+                },
+                None => match param.default.and_then(|text| default_literal(text, span)) {
+                    Some(default) => final_args.push(default),
+                    None => {
+                        self.error(diag::wrong_arguments(
+                            &format!("`{}`", builtin.name),
+                            &format!("missing the argument `{}`", param.name),
+                            span,
+                            &format!("{}{signature}", builtin.name),
+                        ));
+                        return error_expr(span);
+                    }
+                },
             }
         }
         if !self.bounds_hold(signature, &bindings) {
@@ -127,6 +171,85 @@ impl Checker<'_> {
             },
             ty,
             span,
+        }
+    }
+
+    /// Reports why no signature of `builtin` takes these arguments: a name no
+    /// parameter has, a `json` value where a converted one is wanted, the number of
+    /// arguments, or their types.
+    fn no_overload(
+        &mut self,
+        builtin: &stdlib::Builtin,
+        lowered: &[Option<ir::Expr>],
+        names: &[Option<&ast::Ident>],
+        spans: &[Span],
+        span: Span,
+    ) {
+        let what = format!("`{}`", builtin.name);
+        let signatures: Vec<String> = builtin
+            .overloads
+            .iter()
+            .map(|signature| format!("{}{signature}", builtin.name))
+            .collect();
+        let signatures = signatures.join("` or `");
+        for (name, at) in names.iter().zip(spans) {
+            if let Some(name) = name
+                && !builtin
+                    .overloads
+                    .iter()
+                    .any(|signature| signature.params.iter().any(|p| p.name == name.name))
+            {
+                self.error(diag::wrong_arguments(
+                    &what,
+                    &format!("no parameter is named `{}`", name.name),
+                    *at,
+                    &signatures,
+                ));
+                return;
+            }
+        }
+        let fitting: Vec<(&Signature, Vec<Option<usize>>)> = builtin
+            .overloads
+            .iter()
+            .filter_map(|signature| assign(signature, names).map(|slots| (signature, slots)))
+            .collect();
+        // A `json` value given for a parameter of a plain type needs `as`.
+        for (signature, slots) in &fitting {
+            for (param, slot) in signature.params.iter().zip(slots) {
+                let Some(arg) = slot.and_then(|slot| lowered[slot].as_ref()) else {
+                    continue;
+                };
+                if matches!(self.resolve(&arg.ty), Ty::Json)
+                    && let Some(expected) = param.ty.instantiate(&BTreeMap::new())
+                    && !matches!(expected, Ty::Json)
+                {
+                    self.error(diag::json_needs_conversion(&expected, arg.span));
+                    return;
+                }
+            }
+        }
+        let message = if fitting.is_empty() {
+            format!("{} argument(s) given", names.len())
+        } else {
+            let found: Vec<String> = lowered
+                .iter()
+                .map(|arg| match arg {
+                    Some(arg) => arg.ty.to_string(),
+                    None => "lambda".to_string(),
+                })
+                .collect();
+            format!("no signature takes ({})", found.join(", "))
+        };
+        self.error(diag::wrong_arguments(&what, &message, span, &signatures));
+    }
+
+    /// Whether a value may be the subject of a `json` overload: a `json` value or a
+    /// record (a JSON object).
+    fn json_like(&self, ty: &Ty) -> bool {
+        match self.resolve(ty) {
+            Ty::Json | Ty::Record { .. } | Ty::Error | Ty::Never => true,
+            Ty::Union { members } => members.iter().all(|member| self.json_like(member)),
+            _ => false,
         }
     }
 
@@ -282,6 +405,52 @@ fn widen(ty: &Ty) -> Ty {
     }
 }
 
+/// Which argument each parameter of `signature` gets: positional arguments in
+/// order, named ones by name. `None` when an argument fits no parameter, two fit the
+/// same one, or a parameter without a default is left out.
+fn assign(signature: &Signature, names: &[Option<&ast::Ident>]) -> Option<Vec<Option<usize>>> {
+    let mut slots: Vec<Option<usize>> = vec![None; signature.params.len()];
+    let mut next = 0;
+    for (index, name) in names.iter().enumerate() {
+        let position = match name {
+            Some(name) => signature
+                .params
+                .iter()
+                .position(|param| param.name == name.name)?,
+            None => {
+                next += 1;
+                next - 1
+            }
+        };
+        let slot = slots.get_mut(position)?;
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(index);
+    }
+    let complete = signature
+        .params
+        .iter()
+        .zip(&slots)
+        .all(|(param, slot)| slot.is_some() || param.default.is_some());
+    complete.then_some(slots)
+}
+
+/// A parameter's default as an expression, when it is a literal (`"UTC"`, `0`).
+fn default_literal(text: &str, span: Span) -> Option<ir::Expr> {
+    let (value, ty) = if let Ok(value) = serde_json::from_str::<String>(text) {
+        (ir::Literal::String { value }, Ty::String)
+    } else {
+        let value = text.parse::<i64>().ok()?;
+        (ir::Literal::Int { value }, Ty::Int)
+    };
+    Some(ir::Expr {
+        kind: ir::ExprKind::Literal { value },
+        ty,
+        span,
+    })
+}
+
 fn is_lambda(expr: &ast::Expr) -> bool {
     matches!(expr.kind, ast::ExprKind::Lambda { .. })
 }
@@ -293,5 +462,64 @@ pub(super) fn error_expr(span: Span) -> ir::Expr {
         },
         ty: Ty::Error,
         span,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::{Callee, ExprKind, Literal, StmtKind};
+    use crate::{NoImports, SourceFile, analyze};
+
+    /// The arguments of the builtin call returned by the only workflow.
+    fn returned_call(source: &str) -> Vec<ExprKind> {
+        let root = SourceFile {
+            path: "main.flow".into(),
+            text: source.into(),
+        };
+        let analysis = analyze(vec![root], &NoImports);
+        assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+        let body = &analysis.program.workflows[0].body;
+        let Some(StmtKind::Return { value: Some(value) }) = body.last().map(|stmt| &stmt.kind)
+        else {
+            panic!("no return: {body:?}");
+        };
+        let ExprKind::Call {
+            callee: Callee::Builtin { .. },
+            args,
+        } = &value.kind
+        else {
+            panic!("not a builtin call: {value:?}");
+        };
+        args.iter().map(|arg| arg.kind.clone()).collect()
+    }
+
+    fn string(kind: &ExprKind) -> Option<&str> {
+        match kind {
+            ExprKind::Literal {
+                value: Literal::String { value },
+            } => Some(value),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_named_argument_fills_its_parameter_and_skipped_ones_take_their_default() {
+        let args = returned_call(
+            "workflow w(t: time) -> string {\n  on manual\n  \
+             return format_time(t, tz: \"Europe/Lisbon\")\n}\n",
+        );
+        assert_eq!(args.len(), 3);
+        assert_eq!(string(&args[1]), Some("%Y-%m-%dT%H:%M:%S%:z"));
+        assert_eq!(string(&args[2]), Some("Europe/Lisbon"));
+    }
+
+    #[test]
+    fn named_arguments_are_put_in_parameter_order() {
+        let args = returned_call(
+            "workflow w(s: string) -> string {\n  on manual\n  \
+             return replace(s, to: \"b\", from: \"a\")\n}\n",
+        );
+        assert_eq!(string(&args[1]), Some("a"));
+        assert_eq!(string(&args[2]), Some("b"));
     }
 }

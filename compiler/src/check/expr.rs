@@ -824,7 +824,7 @@ impl Checker<'_> {
                 all.push(Arg::Checked(receiver));
             }
             for arg in args {
-                all.push(Arg::Source(&arg.value));
+                all.push(Arg::Source(arg));
             }
             return self.call_builtin(builtin, all, span);
         }

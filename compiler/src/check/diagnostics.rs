@@ -96,6 +96,29 @@ pub fn mismatched_in(what: &str, expected: &Ty, found: &Ty, span: Span) -> Diagn
     .with_help(format!("write a value of type `{expected}` here"))
 }
 
+/// Values that must have one type do not: the one at `span` is not like those
+/// before it, whose join is `expected`; `first` is the first of them.
+pub fn mismatched_values(
+    what: &str,
+    expected: &Ty,
+    found: &Ty,
+    span: Span,
+    first: (&str, &Ty, Span),
+) -> Diagnostic {
+    let (first_label, first_ty, first_span) = first;
+    Diagnostic::error(
+        MISMATCHED_TYPES,
+        format!("{what} must have one type: expected `{expected}`, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`"))
+    .with_secondary(first_span, format!("{first_label} is `{first_ty}`"))
+    .with_help(
+        "make them agree: literals of one type, `int` with `float`, and a type with \
+         `null` combine; for anything else, declare the type you mean (such as `json`)",
+    )
+}
+
 pub fn unknown_field(name: &str, ty: &Ty, span: Span, suggestion: Option<String>) -> Diagnostic {
     let diagnostic = Diagnostic::error(
         UNKNOWN_FIELD,

@@ -58,6 +58,26 @@ impl Checker<'_> {
                     span: expr.span,
                 }
             }
+            // A `json` value may hold anything: its elements and fields need not
+            // agree, but each must be a `json` value.
+            (ast::ExprKind::Record(fields), Ty::Json) => {
+                self.record_literal(fields, expr.span, Some((expected, place)))
+            }
+            (ast::ExprKind::List(items), Ty::Json) => {
+                let items: Vec<ir::Expr> = items
+                    .iter()
+                    .map(|item| self.check(item, expected, place))
+                    .collect();
+                let element = self.join_quiet(items.iter().map(|item| &item.ty), expected);
+                ir::Expr {
+                    kind: Ir::List { items },
+                    ty: Ty::list(element),
+                    span: expr.span,
+                }
+            }
+            (ast::ExprKind::Match { scrutinee, arms }, _) if !matches!(resolved, Ty::Error) => {
+                self.match_expr(scrutinee, arms, expr.span, Some((expected, place)))
+            }
             (ast::ExprKind::Record(_) | ast::ExprKind::List(_), Ty::Union { members }) => {
                 return self.check_against_members(expr, expected, members, place);
             }
@@ -68,17 +88,21 @@ impl Checker<'_> {
                     otherwise,
                 },
                 _,
-            ) if !matches!(resolved, Ty::Json | Ty::Error) => {
+            ) if !matches!(resolved, Ty::Error) => {
                 let cond = self.check(cond, &Ty::Bool, "in a condition");
                 let then = self.check(then, expected, place);
                 let otherwise = self.check(otherwise, expected, place);
+                let ty = match resolved {
+                    Ty::Json => self.join_quiet([&then.ty, &otherwise.ty], expected),
+                    _ => expected.clone(),
+                };
                 ir::Expr {
                     kind: Ir::If {
                         cond: Box::new(cond),
                         then: Box::new(then),
                         otherwise: Box::new(otherwise),
                     },
-                    ty: expected.clone(),
+                    ty,
                     span: expr.span,
                 }
             }
@@ -115,6 +139,141 @@ impl Checker<'_> {
         };
         self.note_type(&lowered);
         lowered
+    }
+
+    /// The join of the types of values that must agree (list elements, branches,
+    /// arms); the first value that does not is reported, and the result is then
+    /// the error type.
+    pub(crate) fn join_all(
+        &mut self,
+        values: impl IntoIterator<Item = (Ty, Span)>,
+        what: &str,
+        first_label: &str,
+    ) -> Ty {
+        let mut joined = Ty::Never;
+        let mut first: Option<(Ty, Span)> = None;
+        for (ty, span) in values {
+            match self.join(&joined, &ty) {
+                Some(next) => joined = next,
+                None => {
+                    let (first_ty, first_span) = first.unwrap_or((joined.clone(), span));
+                    self.error(diag::mismatched_values(
+                        what,
+                        &joined,
+                        &ty,
+                        span,
+                        (first_label, &first_ty, first_span),
+                    ));
+                    return Ty::Error;
+                }
+            }
+            if first.is_none() {
+                first = Some((ty, span));
+            }
+        }
+        joined
+    }
+
+    /// The join of values each checked against `expected`, or `expected` when they
+    /// do not agree with each other (which a declared type such as `json` allows).
+    fn join_quiet<'t>(&self, tys: impl IntoIterator<Item = &'t Ty>, expected: &Ty) -> Ty {
+        let mut joined = Ty::Never;
+        for ty in tys {
+            match self.join(&joined, ty) {
+                Some(next) => joined = next,
+                None => return expected.clone(),
+            }
+        }
+        joined
+    }
+
+    /// A `match` expression: its arms join into one type, or each is checked
+    /// against `expected` (with the place its value goes).
+    fn match_expr(
+        &mut self,
+        scrutinee: &ast::Expr,
+        arms: &[(ast::Pattern, ast::Expr)],
+        span: Span,
+        expected: Option<(&Ty, &str)>,
+    ) -> ir::Expr {
+        let scrutinee = self.infer(scrutinee);
+        let patterns: Vec<&ast::Pattern> = arms.iter().map(|(pattern, _)| pattern).collect();
+        self.check_coverage(&scrutinee.ty, &patterns, span);
+        let mut lowered = Vec::new();
+        let mut seen_null = false;
+        for (pattern, body) in arms {
+            self.push_scope();
+            let lowered_pattern = self.lower_pattern(pattern, &scrutinee.ty, seen_null);
+            seen_null |= pattern_matches_null(pattern);
+            let body = match expected {
+                Some((expected, place)) => self.check(body, expected, place),
+                None => self.infer(body),
+            };
+            self.pop_scope();
+            lowered.push(ir::MatchArm {
+                pattern: lowered_pattern,
+                body,
+            });
+        }
+        let ty = match expected {
+            Some((expected, _)) => {
+                self.join_quiet(lowered.iter().map(|arm| &arm.body.ty), expected)
+            }
+            None => self.join_all(
+                lowered
+                    .iter()
+                    .map(|arm| (arm.body.ty.clone(), arm.body.span)),
+                "the arms of a `match`",
+                "the first arm",
+            ),
+        };
+        ir::Expr {
+            kind: Ir::Match {
+                scrutinee: Box::new(scrutinee),
+                arms: lowered,
+            },
+            ty,
+            span,
+        }
+    }
+
+    /// A record literal whose fields are inferred, or each checked against one
+    /// type (`json`, with the place the value goes).
+    fn record_literal(
+        &mut self,
+        fields: &[ast::Field],
+        span: Span,
+        each: Option<(&Ty, &str)>,
+    ) -> ir::Expr {
+        let mut lowered = Vec::new();
+        let mut tys: Vec<FieldTy> = Vec::new();
+        let mut seen: Vec<(&str, Span)> = Vec::new();
+        for field in fields {
+            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == field.name.name) {
+                self.error(diag::duplicate_option(
+                    &field.name.name,
+                    field.name.span,
+                    *first,
+                ));
+                continue;
+            }
+            seen.push((&field.name.name, field.name.span));
+            let value = match each {
+                Some((ty, place)) => self.check(&field.value, ty, place),
+                None => self.infer(&field.value),
+            };
+            tys.push(FieldTy {
+                name: field.name.name.clone(),
+                ty: value.ty.clone(),
+                optional: false,
+            });
+            lowered.push((field.name.name.clone(), value));
+        }
+        ir::Expr {
+            kind: Ir::Record { fields: lowered },
+            ty: Ty::record(tys),
+            span,
+        }
     }
 
     fn has_literal(&self, ty: &Ty, literal: &LitTy) -> bool {
@@ -330,45 +489,18 @@ impl Checker<'_> {
             ast::ExprKind::Name(ident) => self.infer_name(ident),
             ast::ExprKind::List(items) => {
                 let items: Vec<ir::Expr> = items.iter().map(|item| self.infer(item)).collect();
-                let mut element = Ty::Never;
-                for item in &items {
-                    element = self.join(&element, &item.ty);
-                }
+                let element = self.join_all(
+                    items.iter().map(|item| (item.ty.clone(), item.span)),
+                    "list elements",
+                    "the first element",
+                );
                 ir::Expr {
                     kind: Ir::List { items },
                     ty: Ty::list(element),
                     span,
                 }
             }
-            ast::ExprKind::Record(fields) => {
-                let mut lowered = Vec::new();
-                let mut tys: Vec<FieldTy> = Vec::new();
-                let mut seen: Vec<(&str, Span)> = Vec::new();
-                for field in fields {
-                    if let Some((_, first)) = seen.iter().find(|(name, _)| *name == field.name.name)
-                    {
-                        self.error(diag::duplicate_option(
-                            &field.name.name,
-                            field.name.span,
-                            *first,
-                        ));
-                        continue;
-                    }
-                    seen.push((&field.name.name, field.name.span));
-                    let value = self.infer(&field.value);
-                    tys.push(FieldTy {
-                        name: field.name.name.clone(),
-                        ty: value.ty.clone(),
-                        optional: false,
-                    });
-                    lowered.push((field.name.name.clone(), value));
-                }
-                ir::Expr {
-                    kind: Ir::Record { fields: lowered },
-                    ty: Ty::record(tys),
-                    span,
-                }
-            }
+            ast::ExprKind::Record(fields) => self.record_literal(fields, span, None),
             ast::ExprKind::Tagged { tag, .. } => {
                 self.error(diag::unknown_form(
                     "a value (forms such as `bearer { … }` go in `auth:`)",
@@ -428,7 +560,14 @@ impl Checker<'_> {
                 let cond = self.check(cond, &Ty::Bool, "in a condition");
                 let then = self.infer(then);
                 let otherwise = self.infer(otherwise);
-                let ty = self.join(&then.ty, &otherwise.ty);
+                let ty = self.join_all(
+                    [
+                        (then.ty.clone(), then.span),
+                        (otherwise.ty.clone(), otherwise.span),
+                    ],
+                    "the branches of an `if`",
+                    "the `then` branch",
+                );
                 ir::Expr {
                     kind: Ir::If {
                         cond: Box::new(cond),
@@ -440,33 +579,7 @@ impl Checker<'_> {
                 }
             }
             ast::ExprKind::Match { scrutinee, arms } => {
-                let scrutinee = self.infer(scrutinee);
-                let patterns: Vec<&ast::Pattern> =
-                    arms.iter().map(|(pattern, _)| pattern).collect();
-                self.check_coverage(&scrutinee.ty, &patterns, span);
-                let mut lowered = Vec::new();
-                let mut ty = Ty::Never;
-                let mut seen_null = false;
-                for (pattern, body) in arms {
-                    self.push_scope();
-                    let lowered_pattern = self.lower_pattern(pattern, &scrutinee.ty, seen_null);
-                    seen_null |= pattern_matches_null(pattern);
-                    let body = self.infer(body);
-                    self.pop_scope();
-                    ty = self.join(&ty, &body.ty);
-                    lowered.push(ir::MatchArm {
-                        pattern: lowered_pattern,
-                        body,
-                    });
-                }
-                ir::Expr {
-                    kind: Ir::Match {
-                        scrutinee: Box::new(scrutinee),
-                        arms: lowered,
-                    },
-                    ty,
-                    span,
-                }
+                self.match_expr(scrutinee, arms, span, None)
             }
             ast::ExprKind::Lambda { .. } => {
                 self.error(diag::misplaced_lambda(span));
@@ -996,7 +1109,18 @@ impl Checker<'_> {
                     Some(Ty::Json)
                 } else {
                     let left = self.non_null(&lhs.ty);
-                    Some(self.join(&left, &rhs.ty))
+                    let joined = self.join(&left, &rhs.ty);
+                    if joined.is_none() {
+                        self.error(diag::mismatched_values(
+                            "a value and its default",
+                            &left,
+                            &rhs.ty,
+                            rhs.span,
+                            ("the value", &lhs.ty, lhs.span),
+                        ));
+                        return binary(ir_op, lhs, rhs, Ty::Error, span);
+                    }
+                    joined
                 }
             }
             B::Or | B::And => (self.assignable(&a, &Ty::Bool) && self.assignable(&b, &Ty::Bool))
@@ -1027,7 +1151,7 @@ impl Checker<'_> {
                 } else if self.assignable(&a, &Ty::String) && self.assignable(&b, &Ty::String) {
                     Some(Ty::String)
                 } else if let (Ty::List { element: x }, Ty::List { element: y }) = (&a, &b) {
-                    Some(Ty::list(self.join(x, y)))
+                    self.join(x, y).map(Ty::list)
                 } else {
                     match (&a, &b) {
                         (Ty::Duration, Ty::Duration) => Some(Ty::Duration),

@@ -146,7 +146,7 @@ pub(crate) struct WorkflowCtx {
     /// Every step and handle name of the workflow, with its first span.
     pub steps: BTreeMap<String, Span>,
     /// One list of yielded types per enclosing `let … = for`.
-    pub yields: Vec<Vec<Ty>>,
+    pub yields: Vec<Vec<(Ty, Span)>>,
     /// Loops entered since the innermost collecting `for`.
     pub plain_loops: u32,
     pub in_test: bool,

@@ -188,8 +188,7 @@ impl Checker<'_> {
                     }
                     _ => error_expr(target.span),
                 };
-                let value = self.infer(value);
-                let value = self.coerce(value, &Ty::Json, "in `context`");
+                let value = self.check(value, &Ty::Json, "in `context`");
                 S::Set {
                     name: self.next_key("set"),
                     key,
@@ -350,7 +349,7 @@ impl Checker<'_> {
                 }
                 if collecting {
                     if let Some(list) = self.wf.as_mut().and_then(|wf| wf.yields.last_mut()) {
-                        list.push(value.ty.clone());
+                        list.push((value.ty.clone(), value.span));
                     }
                 } else {
                     self.error(diag::misplaced_statement(
@@ -464,10 +463,11 @@ impl Checker<'_> {
                     }
                     None => Vec::new(),
                 };
-                let mut element = Ty::Never;
-                for ty in &yielded {
-                    element = self.join(&element, ty);
-                }
+                let element = self.join_all(
+                    yielded,
+                    "the values yielded by a `for`",
+                    "the first `yield`",
+                );
                 let mut ty = Ty::list(element);
                 if let Some(annotation) = annotation
                     && self.assignable(&ty, &annotation)
@@ -940,9 +940,8 @@ impl Checker<'_> {
             ));
         }
         let body = if let Some(field) = options.get("json") {
-            let value = self.infer(&field.value);
-            Some(ir::Body::Json(self.coerce(
-                value,
+            Some(ir::Body::Json(self.check(
+                &field.value,
                 &Ty::Json,
                 "in a request body",
             )))

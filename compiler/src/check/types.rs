@@ -197,28 +197,49 @@ impl Checker<'_> {
     }
 
     /// The type of a value that is either `a` or `b` (`if`/`match` branches, list
-    /// elements).
-    pub(super) fn join(&self, a: &Ty, b: &Ty) -> Ty {
-        if self.assignable(a, b) && !matches!(b, Ty::Never) {
-            return b.clone();
+    /// elements), or `None` when they do not agree (SPEC §8.2, §8.6): one must fit
+    /// the other, or they are numbers (`float`), literal types of one base type
+    /// (their union), or agree but for `null` (optional).
+    pub(super) fn join(&self, a: &Ty, b: &Ty) -> Option<Ty> {
+        if matches!(a, Ty::Never) {
+            return Some(b.clone());
         }
-        if self.assignable(b, a) {
-            return a.clone();
+        if matches!(b, Ty::Never) || self.assignable(b, a) {
+            return Some(a.clone());
         }
-        let numeric = |ty: &Ty| {
-            matches!(
-                ty,
-                Ty::Int
-                    | Ty::Float
-                    | Ty::Lit {
-                        value: LitTy::Int(_)
-                    }
-            )
-        };
-        if numeric(a) && numeric(b) {
-            return Ty::Float;
+        if self.assignable(a, b) {
+            return Some(b.clone());
         }
-        Ty::union(vec![a.clone(), b.clone()])
+        if self.nullable(a) || self.nullable(b) {
+            let joined = self.join(&self.non_null(a), &self.non_null(b))?;
+            return Some(Ty::optional(joined));
+        }
+        if self.is_number(a) && self.is_number(b) {
+            return Some(Ty::Float);
+        }
+        match (self.literal_base(a), self.literal_base(b)) {
+            (Some(x), Some(y)) if x == y => Some(Ty::union(vec![a.clone(), b.clone()])),
+            _ => None,
+        }
+    }
+
+    /// The base type of a literal type or a union of literal types of one base.
+    fn literal_base(&self, ty: &Ty) -> Option<Ty> {
+        match self.resolve(ty) {
+            Ty::Lit { value } => Some(match value {
+                LitTy::Bool(_) => Ty::Bool,
+                LitTy::Int(_) => Ty::Int,
+                LitTy::String(_) => Ty::String,
+            }),
+            Ty::Union { members } => {
+                let mut bases = members.iter().map(|member| self.literal_base(member));
+                let first = bases.next()??;
+                bases
+                    .all(|base| base.as_ref() == Some(&first))
+                    .then_some(first)
+            }
+            _ => None,
+        }
     }
 
     /// Whether `null` is a value of the type, through names.

@@ -108,8 +108,8 @@ struct Grammar<'src> {
 /// The two expression parsers: `full` anywhere, `restricted` where a `{` must open
 /// a block (the head of `if`, `match`, `for`, a `where` clause).
 struct Expressions<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>> {
-    full: Recursive<chumsky::recursive::Indirect<'tok, 'tok, I, Expr, Extra<'tok>>>,
-    restricted: Recursive<chumsky::recursive::Indirect<'tok, 'tok, I, Expr, Extra<'tok>>>,
+    full: Boxed<'tok, I, Expr>,
+    restricted: Boxed<'tok, I, Expr>,
 }
 
 impl<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>> Clone for Expressions<'tok, I> {
@@ -538,20 +538,23 @@ impl<'src> Grammar<'src> {
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
         'src: 'tok,
     {
-        let mut full = Recursive::declare();
-        let mut restricted = Recursive::declare();
-        full.define(self.expression(
-            full.clone().boxed(),
-            restricted.clone().boxed(),
-            full.clone().boxed(),
-            false,
-        ));
-        restricted.define(self.expression(
-            full.clone().boxed(),
-            restricted.clone().boxed(),
-            restricted.clone().boxed(),
-            true,
-        ));
+        // `recursive` holds itself weakly; `Recursive::declare` would make strong
+        // cycles between the two parsers and leak them on every parse. So the
+        // restricted parser is built twice: once inside `full` (for the heads of
+        // `match` expressions) and once outside, each referring to `full`.
+        let restricted_in = move |full: Boxed<'tok, I, Expr>| {
+            recursive(move |restricted| {
+                let restricted: Boxed<'tok, I, Expr> = restricted.boxed();
+                self.expression(full, restricted.clone(), restricted, true)
+            })
+        };
+        let full = recursive(move |full| {
+            let full: Boxed<'tok, I, Expr> = full.boxed();
+            let head = restricted_in(full.clone()).boxed();
+            self.expression(full.clone(), head, full, false)
+        })
+        .boxed();
+        let restricted = restricted_in(full.clone()).boxed();
         Expressions { full, restricted }
     }
 

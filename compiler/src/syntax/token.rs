@@ -247,11 +247,16 @@ pub const CONTEXTUAL_KEYWORDS: &[&str] = &["webhook", "schedule", "tz", "manual"
 pub const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 impl Token {
+    /// Whether this is a reserved word. Keywords are the first variants, up to
+    /// `Null`; a test checks that `KEYWORDS` lists exactly them.
     pub fn is_keyword(self) -> bool {
-        self.keyword_text().is_some()
+        (self as u8) <= (Token::Null as u8)
     }
 
     pub fn keyword_text(self) -> Option<&'static str> {
+        if !self.is_keyword() {
+            return None;
+        }
         KEYWORDS
             .iter()
             .find(|(_, token)| *token == self)
@@ -314,5 +319,22 @@ impl Token {
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyword_table_lists_exactly_the_keyword_variants() {
+        for (text, token) in KEYWORDS {
+            assert!(token.is_keyword(), "{text} is in KEYWORDS but not a keyword variant");
+            let lexed: Vec<_> = Token::lexer(text).collect();
+            assert_eq!(lexed, vec![Ok(*token)], "`{text}` does not lex as its keyword");
+        }
+        let variants = (Token::Null as u8) + 1;
+        assert_eq!(KEYWORDS.len(), usize::from(variants));
+        assert!(!Token::Ident.is_keyword());
     }
 }

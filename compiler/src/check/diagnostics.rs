@@ -418,7 +418,6 @@ pub fn webhook_claimed_twice(
     path: &str,
     span: Span,
     first: (Option<FileId>, Span),
-    location: &str,
 ) -> Diagnostic {
     let diagnostic = Diagnostic::error(
         WEBHOOK_CLAIMED_TWICE,
@@ -426,7 +425,6 @@ pub fn webhook_claimed_twice(
         span,
     )
     .with_label("claimed again here")
-    .with_note(format!("first claimed at {location}"))
     .with_help("give each webhook its own path; one request starts one workflow");
     match first {
         (Some(file), first) => diagnostic.with_secondary_in(file, first, "first claimed here"),

@@ -760,11 +760,13 @@ impl Checker<'_> {
         let mut resolved = self.resolve(ty);
         let mut nullable = false;
         if self.nullable(&resolved) && !matches!(resolved, Ty::Json) {
+            // Once reported, the access is typed as if the value were not null, so
+            // the one mistake is not reported again where the result is used.
             if !short_circuit {
                 self.error(diag::nullable_access(ty, base_span));
             }
             resolved = self.resolve(&self.non_null(&resolved));
-            nullable = true;
+            nullable = short_circuit;
         }
         match &resolved {
             Ty::Error | Ty::Never => (Ty::Error, false),
@@ -804,14 +806,12 @@ impl Checker<'_> {
         let base = self.infer(base);
         let index = self.infer(index);
         let resolved = self.resolve(&base.ty);
-        let short_circuit = false;
-        let (container, nullable) = if self.nullable(&resolved) && !matches!(resolved, Ty::Json) {
-            if !short_circuit {
-                self.error(diag::nullable_access(&base.ty, base.span));
-            }
-            (self.resolve(&self.non_null(&resolved)), true)
+        // Once reported, the index is typed as if the base were not null.
+        let container = if self.nullable(&resolved) && !matches!(resolved, Ty::Json) {
+            self.error(diag::nullable_access(&base.ty, base.span));
+            self.resolve(&self.non_null(&resolved))
         } else {
-            (resolved, false)
+            resolved
         };
         let ty = match &container {
             Ty::Error | Ty::Never => Ty::Error,
@@ -829,7 +829,6 @@ impl Checker<'_> {
                 Ty::Error
             }
         };
-        let ty = if nullable { Ty::optional(ty) } else { ty };
         ir::Expr {
             kind: Ir::Index {
                 base: Box::new(base),
@@ -866,10 +865,17 @@ impl Checker<'_> {
                 let short_circuit = *optional || Self::in_optional_chain(base);
                 let receiver_nullable =
                     self.nullable(&receiver.ty) && !matches!(self.resolve(&receiver.ty), Ty::Json);
-                if receiver_nullable && !short_circuit {
-                    self.error(diag::nullable_access(&receiver.ty, receiver.span));
-                }
                 let sources: Vec<&ast::Arg> = args.iter().collect();
+                if receiver_nullable && !short_circuit {
+                    // Reported once; the call is then typed as if the receiver
+                    // were not null.
+                    self.error(diag::nullable_access(&receiver.ty, receiver.span));
+                    let narrowed = ir::Expr {
+                        ty: self.non_null(&receiver.ty),
+                        ..receiver
+                    };
+                    return self.call_named(name, Some(narrowed), &sources, span);
+                }
                 if receiver_nullable {
                     let narrowed = ir::Expr {
                         ty: self.non_null(&receiver.ty),

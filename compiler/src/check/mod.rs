@@ -279,8 +279,13 @@ impl<'a> Checker<'a> {
 
     /// Binds a name in the innermost scope; a name already visible is reported.
     pub(crate) fn bind(&mut self, name: &str, span: Span, ty: Ty, kind: BindingKind) -> Slot {
+        let journaled =
+            |kind: BindingKind| matches!(kind, BindingKind::Step { .. } | BindingKind::Handle(_));
+        // Two steps or handles of one name are E0307, reported with the workflow's
+        // step names (`collect_step_names`); E0308 would repeat it.
         if name != "_"
             && let Some(existing) = self.lookup_quiet(name)
+            && !(journaled(kind) && journaled(existing.kind))
         {
             self.error(resolve::diagnostics::name_already_bound(
                 name,

@@ -220,7 +220,6 @@ impl Checker<'_> {
                             continue;
                         }
                         let other = (*first_file != *file).then_some(*first_file);
-                        let location = self.location(*first_file, *first_span);
                         self.diagnostics.push(crate::FileDiagnostic {
                             file: *file,
                             diagnostic: diag::webhook_claimed_twice(
@@ -228,7 +227,6 @@ impl Checker<'_> {
                                 &path,
                                 span,
                                 (other, *first_span),
-                                &location,
                             ),
                         });
                     }
@@ -252,17 +250,6 @@ impl Checker<'_> {
                 ast::ItemKind::Workflow(decl) if decl.name.name == name => Some(decl),
                 _ => None,
             })
-    }
-
-    /// `path:line:column` of a span, for notes about other files.
-    pub(super) fn location(&self, file: FileId, span: Span) -> String {
-        match self.files.get(file.0 as usize) {
-            Some(source) => {
-                let position = source.lines.line_col(&source.text, span.start);
-                format!("{}:{}:{}", source.path, position.line, position.column)
-            }
-            None => String::from("another file"),
-        }
     }
 }
 

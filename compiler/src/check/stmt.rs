@@ -397,10 +397,14 @@ impl Checker<'_> {
                     Some(ty) => self.check(expr, ty, "in a `let`"),
                     None => self.infer(expr),
                 };
-                if annotation.is_none() && self.mentions_secret(&value.ty) {
+                // A rejected secret binds the error type: later uses of the name
+                // are not the mistake, and are not reported again.
+                let ty = if annotation.is_none() && self.mentions_secret(&value.ty) {
                     self.error(diag::secret_leak("in a `let`", value.span));
-                }
-                let ty = annotation.unwrap_or_else(|| value.ty.clone());
+                    Ty::Error
+                } else {
+                    annotation.unwrap_or_else(|| value.ty.clone())
+                };
                 let slot = self.bind(&name.name, name.span, ty, BindingKind::Let);
                 S::Let { slot, value }
             }

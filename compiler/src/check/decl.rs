@@ -452,19 +452,9 @@ impl Checker<'_> {
         }
         let fields = self.fields_by_name(&block.fields, "setting", &SETTINGS);
         if let Some(field) = fields.get("max_concurrency") {
-            settings.max_concurrency =
-                self.const_int(&field.value, "`max_concurrency`")
-                    .map(|value| {
-                        if value < 1 {
-                            self.error(diag::mismatched_in(
-                                "`max_concurrency` must be at least 1",
-                                &Ty::Int,
-                                &Ty::Int,
-                                field.value.span,
-                            ));
-                        }
-                        u32::try_from(value.max(1)).unwrap_or(u32::MAX)
-                    });
+            settings.max_concurrency = self
+                .const_at_least(&field.value, "`max_concurrency`", 1)
+                .map(|value| u32::try_from(value).unwrap_or(u32::MAX));
         }
         if let Some(field) = fields.get("timeout") {
             settings.timeout_ms = self.const_duration(&field.value, "a timeout");
@@ -857,9 +847,12 @@ where {
             ("initial", Ty::Duration),
             ("max", Ty::Duration),
         ];
+        const SIGNATURE: &str = "exponential(attempts: int, initial: duration, max: duration)";
         let mut values = [None, None, None];
         let mut next = 0;
         let mut spans = [value.span; 3];
+        // Where each parameter was first given: a second one is reported, dropped.
+        let mut given: [Option<Span>; 3] = [None; 3];
         for arg in args {
             let position = match &arg.name {
                 Some(name) => schema.iter().position(|(known, _)| *known == name.name),
@@ -873,10 +866,16 @@ where {
                     "`exponential`",
                     "an argument matches no parameter",
                     arg.span,
-                    "exponential(attempts: int, initial: duration, max: duration)",
+                    SIGNATURE,
                 ));
                 continue;
             };
+            let at = arg.name.as_ref().map_or(arg.span, |name| name.span);
+            if let Some(first) = given[position] {
+                self.error(diag::duplicate_option(schema[position].0, at, first));
+                continue;
+            }
+            given[position] = Some(at);
             spans[position] = arg.value.span;
             values[position] = if position == 0 {
                 self.const_int(&arg.value, "`attempts`")
@@ -884,15 +883,17 @@ where {
                 self.const_duration(&arg.value, "a retry delay")
             };
         }
-        let [Some(attempts), Some(initial_ms), Some(max_ms)] = values else {
-            if args.len() < 3 {
+        for ((name, _), given) in schema.iter().zip(given) {
+            if given.is_none() {
                 self.error(diag::wrong_arguments(
                     "`exponential`",
-                    "it needs `attempts`, `initial` and `max`",
+                    &format!("missing the argument `{name}`"),
                     value.span,
-                    "exponential(attempts: int, initial: duration, max: duration)",
+                    SIGNATURE,
                 ));
             }
+        }
+        let [Some(attempts), Some(initial_ms), Some(max_ms)] = values else {
             return None;
         };
         if attempts < 1 {
@@ -940,7 +941,7 @@ where {
             &["failures", "reset_after"],
         );
         let failures = match by_name.get("failures") {
-            Some(field) => self.const_int(&field.value, "`failures`"),
+            Some(field) => self.const_at_least(&field.value, "`failures`", 1),
             None => {
                 self.error(diag::missing_option(
                     "a circuit breaker",
@@ -962,15 +963,38 @@ where {
             }
         };
         Some(ir::CircuitBreaker {
-            failures: u32::try_from(failures?.max(1)).unwrap_or(u32::MAX),
+            failures: u32::try_from(failures?).unwrap_or(u32::MAX),
             reset_after_ms: reset?,
         })
     }
 
+    /// A constant `int` of at least `min`; a smaller one is reported (E0425).
+    pub(super) fn const_at_least(
+        &mut self,
+        value: &ast::Expr,
+        what: &str,
+        min: i64,
+    ) -> Option<i64> {
+        let found = self.const_int(value, what)?;
+        if found < min {
+            self.error(diag::out_of_range(what, min, found, value.span));
+            return None;
+        }
+        Some(found)
+    }
+
+    /// A constant `int`: a literal, maybe negated (`-1` is a prefix minus applied
+    /// to a literal, SPEC §3.5) or parenthesised.
     pub(super) fn const_int(&mut self, value: &ast::Expr, what: &str) -> Option<i64> {
         match &value.kind {
             ast::ExprKind::Literal(ast::Literal::Int(value)) => Some(*value),
             ast::ExprKind::Paren(inner) => self.const_int(inner, what),
+            ast::ExprKind::Unary {
+                op: ast::UnaryOp::Neg,
+                operand,
+            } if matches!(operand.kind, ast::ExprKind::Literal(ast::Literal::Int(_))) => {
+                self.const_int(operand, what).and_then(i64::checked_neg)
+            }
             _ => {
                 let found = self.infer(value);
                 if self.assignable(&found.ty, &Ty::Int) {

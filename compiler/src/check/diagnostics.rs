@@ -31,6 +31,7 @@ pub const TRIGGER_INPUT: Code = Code("E0421");
 pub const MISPLACED_STATEMENT: Code = Code("E0422");
 pub const NOT_CONSTANT: Code = Code("E0423");
 pub const DUPLICATE_OPTION: Code = Code("E0424");
+pub const OUT_OF_RANGE: Code = Code("E0425");
 
 pub const WEBHOOK_CLAIMED_TWICE: Code = Code("E0501");
 pub const BOUND_EXCEEDS_TIMEOUT: Code = Code("E0502");
@@ -65,6 +66,7 @@ pub const ALL: &[Code] = &[
     MISPLACED_STATEMENT,
     NOT_CONSTANT,
     DUPLICATE_OPTION,
+    OUT_OF_RANGE,
     WEBHOOK_CLAIMED_TWICE,
     BOUND_EXCEEDS_TIMEOUT,
     UNUSED,
@@ -393,6 +395,16 @@ pub fn not_constant(what: &str, span: Span) -> Diagnostic {
     Diagnostic::error(NOT_CONSTANT, format!("{what} must be a constant"), span)
         .with_label("computed value")
         .with_help("write a literal, such as `30s` or `5`: it is known when the program is checked")
+}
+
+pub fn out_of_range(what: &str, min: i64, found: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        OUT_OF_RANGE,
+        format!("{what} must be at least {min}, found {found}"),
+        span,
+    )
+    .with_label("out of range")
+    .with_help(format!("write a value of {min} or more"))
 }
 
 pub fn duplicate_option(name: &str, span: Span, first: Span) -> Diagnostic {

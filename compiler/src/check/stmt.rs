@@ -562,8 +562,8 @@ impl Checker<'_> {
         for option in &each.options {
             match option.name.as_ref().map(|name| name.name.as_str()) {
                 Some("concurrency") => {
-                    if let Some(value) = self.const_int(&option.value, "`concurrency`") {
-                        concurrency = u32::try_from(value.max(1)).unwrap_or(u32::MAX);
+                    if let Some(value) = self.const_at_least(&option.value, "`concurrency`", 1) {
+                        concurrency = u32::try_from(value).unwrap_or(u32::MAX);
                     }
                 }
                 other => {

@@ -21,7 +21,34 @@ use chumsky::pratt::{infix, left, postfix, prefix, right};
 use chumsky::prelude::*;
 
 type Error<'tok> = Rich<'tok, Token, SimpleSpan>;
-type Extra<'tok> = extra::Err<Error<'tok>>;
+
+/// What the grammar needs of its error type. The parser runs first with
+/// `EmptyErr`, which costs nothing to make and merge, and only when that finds a
+/// mistake again with `Rich`, whose expected-token sets become the diagnostics:
+/// valid files, the common case, never pay for error bookkeeping.
+trait FlowError<'tok, I: Input<'tok>>:
+    chumsky::error::Error<'tok, I>
+    + LabelError<'tok, I, RichPattern<'tok, Token>>
+    + LabelError<'tok, I, &'static str>
+    + 'tok
+{
+    fn custom_error(span: SimpleSpan, message: String) -> Self;
+}
+
+impl<'tok, I> FlowError<'tok, I> for Error<'tok>
+where
+    I: Input<'tok, Token = Token, Span = SimpleSpan>,
+{
+    fn custom_error(span: SimpleSpan, message: String) -> Self {
+        Rich::custom(span, message)
+    }
+}
+
+impl<'tok, I: Input<'tok>> FlowError<'tok, I> for EmptyErr {
+    fn custom_error(_: SimpleSpan, _: String) -> Self {
+        EmptyErr::default()
+    }
+}
 
 pub(super) fn parse_tokens(
     source: &str,
@@ -36,7 +63,16 @@ pub(super) fn parse_tokens(
     let input = tokens
         .as_slice()
         .split_token_span(SimpleSpan::from(end..end));
-    let (module, errors) = module_parser(source).parse(input).into_output_errors();
+    // Most files are valid: parse them with the error type that costs nothing,
+    // and again with `Rich` only when that pass finds a mistake.
+    let fast = module_parser::<_, EmptyErr>(source).parse(input.clone());
+    let (module, errors) = if fast.has_output() && !fast.has_errors() {
+        (fast.into_output(), Vec::new())
+    } else {
+        module_parser::<_, Error<'_>>(source)
+            .parse(input)
+            .into_output_errors()
+    };
     // An unclosed bracket already has its E0202; the parse error it causes at the
     // same bracket says nothing more.
     let unclosed: Vec<Span> = diagnostics
@@ -77,15 +113,20 @@ fn span_of(span: SimpleSpan) -> Span {
 }
 
 /// A custom error carries its code and one argument: `"E0205:get"`.
-fn custom<'tok>(code: crate::diagnostic::Code, arg: &str, span: SimpleSpan) -> Error<'tok> {
-    Rich::custom(span, format!("{}:{}", code.as_str(), arg))
+fn custom<'tok, I, E>(code: crate::diagnostic::Code, arg: &str, span: SimpleSpan) -> E
+where
+    I: Input<'tok>,
+    E: FlowError<'tok, I>,
+{
+    E::custom_error(span, format!("{}:{}", code.as_str(), arg))
 }
 
 // ------------------------------------------------------------------ grammar
 
-fn module_parser<'tok, 'src: 'tok, I>(src: &'src str) -> impl Parser<'tok, I, Module, Extra<'tok>>
+fn module_parser<'tok, 'src: 'tok, I, E>(src: &'src str) -> impl Parser<'tok, I, Module, extra::Err<E>>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
 {
     let g = Grammar { src };
     let expr = g.expressions();
@@ -107,12 +148,14 @@ struct Grammar<'src> {
 
 /// The two expression parsers: `full` anywhere, `restricted` where a `{` must open
 /// a block (the head of `if`, `match`, `for`, a `where` clause).
-struct Expressions<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>> {
-    full: Boxed<'tok, I, Expr>,
-    restricted: Boxed<'tok, I, Expr>,
+struct Expressions<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>, E: FlowError<'tok, I>> {
+    full: Boxed<'tok, I, E, Expr>,
+    restricted: Boxed<'tok, I, E, Expr>,
 }
 
-impl<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>> Clone for Expressions<'tok, I> {
+impl<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>, E: FlowError<'tok, I>> Clone
+    for Expressions<'tok, I, E>
+{
     fn clone(&self) -> Self {
         Expressions {
             full: self.full.clone(),
@@ -121,7 +164,7 @@ impl<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>> Clone for Expr
     }
 }
 
-type Boxed<'tok, I, O> = chumsky::Boxed<'tok, 'tok, I, O, Extra<'tok>>;
+type Boxed<'tok, I, E, O> = chumsky::Boxed<'tok, 'tok, I, O, extra::Err<E>>;
 
 enum Postfix {
     Field(Ident, bool),
@@ -135,9 +178,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// An identifier.
-    fn ident<'tok, I>(self) -> Boxed<'tok, I, Ident>
+    fn ident<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         just(Token::Ident)
@@ -151,9 +195,10 @@ impl<'src> Grammar<'src> {
 
     /// A name being declared: an identifier, or a keyword reported as E0208 and
     /// taken as the name so the rest still parses.
-    fn binding<'tok, I>(self) -> Boxed<'tok, I, Ident>
+    fn binding<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let keyword =
@@ -171,9 +216,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// A field name: an identifier, a keyword, or a plain string.
-    fn field_name<'tok, I>(self) -> Boxed<'tok, I, Ident>
+    fn field_name<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let word = any()
@@ -190,9 +236,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// A contextual keyword such as `webhook`: an identifier with that text.
-    fn contextual<'tok, I>(self, word: &'static str) -> Boxed<'tok, I, Span>
+    fn contextual<'tok, I, E>(self, word: &'static str) -> Boxed<'tok, I, E, Span>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         just(Token::Ident)
@@ -200,7 +247,7 @@ impl<'src> Grammar<'src> {
                 if self.text(span) == word {
                     Ok(span_of(span))
                 } else {
-                    Err(<Error<'tok> as LabelError<
+                    Err(<E as LabelError<
                         'tok,
                         I,
                         RichPattern<'tok, Token>,
@@ -215,9 +262,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// `GET`, `POST`, …: reported as E0205 when not a method, kept either way.
-    fn http_method<'tok, I>(self) -> Boxed<'tok, I, Ident>
+    fn http_method<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         self.ident()
@@ -232,12 +280,13 @@ impl<'src> Grammar<'src> {
     }
 
     /// The pieces of a string literal, interpolations parsed with `expr`.
-    fn string_parts<'tok, I>(
+    fn string_parts<'tok, I, E>(
         self,
-        expr: Boxed<'tok, I, Expr>,
-    ) -> Boxed<'tok, I, (Vec<TemplatePart>, Span)>
+        expr: Boxed<'tok, I, E, Expr>,
+    ) -> Boxed<'tok, I, E, (Vec<TemplatePart>, Span)>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let text = just(Token::StrText).map_with(move |_, e| {
@@ -278,9 +327,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// A string that must not interpolate (`what` names it in the error).
-    fn plain_string<'tok, I>(self, what: &'static str) -> Boxed<'tok, I, StrLit>
+    fn plain_string<'tok, I, E>(self, what: &'static str) -> Boxed<'tok, I, E, StrLit>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let text = just(Token::StrText).map_with(move |_, e| {
@@ -313,9 +363,10 @@ impl<'src> Grammar<'src> {
             .boxed()
     }
 
-    fn literal<'tok, I>(self) -> Boxed<'tok, I, Literal>
+    fn literal<'tok, I, E>(self) -> Boxed<'tok, I, E, Literal>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         any()
@@ -329,7 +380,7 @@ impl<'src> Grammar<'src> {
                     Token::False => Literal::Bool(false),
                     Token::Null => Literal::Null,
                     _ => {
-                        return Err(<Error<'tok> as LabelError<
+                        return Err(<E as LabelError<
                             'tok,
                             I,
                             RichPattern<'tok, Token>,
@@ -344,9 +395,10 @@ impl<'src> Grammar<'src> {
     }
 
     /// `{ name: value, … }` with optional commas.
-    fn fields<'tok, I>(self, expr: Boxed<'tok, I, Expr>) -> Boxed<'tok, I, Vec<Field>>
+    fn fields<'tok, I, E>(self, expr: Boxed<'tok, I, E, Expr>) -> Boxed<'tok, I, E, Vec<Field>>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         self.field_name()
@@ -375,13 +427,14 @@ impl<'src> Grammar<'src> {
     }
 
     /// `name: value` or `value`, comma-separated, inside parentheses.
-    fn args<'tok, I>(
+    fn args<'tok, I, E>(
         self,
-        expr: Boxed<'tok, I, Expr>,
+        expr: Boxed<'tok, I, E, Expr>,
         opens: &'static [Token],
-    ) -> Boxed<'tok, I, Vec<Arg>>
+    ) -> Boxed<'tok, I, E, Vec<Arg>>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         self.ident()
@@ -401,9 +454,10 @@ impl<'src> Grammar<'src> {
             .boxed()
     }
 
-    fn any_paren<'tok, I>(self) -> Boxed<'tok, I, Token>
+    fn any_paren<'tok, I, E>(self) -> Boxed<'tok, I, E, Token>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         just(Token::LParen).or(just(Token::CallParen)).boxed()
@@ -411,13 +465,14 @@ impl<'src> Grammar<'src> {
 
     // -------------------------------------------------------------- types
 
-    fn ty<'tok, I>(self) -> Boxed<'tok, I, Type>
+    fn ty<'tok, I, E>(self) -> Boxed<'tok, I, E, Type>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         recursive(move |ty| {
-            let ty: Boxed<'tok, I, Type> = ty.boxed();
+            let ty: Boxed<'tok, I, E, Type> = ty.boxed();
             let name = self.ident().map(TypeKind::Name);
             let null = just(Token::Null).to(TypeKind::Literal(Literal::Null));
             let string = self
@@ -488,9 +543,10 @@ impl<'src> Grammar<'src> {
 
     // -------------------------------------------------------------- expressions
 
-    fn patterns<'tok, I>(self) -> Boxed<'tok, I, Pattern>
+    fn patterns<'tok, I, E>(self) -> Boxed<'tok, I, E, Pattern>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let wildcard = self.ident().map(|ident| {
@@ -508,7 +564,7 @@ impl<'src> Grammar<'src> {
             .try_map(|literal, span| match literal {
                 Literal::Int(value) => Ok(PatternKind::Literal(Literal::Int(-value))),
                 Literal::Float(value) => Ok(PatternKind::Literal(Literal::Float(-value))),
-                _ => Err(Rich::custom(span, "E0201:a number after `-`")),
+                _ => Err(E::custom_error(span, "E0201:a number after `-`".to_string())),
             });
         let literal = self.literal().map(PatternKind::Literal);
         let atom = choice((wildcard, string, negative, literal))
@@ -533,23 +589,24 @@ impl<'src> Grammar<'src> {
             .boxed()
     }
 
-    fn expressions<'tok, I>(self) -> Expressions<'tok, I>
+    fn expressions<'tok, I, E>(self) -> Expressions<'tok, I, E>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         // `recursive` holds itself weakly; `Recursive::declare` would make strong
         // cycles between the two parsers and leak them on every parse. So the
         // restricted parser is built twice: once inside `full` (for the heads of
         // `match` expressions) and once outside, each referring to `full`.
-        let restricted_in = move |full: Boxed<'tok, I, Expr>| {
+        let restricted_in = move |full: Boxed<'tok, I, E, Expr>| {
             recursive(move |restricted| {
-                let restricted: Boxed<'tok, I, Expr> = restricted.boxed();
+                let restricted: Boxed<'tok, I, E, Expr> = restricted.boxed();
                 self.expression(full, restricted.clone(), restricted, true)
             })
         };
         let full = recursive(move |full| {
-            let full: Boxed<'tok, I, Expr> = full.boxed();
+            let full: Boxed<'tok, I, E, Expr> = full.boxed();
             let head = restricted_in(full.clone()).boxed();
             self.expression(full.clone(), head, full, false)
         })
@@ -561,15 +618,16 @@ impl<'src> Grammar<'src> {
     /// One expression parser: `full` parses nested bracketed parts, `head` the
     /// head of a `match`, `this` the parts at the same level (so the restriction
     /// carries into `a && b`).
-    fn expression<'tok, I>(
+    fn expression<'tok, I, E>(
         self,
-        full: Boxed<'tok, I, Expr>,
-        head: Boxed<'tok, I, Expr>,
-        this: Boxed<'tok, I, Expr>,
+        full: Boxed<'tok, I, E, Expr>,
+        head: Boxed<'tok, I, E, Expr>,
+        this: Boxed<'tok, I, E, Expr>,
         restricted: bool,
-    ) -> Boxed<'tok, I, Expr>
+    ) -> Boxed<'tok, I, E, Expr>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let spanned = |kind: ExprKind, span: SimpleSpan| Expr {
@@ -853,12 +911,13 @@ impl<'src> Grammar<'src> {
 
     // -------------------------------------------------------------- statements
 
-    fn http_call<'tok, I>(self, expr: &Expressions<'tok, I>) -> Boxed<'tok, I, HttpCall>
+    fn http_call<'tok, I, E>(self, expr: &Expressions<'tok, I, E>) -> Boxed<'tok, I, E, HttpCall>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
-        let full: Boxed<'tok, I, Expr> = expr.full.clone().boxed();
+        let full: Boxed<'tok, I, E, Expr> = expr.full.clone().boxed();
         let string = self
             .string_parts(full.clone())
             .map(|(parts, span)| template_expr(parts, span));
@@ -895,15 +954,16 @@ impl<'src> Grammar<'src> {
             .boxed()
     }
 
-    fn statement<'tok, I>(self, expr: Expressions<'tok, I>) -> Boxed<'tok, I, Stmt>
+    fn statement<'tok, I, E>(self, expr: Expressions<'tok, I, E>) -> Boxed<'tok, I, E, Stmt>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
-        let full: Boxed<'tok, I, Expr> = expr.full.clone().boxed();
-        let restricted: Boxed<'tok, I, Expr> = expr.restricted.clone().boxed();
+        let full: Boxed<'tok, I, E, Expr> = expr.full.clone().boxed();
+        let restricted: Boxed<'tok, I, E, Expr> = expr.restricted.clone().boxed();
         recursive(move |stmt| {
-            let stmt: Boxed<'tok, I, Stmt> = stmt.boxed();
+            let stmt: Boxed<'tok, I, E, Stmt> = stmt.boxed();
             let block = self.block(stmt.clone());
             let options = self.args(full.clone(), &[Token::LParen]);
 
@@ -1148,9 +1208,10 @@ impl<'src> Grammar<'src> {
         .boxed()
     }
 
-    fn block<'tok, I>(self, stmt: Boxed<'tok, I, Stmt>) -> Boxed<'tok, I, Block>
+    fn block<'tok, I, E>(self, stmt: Boxed<'tok, I, E, Stmt>) -> Boxed<'tok, I, E, Block>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         stmt.repeated()
@@ -1165,9 +1226,10 @@ impl<'src> Grammar<'src> {
 
     // -------------------------------------------------------------- declarations
 
-    fn trigger<'tok, I>(self, full: Boxed<'tok, I, Expr>) -> Boxed<'tok, I, Trigger>
+    fn trigger<'tok, I, E>(self, full: Boxed<'tok, I, E, Expr>) -> Boxed<'tok, I, E, Trigger>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let webhook = self
@@ -1193,7 +1255,7 @@ impl<'src> Grammar<'src> {
             .ignore_then(self.ident())
             .map(|name| TriggerKind::Event { name });
         let manual = self.contextual("manual").to(TriggerKind::Manual);
-        let rest = token_tree::<I>()
+        let rest = token_tree::<I, E>()
             .and_is(
                 any()
                     .filter(|t: &Token| !starts_statement(*t) && !starts_item(*t))
@@ -1227,16 +1289,17 @@ impl<'src> Grammar<'src> {
             .boxed()
     }
 
-    fn item<'tok, I>(
+    fn item<'tok, I, E>(
         self,
-        expr: Expressions<'tok, I>,
-        stmt: Boxed<'tok, I, Stmt>,
-    ) -> Boxed<'tok, I, Item>
+        expr: Expressions<'tok, I, E>,
+        stmt: Boxed<'tok, I, E, Stmt>,
+    ) -> Boxed<'tok, I, E, Item>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
         'src: 'tok,
     {
-        let full: Boxed<'tok, I, Expr> = expr.full.clone().boxed();
+        let full: Boxed<'tok, I, E, Expr> = expr.full.clone().boxed();
         let params = self
             .binding()
             .then_ignore(just(Token::Colon))
@@ -1391,9 +1454,10 @@ fn is_close(token: Token) -> bool {
 }
 
 /// One token, or a whole balanced bracket group (or string).
-fn token_tree<'tok, I>() -> Boxed<'tok, I, ()>
+fn token_tree<'tok, I, E>() -> Boxed<'tok, I, E, ()>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
 {
     recursive(|tree| {
         let group = any()
@@ -1445,17 +1509,18 @@ fn starts_item(token: Token) -> bool {
 
 /// Skips one bracket group opened by one of `opens` (balanced, thanks to
 /// `balance`) and stands `fallback` in for it.
-fn skip_group<'tok, I, O>(
+fn skip_group<'tok, I, E, O>(
     opens: &'static [Token],
     fallback: impl Fn(Span) -> O + Clone + 'tok,
-) -> Boxed<'tok, I, O>
+) -> Boxed<'tok, I, E, O>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
     O: 'tok,
 {
     any()
         .filter(move |t: &Token| opens.contains(t))
-        .then(token_tree::<I>().repeated())
+        .then(token_tree::<I, E>().repeated())
         .then(any().filter(|t: &Token| is_close(*t)))
         .map_with(move |_, e| fallback(span_of(e.span())))
         .boxed()
@@ -1465,12 +1530,13 @@ where
 /// the next statement keyword or the `}` that closes the block. Declaration
 /// keywords are skipped too: one at the start of a line has already closed the
 /// block in `balance`, so any other is a stray word inside the statement.
-fn skip_statement<'tok, I>() -> Boxed<'tok, I, Stmt>
+fn skip_statement<'tok, I, E>() -> Boxed<'tok, I, E, Stmt>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
 {
-    let rest = token_tree::<I>().and_is(any().filter(|t: &Token| !starts_statement(*t)).rewind());
-    token_tree::<I>()
+    let rest = token_tree::<I, E>().and_is(any().filter(|t: &Token| !starts_statement(*t)).rewind());
+    token_tree::<I, E>()
         .then(rest.repeated())
         .map_with(|_, e| Stmt {
             kind: StmtKind::Error,
@@ -1480,12 +1546,13 @@ where
 }
 
 /// Skips a broken declaration up to the next declaration keyword.
-fn skip_item<'tok, I>() -> Boxed<'tok, I, Item>
+fn skip_item<'tok, I, E>() -> Boxed<'tok, I, E, Item>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
 {
-    let rest = token_tree::<I>().and_is(any().filter(|t: &Token| !starts_item(*t)).rewind());
-    token_tree::<I>()
+    let rest = token_tree::<I, E>().and_is(any().filter(|t: &Token| !starts_item(*t)).rewind());
+    token_tree::<I, E>()
         .then(rest.repeated())
         .map_with(|_, e| Item {
             docs: Docs::default(),

@@ -1251,15 +1251,31 @@ impl Checker<'_> {
         scrutinee: &Ty,
         narrow: bool,
     ) -> ir::Pattern {
+        self.lower_pattern_in(pattern, scrutinee, narrow, &mut Vec::new())
+    }
+
+    /// `bound` holds the names the pattern has bound so far: the alternatives of an
+    /// or-pattern bind the same names, to the same slots.
+    fn lower_pattern_in(
+        &mut self,
+        pattern: &ast::Pattern,
+        scrutinee: &Ty,
+        narrow: bool,
+        bound: &mut Vec<(String, ir::Slot)>,
+    ) -> ir::Pattern {
         match &pattern.kind {
             ast::PatternKind::Wildcard | ast::PatternKind::Error => ir::Pattern::Wildcard,
             ast::PatternKind::Binding(ident) => {
+                if let Some((_, slot)) = bound.iter().find(|(name, _)| *name == ident.name) {
+                    return ir::Pattern::Binding { slot: *slot };
+                }
                 let ty = if narrow {
                     self.non_null(scrutinee)
                 } else {
                     scrutinee.clone()
                 };
                 let slot = self.bind(&ident.name, ident.span, ty, BindingKind::Pattern);
+                bound.push((ident.name.clone(), slot));
                 ir::Pattern::Binding { slot }
             }
             ast::PatternKind::Literal(value) => {
@@ -1298,13 +1314,46 @@ impl Checker<'_> {
                 }
                 ir::Pattern::Literal { value: lowered }
             }
-            ast::PatternKind::Or(alternatives) => ir::Pattern::Or {
-                alternatives: alternatives
-                    .iter()
-                    .map(|alternative| self.lower_pattern(alternative, scrutinee, narrow))
-                    .collect(),
-            },
+            ast::PatternKind::Or(alternatives) => {
+                // A name bound by one alternative must be bound by all (SPEC §7).
+                let names: Vec<Vec<&ast::Ident>> = alternatives.iter().map(bindings_of).collect();
+                let mut reported: Vec<&str> = Vec::new();
+                for ident in names.iter().flatten() {
+                    if reported.contains(&ident.name.as_str()) {
+                        continue;
+                    }
+                    let missing = alternatives
+                        .iter()
+                        .zip(&names)
+                        .find(|(_, bound)| !bound.iter().any(|other| other.name == ident.name));
+                    if let Some((alternative, _)) = missing {
+                        reported.push(&ident.name);
+                        self.error(names::binding_not_in_every_alternative(
+                            &ident.name,
+                            ident.span,
+                            alternative.span,
+                        ));
+                    }
+                }
+                ir::Pattern::Or {
+                    alternatives: alternatives
+                        .iter()
+                        .map(|alternative| {
+                            self.lower_pattern_in(alternative, scrutinee, narrow, bound)
+                        })
+                        .collect(),
+                }
+            }
         }
+    }
+}
+
+/// The names a pattern binds.
+fn bindings_of(pattern: &ast::Pattern) -> Vec<&ast::Ident> {
+    match &pattern.kind {
+        ast::PatternKind::Binding(ident) => vec![ident],
+        ast::PatternKind::Or(alternatives) => alternatives.iter().flat_map(bindings_of).collect(),
+        _ => Vec::new(),
     }
 }
 

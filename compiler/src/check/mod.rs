@@ -127,6 +127,8 @@ pub(crate) struct Binding {
     pub span: Span,
     pub used: bool,
     pub awaited: Option<Span>,
+    /// How many loops enclose the binding, to tell an `await` repeated by a loop.
+    pub loops: u32,
 }
 
 /// The frame of one body: nested scopes of bindings and the next free slot.
@@ -147,8 +149,12 @@ pub(crate) struct WorkflowCtx {
     pub steps: BTreeMap<String, Span>,
     /// One list of yielded types per enclosing `let … = for`.
     pub yields: Vec<Vec<(Ty, Span)>>,
+    /// For each enclosing `let … = for`, the element type its annotation wants.
+    pub yield_into: Vec<Option<Ty>>,
     /// Loops entered since the innermost collecting `for`.
     pub plain_loops: u32,
+    /// Loops (of any kind) around the statement being checked.
+    pub loops: u32,
     pub in_test: bool,
     /// Numbers `emit` and `set` journal keys.
     pub counter: u32,
@@ -315,6 +321,7 @@ impl<'a> Checker<'a> {
             span,
             used: false,
             awaited: None,
+            loops: self.wf.as_ref().map_or(0, |wf| wf.loops),
         };
         match self.body.scopes.last_mut() {
             Some(scope) => scope.push(binding),

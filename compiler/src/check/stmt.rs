@@ -343,7 +343,15 @@ impl Checker<'_> {
                     .wf
                     .as_ref()
                     .is_some_and(|wf| !wf.yields.is_empty() && wf.plain_loops == 0);
-                let value = self.infer(value);
+                let wanted = self
+                    .wf
+                    .as_ref()
+                    .filter(|_| collecting)
+                    .and_then(|wf| wf.yield_into.last().cloned().flatten());
+                let value = match wanted {
+                    Some(wanted) => self.check(value, &wanted, "in a `yield`"),
+                    None => self.infer(value),
+                };
                 if self.mentions_secret(&value.ty) {
                     self.error(diag::secret_leak("in a `yield`", value.span));
                 }
@@ -454,15 +462,26 @@ impl Checker<'_> {
                     message,
                 }
             }
-            ast::LetValue::For(each, _) => {
+            ast::LetValue::For(each, at) => {
+                // An annotation's element type is pushed into each `yield`.
+                let wanted =
+                    annotation
+                        .as_ref()
+                        .and_then(|annotation| match self.resolve(annotation) {
+                            Ty::List { element } => Some(*element),
+                            Ty::Json => Some(Ty::Json),
+                            _ => None,
+                        });
                 let saved_loops = self.wf.as_mut().map(|wf| {
                     wf.yields.push(Vec::new());
+                    wf.yield_into.push(wanted);
                     std::mem::take(&mut wf.plain_loops)
                 });
                 let lowered = self.check_for(each);
                 let yielded = match self.wf.as_mut() {
                     Some(wf) => {
                         wf.plain_loops = saved_loops.unwrap_or(0);
+                        wf.yield_into.pop();
                         wf.yields.pop().unwrap_or_default()
                     }
                     None => Vec::new(),
@@ -473,9 +492,10 @@ impl Checker<'_> {
                     "the first `yield`",
                 );
                 let mut ty = Ty::list(element);
-                if let Some(annotation) = annotation
-                    && self.assignable(&ty, &annotation)
-                {
+                if let Some(annotation) = annotation {
+                    if !self.assignable(&ty, &annotation) {
+                        self.error(diag::mismatched_types(&annotation, &ty, *at));
+                    }
                     ty = annotation;
                 }
                 let slot = self.bind(&name.name, name.span, ty, BindingKind::Let);
@@ -584,10 +604,16 @@ impl Checker<'_> {
             ast::ExprKind::Name(ident) => ident.name.clone(),
             _ => each.var.name.clone(),
         };
+        if let Some(wf) = self.wf.as_mut() {
+            wf.loops += 1;
+        }
         self.push_scope();
         let var_slot = self.bind(&each.var.name, each.var.span, element, BindingKind::Loop);
         let body = self.check_block_stmts(&each.body.stmts);
         self.pop_scope();
+        if let Some(wf) = self.wf.as_mut() {
+            wf.loops -= 1;
+        }
         ir::ForLoop {
             segment,
             var_slot,
@@ -727,11 +753,19 @@ impl Checker<'_> {
                     self.error(diag::not_a_handle(&handle.name, &binding.ty, handle.span));
                     return (None, Ty::Error, false);
                 };
+                let loops = self.wf.as_ref().map_or(0, |wf| wf.loops);
                 if let Some(first) = binding.awaited {
                     self.error(names::handle_awaited_twice(
                         &handle.name,
                         handle.span,
                         first,
+                    ));
+                } else if loops > binding.loops {
+                    // A loop would await it once per element.
+                    self.error(names::handle_awaited_in_loop(
+                        &handle.name,
+                        handle.span,
+                        binding.span,
                     ));
                 } else if let Some(binding) = self.lookup_mut(&handle.name) {
                     binding.awaited = Some(handle.span);

@@ -17,6 +17,7 @@ pub const UNKNOWN_WORKFLOW: Code = Code("E0311");
 pub const RECURSIVE_FUNCTION: Code = Code("E0312");
 pub const WEBHOOK_NOT_AVAILABLE: Code = Code("E0313");
 pub const HANDLE_AWAITED_TWICE: Code = Code("E0314");
+pub const BINDING_NOT_IN_EVERY_ALTERNATIVE: Code = Code("E0315");
 
 /// Every code this module can produce, for the registry test.
 pub const ALL: &[Code] = &[
@@ -34,6 +35,7 @@ pub const ALL: &[Code] = &[
     RECURSIVE_FUNCTION,
     WEBHOOK_NOT_AVAILABLE,
     HANDLE_AWAITED_TWICE,
+    BINDING_NOT_IN_EVERY_ALTERNATIVE,
 ];
 
 /// "did you mean `x`?" for the closest of `candidates`, when one is close enough.
@@ -242,4 +244,35 @@ pub fn handle_awaited_twice(name: &str, span: Span, first: Span) -> Diagnostic {
     .with_label("awaited again here")
     .with_secondary(first, "first awaited here")
     .with_help("a callback or approval resumes a run once: use the first await's result")
+}
+
+pub fn handle_awaited_in_loop(name: &str, span: Span, handle: Span) -> Diagnostic {
+    Diagnostic::error(
+        HANDLE_AWAITED_TWICE,
+        format!("the handle `{name}` is awaited in a loop, once per element"),
+        span,
+    )
+    .with_label("awaited on every iteration")
+    .with_secondary(handle, "made once, outside the loop")
+    .with_help(
+        "a callback or approval resumes a run once: await it before the loop, or make \
+         one handle per element inside the loop",
+    )
+}
+
+pub fn binding_not_in_every_alternative(name: &str, span: Span, alternative: Span) -> Diagnostic {
+    Diagnostic::error(
+        BINDING_NOT_IN_EVERY_ALTERNATIVE,
+        format!("`{name}` is not bound in every alternative of this pattern"),
+        span,
+    )
+    .with_label("bound here")
+    .with_secondary(
+        alternative,
+        format!("this alternative does not bind `{name}`"),
+    )
+    .with_help(
+        "bind the same names in every alternative, or give the alternatives arms of \
+         their own",
+    )
 }

@@ -681,7 +681,18 @@ impl<'src> Grammar<'src> {
             .collect::<Vec<_>>()
             .delimited_by(self.any_paren(), just(Token::RParen))
             .or(self.ident().map(|param| vec![param]));
-        let lambda = params
+        // Look ahead on bare tokens first, so that the common case, a name that is
+        // not a lambda's parameter, is not parsed (and its text copied) twice.
+        let lambda_ahead = just(Token::Ident)
+            .ignored()
+            .or(one_of([Token::LParen, Token::CallParen])
+                .then(just(Token::Ident).separated_by(just(Token::Comma)).allow_trailing())
+                .then(just(Token::RParen))
+                .ignored())
+            .then(just(Token::FatArrow))
+            .rewind();
+        let lambda = lambda_ahead
+            .ignore_then(params)
             .then_ignore(just(Token::FatArrow))
             .then(this.clone())
             .map(|(params, body)| ExprKind::Lambda {
@@ -791,12 +802,13 @@ impl<'src> Grammar<'src> {
                 11,
                 choice((field, index, call)),
                 move |base: Expr, op, _e: &mut _| {
+                    let start = base.span;
                     let (kind, end) = match op {
                         Postfix::Field(name, optional) => {
                             let end = name.span;
                             (
                                 ExprKind::Field {
-                                    base: Box::new(base.clone()),
+                                    base: Box::new(base),
                                     name,
                                     optional,
                                 },
@@ -805,14 +817,14 @@ impl<'src> Grammar<'src> {
                         }
                         Postfix::Index(index, span) => (
                             ExprKind::Index {
-                                base: Box::new(base.clone()),
+                                base: Box::new(base),
                                 index: Box::new(index),
                             },
                             span,
                         ),
                         Postfix::Call(args, span) => (
                             ExprKind::Call {
-                                callee: Box::new(base.clone()),
+                                callee: Box::new(base),
                                 args,
                             },
                             span,
@@ -820,7 +832,7 @@ impl<'src> Grammar<'src> {
                     };
                     Expr {
                         kind,
-                        span: base.span.to(end),
+                        span: start.to(end),
                     }
                 },
             ),

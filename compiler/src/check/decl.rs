@@ -360,10 +360,13 @@ impl Checker<'_> {
                         let span = fields
                             .get("respond")
                             .map_or(trigger.span, |field| field.value.span);
-                        let suggestion = None;
+                        let name = self.quote(span);
+                        let suggestion = name
+                            .as_deref()
+                            .and_then(|name| names::suggest(name, ["accepted", "wait"]));
                         self.error(diag::unknown_form(
                             "a way to respond",
-                            "this value",
+                            name.as_deref(),
                             span,
                             &["accepted", "wait"],
                             suggestion,
@@ -525,14 +528,26 @@ impl Checker<'_> {
         what: &str,
         known: &[&str],
     ) -> std::collections::BTreeMap<&'f str, &'f ast::Field> {
+        self.fields_by_name_of(fields, what, None, known)
+    }
+
+    /// The fields of a block by name, the block being a form such as `bearer`.
+    pub(super) fn fields_by_name_of<'f>(
+        &mut self,
+        fields: &'f [ast::Field],
+        what: &str,
+        owner: Option<&str>,
+        known: &[&str],
+    ) -> std::collections::BTreeMap<&'f str, &'f ast::Field> {
         let mut out: std::collections::BTreeMap<&str, &ast::Field> =
             std::collections::BTreeMap::new();
         for field in fields {
             let name = field.name.name.as_str();
             if !known.contains(&name) {
                 let suggestion = names::suggest(name, known.iter().copied());
-                self.error(diag::unknown_option(
+                self.error(diag::unknown_option_of(
                     what,
+                    owner,
                     name,
                     field.name.span,
                     known,
@@ -594,14 +609,14 @@ impl Checker<'_> {
             }
             ast::ExprKind::Tagged { tag, fields } => (tag, fields),
             _ => {
-                let name = match &value.kind {
-                    ast::ExprKind::Name(ident) => ident.name.clone(),
-                    _ => "this value".to_string(),
+                let name = self.quote(value.span);
+                let suggestion = match &value.kind {
+                    ast::ExprKind::Name(ident) => names::suggest(&ident.name, AUTH_FORMS),
+                    _ => None,
                 };
-                let suggestion = names::suggest(&name, AUTH_FORMS);
                 self.error(diag::unknown_form(
                     "an auth form",
-                    &name,
+                    name.as_deref(),
                     value.span,
                     &AUTH_FORMS,
                     suggestion,
@@ -638,7 +653,7 @@ impl Checker<'_> {
                 let suggestion = names::suggest(other, AUTH_FORMS);
                 self.error(diag::unknown_form(
                     "an auth form",
-                    other,
+                    Some(other),
                     tag.span,
                     &AUTH_FORMS,
                     suggestion,
@@ -652,7 +667,11 @@ impl Checker<'_> {
                 .iter()
                 .any(|field| field.name.name == "header" || field.name.name == "query")
         {
-            self.error(diag::missing_option("`api_key`", "header", tag.span));
+            self.error(diag::missing_one_of(
+                "`api_key`",
+                &["header", "query"],
+                tag.span,
+            ));
         }
         ir::Expr {
             kind: ir::ExprKind::Tagged {
@@ -672,7 +691,8 @@ impl Checker<'_> {
         schema: &[(&str, Ty, bool)],
     ) -> Vec<(String, ir::Expr)> {
         let known: Vec<&str> = schema.iter().map(|(name, _, _)| *name).collect();
-        let by_name = self.fields_by_name(fields, &format!("field of `{form}`"), &known);
+        let owner = format!("`{form}`");
+        let by_name = self.fields_by_name_of(fields, "field", Some(&owner), &known);
         let mut out = Vec::new();
         for (name, ty, required) in schema {
             match by_name.get(name) {
@@ -694,7 +714,7 @@ impl Checker<'_> {
         let ast::ExprKind::Call { callee, args } = &value.kind else {
             self.error(diag::unknown_form(
                 "a verification form",
-                "this value",
+                self.quote(value.span).as_deref(),
                 value.span,
                 &VERIFY_FORMS,
                 None,
@@ -704,7 +724,7 @@ impl Checker<'_> {
         let ast::ExprKind::Name(tag) = &callee.kind else {
             self.error(diag::unknown_form(
                 "a verification form",
-                "this value",
+                self.quote(value.span).as_deref(),
                 value.span,
                 &VERIFY_FORMS,
                 None,
@@ -729,7 +749,7 @@ impl Checker<'_> {
                 let suggestion = names::suggest(other, VERIFY_FORMS);
                 self.error(diag::unknown_form(
                     "a verification form",
-                    other,
+                    Some(other),
                     tag.span,
                     &VERIFY_FORMS,
                     suggestion,
@@ -814,7 +834,7 @@ where {
         let ast::ExprKind::Call { callee, args } = &value.kind else {
             self.error(diag::unknown_form(
                 "a retry policy",
-                "this value",
+                self.quote(value.span).as_deref(),
                 value.span,
                 &["exponential"],
                 None,
@@ -824,7 +844,7 @@ where {
         let ast::ExprKind::Name(tag) = &callee.kind else {
             self.error(diag::unknown_form(
                 "a retry policy",
-                "this value",
+                self.quote(value.span).as_deref(),
                 value.span,
                 &["exponential"],
                 None,
@@ -835,7 +855,7 @@ where {
             let suggestion = names::suggest(&tag.name, ["exponential"]);
             self.error(diag::unknown_form(
                 "a retry policy",
-                &tag.name,
+                Some(&tag.name),
                 tag.span,
                 &["exponential"],
                 suggestion,

@@ -134,7 +134,9 @@ pub fn unknown_field(name: &str, ty: &Ty, span: Span, suggestion: Option<String>
     }
 }
 
-pub fn missing_field(name: &str, ty: &Ty, span: Span) -> Diagnostic {
+/// `optional` is the type to suggest after `name?:`: the field's type without
+/// `null`, since an absent field already reads as `null`.
+pub fn missing_field(name: &str, ty: &Ty, optional: &Ty, span: Span) -> Diagnostic {
     Diagnostic::error(
         MISSING_FIELD,
         format!("missing field `{name}` of type `{ty}`"),
@@ -142,7 +144,7 @@ pub fn missing_field(name: &str, ty: &Ty, span: Span) -> Diagnostic {
     )
     .with_label(format!("this record has no `{name}`"))
     .with_help(format!(
-        "add `{name}: …`, or mark the field optional in its type (`{name}?: {ty}`)"
+        "add `{name}: …`, or mark the field optional in its type (`{name}?: {optional}`)"
     ))
 }
 
@@ -162,6 +164,16 @@ pub fn extra_field(
         Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
         None => diagnostic.with_help("remove it, or add it to the record type"),
     }
+}
+
+pub fn context_as_value(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        MISMATCHED_TYPES,
+        "`context` is not a value: it is a store, read one key at a time",
+        span,
+    )
+    .with_label("the whole store")
+    .with_help("read the key you need, as `context.key` (a `json` value)")
 }
 
 pub fn nullable_access(ty: &Ty, span: Span) -> Diagnostic {
@@ -288,7 +300,7 @@ pub fn not_a_handle(name: &str, ty: &Ty, span: Span) -> Diagnostic {
 pub fn await_without_timeout(what: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         AWAIT_WITHOUT_TIMEOUT,
-        format!("a {what} needs a `timeout`"),
+        format!("{} {what} needs a `timeout`", article(what)),
         span,
     )
     .with_label("no timeout")
@@ -339,6 +351,14 @@ pub fn non_exhaustive_match(missing: &str, span: Span) -> Diagnostic {
     .with_help("add an arm for each missing value, or a last arm `_ => …`")
 }
 
+/// "a" or "an", by the sound of the word's first letter.
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
 pub fn unknown_option(
     what: &str,
     name: &str,
@@ -346,12 +366,56 @@ pub fn unknown_option(
     known: &[&str],
     suggestion: Option<String>,
 ) -> Diagnostic {
-    let diagnostic = Diagnostic::error(UNKNOWN_OPTION, format!("unknown {what} `{name}`"), span)
-        .with_label("not recognised here");
+    unknown_option_of(what, None, name, span, known, suggestion)
+}
+
+/// An unknown option `name` of `owner`, as in "unknown field `scheme` of `bearer`".
+pub fn unknown_option_of(
+    what: &str,
+    owner: Option<&str>,
+    name: &str,
+    span: Span,
+    known: &[&str],
+    suggestion: Option<String>,
+) -> Diagnostic {
+    let of = owner
+        .map(|owner| format!(" of {owner}"))
+        .unwrap_or_default();
+    let diagnostic =
+        Diagnostic::error(UNKNOWN_OPTION, format!("unknown {what} `{name}`{of}"), span)
+            .with_label("not recognised here");
     match suggestion {
         Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
         None => diagnostic.with_help(format!("the options here are: {}", known.join(", "))),
     }
+}
+
+/// Options written without a name where only named ones are taken.
+pub fn positional_option(owner: &str, what: &str, span: Span, known: &[&str]) -> Diagnostic {
+    Diagnostic::error(
+        UNKNOWN_OPTION,
+        format!("{owner} takes no positional {what}"),
+        span,
+    )
+    .with_label("not named")
+    .with_help(format!(
+        "name it: the {what} here are {}",
+        known
+            .iter()
+            .map(|name| format!("`{name}: …`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// One of several options is needed, as `header` or `query` of `api_key`.
+pub fn missing_one_of(what: &str, names: &[&str], span: Span) -> Diagnostic {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    let either = quoted.join(" or ");
+    let written: Vec<String> = names.iter().map(|name| format!("`{name}: …`")).collect();
+    Diagnostic::error(MISSING_OPTION, format!("{what} needs {either}"), span)
+        .with_label(format!("no {either} here"))
+        .with_help(format!("add {}", written.join(" or ")))
 }
 
 pub fn missing_option(what: &str, name: &str, span: Span) -> Diagnostic {
@@ -360,15 +424,19 @@ pub fn missing_option(what: &str, name: &str, span: Span) -> Diagnostic {
         .with_help(format!("add `{name}: …`"))
 }
 
+/// `name` is the text written, when it is short enough to quote.
 pub fn unknown_form(
     kind: &str,
-    name: &str,
+    name: Option<&str>,
     span: Span,
     known: &[&str],
     suggestion: Option<String>,
 ) -> Diagnostic {
-    let diagnostic = Diagnostic::error(UNKNOWN_FORM, format!("`{name}` is not {kind}"), span)
-        .with_label("unknown form");
+    let message = match name {
+        Some(name) => format!("`{name}` is not {kind}"),
+        None => format!("this value is not {kind}"),
+    };
+    let diagnostic = Diagnostic::error(UNKNOWN_FORM, message, span).with_label("unknown form");
     match suggestion {
         Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
         None => diagnostic.with_help(format!("write one of: {}", known.join(", "))),

@@ -394,7 +394,8 @@ impl Checker<'_> {
         }
         for known in expected_fields {
             if !known.optional && !seen.iter().any(|(name, _)| *name == known.name) {
-                self.error(diag::missing_field(&known.name, &known.ty, span));
+                let optional = self.non_null(&known.ty);
+                self.error(diag::missing_field(&known.name, &known.ty, &optional, span));
             }
         }
         ir::Expr {
@@ -504,7 +505,7 @@ impl Checker<'_> {
             ast::ExprKind::Tagged { tag, .. } => {
                 self.error(diag::unknown_form(
                     "a value (forms such as `bearer { … }` go in `auth:`)",
-                    &tag.name,
+                    Some(&tag.name),
                     tag.span,
                     &super::decl::AUTH_FORMS,
                     None,
@@ -637,7 +638,10 @@ impl Checker<'_> {
                         span,
                     },
                     None => {
-                        self.error(names::webhook_not_available(span));
+                        self.error(match self.wf {
+                            Some(_) => names::webhook_not_available(span),
+                            None => names::webhook_outside_workflow(span),
+                        });
                         error_expr(span)
                     }
                 };
@@ -650,12 +654,7 @@ impl Checker<'_> {
                 return error_expr(span);
             }
             "context" => {
-                self.error(diag::mismatched_in(
-                    "`context` is read one key at a time, as `context.key`",
-                    &Ty::Json,
-                    &Ty::Error,
-                    span,
-                ));
+                self.error(diag::context_as_value(span));
                 return error_expr(span);
             }
             _ => {}

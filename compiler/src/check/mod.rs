@@ -220,6 +220,14 @@ impl<'a> Checker<'a> {
         });
     }
 
+    /// The source text at `span` in the current file, when it is short enough to
+    /// quote in a message.
+    pub(crate) fn quote(&self, span: Span) -> Option<String> {
+        let file = self.files.get(self.file.0 as usize)?;
+        let text = file.text.get(span.start as usize..span.end as usize)?;
+        (text.len() <= 40 && !text.contains('\n')).then(|| text.to_string())
+    }
+
     /// Records a use of a declared name at `span`.
     pub(crate) fn reference(&mut self, span: Span, name: &str) {
         let target = self

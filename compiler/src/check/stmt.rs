@@ -516,6 +516,11 @@ impl Checker<'_> {
         span: Span,
         approval: bool,
     ) -> (Option<ir::Expr>, Option<ir::Expr>) {
+        let known: &[&str] = if approval {
+            &["timeout", "message"]
+        } else {
+            &["timeout"]
+        };
         let mut timeout = None;
         let mut message = None;
         for arg in args {
@@ -527,34 +532,22 @@ impl Checker<'_> {
                     message = Some(self.check(&arg.value, &Ty::String, "in an approval message"))
                 }
                 Some(other) => {
-                    let known: &[&str] = if approval {
-                        &["timeout", "message"]
-                    } else {
-                        &["timeout"]
-                    };
                     let suggestion = names::suggest(other, known.iter().copied());
-                    self.error(diag::unknown_option(
-                        &format!("argument of `{what}`"),
+                    self.error(diag::unknown_option_of(
+                        "argument",
+                        Some(&format!("`{what}`")),
                         other,
                         arg.span,
                         known,
                         suggestion,
                     ));
                 }
-                None => {
-                    let known: &[&str] = if approval {
-                        &["timeout", "message"]
-                    } else {
-                        &["timeout"]
-                    };
-                    self.error(diag::unknown_option(
-                        &format!("argument of `{what}`"),
-                        "(positional)",
-                        arg.span,
-                        known,
-                        None,
-                    ));
-                }
+                None => self.error(diag::positional_option(
+                    &format!("`{what}`"),
+                    "arguments",
+                    arg.span,
+                    known,
+                )),
             }
         }
         if timeout.is_none() {
@@ -586,8 +579,7 @@ impl Checker<'_> {
                         concurrency = u32::try_from(value).unwrap_or(u32::MAX);
                     }
                 }
-                other => {
-                    let name = other.unwrap_or("(positional)");
+                Some(name) => {
                     let suggestion = names::suggest(name, ["concurrency"]);
                     self.error(diag::unknown_option(
                         "`for` option",
@@ -597,6 +589,12 @@ impl Checker<'_> {
                         suggestion,
                     ));
                 }
+                None => self.error(diag::positional_option(
+                    "`for`",
+                    "options",
+                    option.span,
+                    &["concurrency"],
+                )),
             }
         }
         let segment = match &each.iter.kind {
@@ -894,8 +892,7 @@ impl Checker<'_> {
                     timeout = Some(self.check(&option.value, &Ty::Duration, "in a timeout"))
                 }
                 Some("verify") if webhook => verify = Some(self.verify_form(&option.value)),
-                other => {
-                    let name = other.unwrap_or("(positional)");
+                Some(name) => {
                     let suggestion = names::suggest(name, known.iter().copied());
                     self.error(diag::unknown_option(
                         "`await` option",
@@ -905,6 +902,12 @@ impl Checker<'_> {
                         suggestion,
                     ));
                 }
+                None => self.error(diag::positional_option(
+                    "`await`",
+                    "options",
+                    option.span,
+                    known,
+                )),
             }
         }
         (timeout, verify)

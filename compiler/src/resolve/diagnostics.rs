@@ -38,38 +38,56 @@ pub const ALL: &[Code] = &[
     BINDING_NOT_IN_EVERY_ALTERNATIVE,
 ];
 
-/// "did you mean `x`?" for the closest of `candidates`, when one is close enough.
+/// "did you mean `x`?" for the closest of `candidates`, when one is close enough:
+/// within a third of the longer name's length in edits (a transposition counts
+/// as one), at least one; failing that, a candidate of three or more characters
+/// that the name starts with (`lenght` → `len`).
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
+    let mut prefix: Option<&str> = None;
     for candidate in candidates {
         if candidate == name {
             continue;
         }
         let distance = edit_distance(name, candidate);
-        let limit = (name.len().max(candidate.len()) / 3).max(1);
+        let limit = (name.chars().count().max(candidate.chars().count()) / 3).max(1);
         if distance <= limit && best.is_none_or(|(known, _)| distance < known) {
             best = Some((distance, candidate));
         }
+        if candidate.chars().count() >= 3
+            && name.starts_with(candidate)
+            && prefix.is_none_or(|known| candidate.len() > known.len())
+        {
+            prefix = Some(candidate);
+        }
     }
-    best.map(|(_, candidate)| candidate.to_string())
+    best.map(|(_, candidate)| candidate)
+        .or(prefix)
+        .map(str::to_string)
 }
 
-/// The Levenshtein distance between two strings, by characters.
+/// The edit distance between two strings, by characters: insertions, deletions,
+/// substitutions and transpositions of neighbours (optimal string alignment).
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let value = (previous[j] + cost)
-                .min(previous[j + 1] + 1)
-                .min(current[j] + 1);
-            current.push(value);
+    // rows[i][j]: the distance between the first i of `a` and the first j of `b`.
+    let mut rows: Vec<Vec<usize>> = (0..=a.len())
+        .map(|i| (0..=b.len()).map(|j| if i == 0 { j } else { i }).collect())
+        .collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut value = (rows[i - 1][j - 1] + cost)
+                .min(rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                value = value.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = value;
         }
-        previous = current;
     }
-    previous[b.len()]
+    rows[a.len()][b.len()]
 }
 
 fn with_suggestion(
@@ -214,15 +232,25 @@ pub fn unknown_workflow(name: &str, span: Span, suggestion: Option<String>) -> D
     )
 }
 
+/// `chain` is the cycle of calls from `name` back to it.
 pub fn recursive_function(name: &str, span: Span, chain: &[String]) -> Diagnostic {
-    Diagnostic::error(
-        RECURSIVE_FUNCTION,
-        format!("the function `{name}` calls itself"),
-        span,
-    )
-    .with_label("recursive call here")
-    .with_note(format!("the calls: {}", chain.join(" → ")))
-    .with_help("expressions must terminate: write the loop with `map`, `filter` or `sum`")
+    let through: Vec<String> = chain
+        .get(1..chain.len().saturating_sub(1))
+        .unwrap_or_default()
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect();
+    let message = match through.as_slice() {
+        [] => format!("the function `{name}` calls itself"),
+        _ => format!(
+            "the function `{name}` calls itself through {}",
+            through.join(", ")
+        ),
+    };
+    Diagnostic::error(RECURSIVE_FUNCTION, message, span)
+        .with_label("recursive call here")
+        .with_note(format!("the calls: {}", chain.join(" → ")))
+        .with_help("expressions must terminate: write the loop with `map`, `filter` or `sum`")
 }
 
 pub fn webhook_not_available(span: Span) -> Diagnostic {
@@ -233,6 +261,16 @@ pub fn webhook_not_available(span: Span) -> Diagnostic {
     )
     .with_label("no request started this run")
     .with_help("add `on webhook METHOD \"/path\"`, or read the value from the input")
+}
+
+pub fn webhook_outside_workflow(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        WEBHOOK_NOT_AVAILABLE,
+        "`webhook` is only available in workflows",
+        span,
+    )
+    .with_label("no request is visible here")
+    .with_help("pass what you need from the request as a parameter")
 }
 
 pub fn handle_awaited_twice(name: &str, span: Span, first: Span) -> Diagnostic {

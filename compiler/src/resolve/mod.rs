@@ -311,5 +311,12 @@ mod tests {
             Some("payment".to_string())
         );
         assert_eq!(diagnostics::suggest("x", ["completely"]), None);
+        assert_eq!(diagnostics::edit_distance("lenght", "length"), 1);
+        assert_eq!(
+            diagnostics::suggest("lenght", ["len", "last"]),
+            Some("len".to_string())
+        );
+        assert_eq!(diagnostics::suggest("le", ["len"]), Some("len".to_string()));
+        assert_eq!(diagnostics::suggest("total", ["to", "tags"]), None);
     }
 }

@@ -65,7 +65,7 @@ pub(super) fn parse_tokens(
         .split_token_span(SimpleSpan::from(end..end));
     // Most files are valid: parse them with the error type that costs nothing,
     // and again with `Rich` only when that pass finds a mistake.
-    let fast = module_parser::<_, EmptyErr>(source).parse(input.clone());
+    let fast = module_parser::<_, EmptyErr>(source).parse(input);
     let (module, errors) = if fast.has_output() && !fast.has_errors() {
         (fast.into_output(), Vec::new())
     } else {

@@ -83,7 +83,8 @@ impl Error {
 
     /// The error as a diagnostic, to be shown like the checker's.
     pub fn to_diagnostic(&self) -> Diagnostic {
-        let mut diagnostic = Diagnostic::error(self.code, self.message.clone(), self.span);
+        let mut diagnostic = Diagnostic::error(self.code, self.message.clone(), self.span)
+            .with_label("while evaluating this");
         for note in &self.notes {
             diagnostic = diagnostic.with_note(note.clone());
         }

@@ -88,6 +88,7 @@ impl Checker<'_> {
                     if self.is_declared(&self.decls.events.clone(), &decl.name, file) =>
                 {
                     let ty = self.lower_type(&decl.ty);
+                    self.forbid_secret_in(&ty, decl.ty.span, "in an event's payload");
                     self.define(decl.name.span, &decl.name.name, "event", &ty);
                     self.events.insert(decl.name.name.clone(), ty);
                 }
@@ -107,13 +108,18 @@ impl Checker<'_> {
                 ast::ItemKind::Workflow(decl)
                     if self.is_declared(&self.decls.workflows.clone(), &decl.name, file) =>
                 {
-                    let params = decl
-                        .params
-                        .iter()
-                        .map(|param| (param.name.name.clone(), self.lower_type(&param.ty)))
-                        .collect();
+                    let mut params = Vec::new();
+                    for param in &decl.params {
+                        let ty = self.lower_type(&param.ty);
+                        self.forbid_secret_in(&ty, param.ty.span, "in a workflow's input");
+                        params.push((param.name.name.clone(), ty));
+                    }
                     let result = match &decl.ret {
-                        Some(ty) => self.lower_type(ty),
+                        Some(written) => {
+                            let ty = self.lower_type(written);
+                            self.forbid_secret_in(&ty, written.span, "in a workflow's result");
+                            ty
+                        }
                         None => Ty::Null,
                     };
                     self.workflows

@@ -418,7 +418,11 @@ impl Checker<'_> {
             }
             ast::LetValue::Callback { args, ty, span: at } => {
                 let payload = match ty {
-                    Some(ty) => self.lower_type(ty),
+                    Some(written) => {
+                        let payload = self.lower_type(written);
+                        self.forbid_secret_in(&payload, written.span, "in a callback's payload");
+                        payload
+                    }
                     None => Ty::Json,
                 };
                 let timeout = self.handle_args(args, "callback", *at, false).0;

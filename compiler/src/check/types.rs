@@ -14,6 +14,37 @@ use crate::ty::{FieldTy, LitTy, Ty};
 const DEPTH: u32 = 48;
 
 impl Checker<'_> {
+    /// Reports a `secret` anywhere inside a type that crosses the run history: a
+    /// workflow's input or result, an event's payload, a callback's payload. Such
+    /// a value is journaled, so a secret in it would be written down.
+    pub(super) fn forbid_secret_in(&mut self, ty: &Ty, span: crate::diagnostic::Span, place: &str) {
+        if self.contains_secret(ty, 0) {
+            self.error(super::diagnostics::secret_leak(place, span));
+        }
+    }
+
+    fn contains_secret(&self, ty: &Ty, depth: u32) -> bool {
+        if depth > DEPTH {
+            return false;
+        }
+        match ty {
+            Ty::Secret => true,
+            Ty::List { element } => self.contains_secret(element, depth + 1),
+            Ty::Map { value } => self.contains_secret(value, depth + 1),
+            Ty::Record { fields } => fields
+                .iter()
+                .any(|field| self.contains_secret(&field.ty, depth + 1)),
+            Ty::Union { members } => members
+                .iter()
+                .any(|member| self.contains_secret(member, depth + 1)),
+            Ty::Named { name } => self
+                .types
+                .get(name)
+                .is_some_and(|definition| self.contains_secret(definition, depth + 1)),
+            _ => false,
+        }
+    }
+
     /// The meaning of a written type; unknown names are reported.
     pub(super) fn lower_type(&mut self, ty: &ast::Type) -> Ty {
         match &ty.kind {

@@ -285,11 +285,11 @@ pub fn chained_comparison(span: Span) -> Diagnostic {
 pub fn invalid_set_target(span: Span) -> Diagnostic {
     Diagnostic::error(
         INVALID_SET_TARGET,
-        "`set` can only assign to a key of `context`",
+        "`set` can only assign to a top-level key of `context`",
         span,
     )
     .with_label("not a `context` path")
-    .with_help("write `set context.key = value`; other values are named once with `let`")
+    .with_help("write `set context.key = value` (keys are flat: store a record under one key); other values are named once with `let`")
 }
 
 pub fn interpolation_not_allowed(what: &str, span: Span) -> Diagnostic {

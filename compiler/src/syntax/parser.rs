@@ -1951,7 +1951,7 @@ fn is_context_path(target: &Expr) -> bool {
                 depth += 1;
                 current = base;
             }
-            ExprKind::Name(name) => return name.name == "context" && depth > 0,
+            ExprKind::Name(name) => return name.name == "context" && depth == 1,
             _ => return false,
         }
     }

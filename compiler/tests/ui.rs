@@ -424,25 +424,7 @@ fn describe(bound: &Bound) -> String {
         Bound::Unbounded(why) => return format!("unbounded ({why})"),
         Bound::Millis(ms) => *ms,
     };
-    let mut parts = Vec::new();
-    let mut rest = ms;
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if rest >= size {
-            parts.push(format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    if parts.is_empty() {
-        "0s".to_string()
-    } else {
-        parts.join(" ")
-    }
+    flowc_compiler::check::format_duration(ms)
 }
 
 // ------------------------------------------------------------------ expectations

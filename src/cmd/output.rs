@@ -174,24 +174,7 @@ fn workflows(workflows: &[Workflow], out: &mut impl Write) -> io::Result<()> {
 
 /// `1d 2h`, `5m 30s`, `250ms`: a duration as Flow writes it.
 fn duration(ms: i64) -> String {
-    if ms <= 0 {
-        return "0s".to_owned();
-    }
-    let mut parts = Vec::new();
-    let mut rest = ms;
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if rest >= size {
-            parts.push(format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    parts.join(" ")
+    flowc_compiler::check::format_duration(ms.max(0))
 }
 
 // ------------------------------------------------------------------ json

@@ -16,6 +16,8 @@
 //! `bound.rs` the static worst-case duration of each workflow.
 
 mod bound;
+
+pub use bound::format_millis as format_duration;
 mod builtins;
 mod decl;
 pub mod diagnostics;

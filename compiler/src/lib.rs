@@ -1,4 +1,4 @@
-//! The flowc compiler: `.flow` source in, diagnostics and (later) IR out.
+//! The flowc compiler: `.flow` source in, diagnostics and IR out.
 //!
 //! The crate is pure: no IO, no threads, no terminal. Each stage is a function from
 //! one data type to the next, returning its output plus diagnostics:
@@ -21,12 +21,6 @@ pub mod ty;
 pub mod value;
 
 pub use diagnostic::{Code, Diagnostic, FileId, Label, LineCol, LineIndex, Severity, Span};
-
-/// Everything `flowc check` reports for one file today: its lexical and syntax
-/// diagnostics. Name resolution and type checking will add theirs here.
-pub fn check_source(source: &str) -> Vec<Diagnostic> {
-    syntax::parse(source).diagnostics
-}
 
 /// One source file given to [`analyze`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! `flowc-bench`: generated projects and parse throughput, measured the same way on
+//! `flowc-bench`: generated projects, parse and analysis throughput, measured the same way on
 //! every machine.
 //!
 //! `flowc-bench gen --lines N --out DIR` writes a deterministic project (see
@@ -7,13 +7,16 @@
 //! is given), checks that it parses without a diagnostic, then times lexing and
 //! lexing plus parsing on one thread. Absolute figures depend on the machine, so it
 //! also times two baselines in the same run, counting newlines with `memchr` and
-//! lexing alone, and prints each phase as a ratio to them.
+//! lexing alone, and prints each phase as a ratio to them. `flowc-bench check
+//! [DIR]` checks that the project analyzes without an error, then times whole-program
+//! analysis the same way (see `check`), and the `flowc` binary over DIR.
 //!
 //! A benchmark reads the wall clock by definition; this binary is the one place
 //! outside the runtime's `Clock` that may.
 
 #![allow(clippy::disallowed_methods)]
 
+mod check;
 mod generate;
 mod memory;
 
@@ -64,6 +67,29 @@ enum Command {
         #[arg(long, default_value_t = 2.0)]
         min_seconds: f64,
     },
+    /// Measure whole-program analysis (parse, resolve, type check, IR) on one
+    /// thread, against lex and lex+parse, and time the `flowc` binary.
+    Check {
+        /// A directory of `.flow` files [default: a generated project in a temporary
+        /// directory].
+        dir: Option<PathBuf>,
+        /// Lines of the generated project when no DIR is given.
+        #[arg(long, default_value_t = 100_000)]
+        lines: usize,
+        /// Timed runs per phase, at least (never fewer than 5).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Keep running a phase until this many seconds have passed (up to 50 runs).
+        #[arg(long, default_value_t = 2.0)]
+        min_seconds: f64,
+        /// The `flowc` binary to time [default: `flowc` next to this binary, when
+        /// built].
+        #[arg(long)]
+        flowc: Option<PathBuf>,
+        /// Do not time the `flowc` binary.
+        #[arg(long)]
+        no_binary: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +102,21 @@ fn main() -> ExitCode {
             runs,
             min_seconds,
         } => parse_command(dir, lines, runs, min_seconds),
+        Command::Check {
+            dir,
+            lines,
+            runs,
+            min_seconds,
+            flowc,
+            no_binary,
+        } => check::run(check::Options {
+            dir,
+            lines,
+            runs,
+            min_seconds,
+            flowc,
+            no_binary,
+        }),
     };
     match result {
         Ok(code) => code,
@@ -123,6 +164,10 @@ fn write_project(lines: usize, files: usize, out: &Path) -> Result<Vec<SourceFil
     let mut written = Vec::with_capacity(project.len());
     for file in project {
         let path = out.join(&file.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
         std::fs::write(&path, &file.source)
             .with_context(|| format!("cannot write {}", path.display()))?;
         written.push(SourceFile {
@@ -183,13 +228,25 @@ struct Timing {
 /// Runs `phase` once to warm up, then times it at least `min_runs` times and until
 /// `min_seconds` have passed, at most 50 times.
 fn time_phase(min_runs: usize, min_seconds: f64, mut phase: impl FnMut()) -> Timing {
-    phase();
+    time_runs(min_runs, min_seconds, || (), |()| phase())
+}
+
+/// [`time_phase`] for a phase that consumes its input: `setup` makes a fresh one
+/// before each run, untimed.
+fn time_runs<T>(
+    min_runs: usize,
+    min_seconds: f64,
+    mut setup: impl FnMut() -> T,
+    mut phase: impl FnMut(T),
+) -> Timing {
+    phase(setup());
     let budget = Duration::from_secs_f64(min_seconds.max(0.0));
     let mut durations = Vec::new();
     let mut spent = Duration::ZERO;
     while durations.len() < min_runs.max(1) || (spent < budget && durations.len() < 50) {
+        let input = setup();
         let start = Instant::now();
-        phase();
+        phase(input);
         let elapsed = start.elapsed();
         spent += elapsed;
         durations.push(elapsed);
@@ -224,14 +281,7 @@ fn parse_command(
     let total_lines: usize = sources.iter().map(|source| count_lines(source)).sum();
     let total_bytes: usize = sources.iter().map(|source| source.len()).sum();
 
-    // Memory first, on a heap that has parsed nothing yet. The fixed cost of one
-    // `parse` call, and whether it leaks, show best on an empty file.
-    let empty_calls = 2_000;
-    let empty_start = Instant::now();
-    let leak = memory::growth_per_call(empty_calls, || {
-        black_box(syntax::parse(black_box("")));
-    });
-    let empty_call = empty_start.elapsed() / empty_calls as u32;
+    // Memory first, on a heap that has parsed nothing yet.
     let largest = files
         .iter()
         .max_by_key(|file| file.source.len())
@@ -267,6 +317,15 @@ fn parse_command(
             }
         })
     });
+
+    // The fixed cost of one `parse` call, and whether it leaks, show best on an
+    // empty file. Last, so that what it leaks does not inflate the figures above.
+    let empty_calls = 2_000;
+    let empty_start = Instant::now();
+    let leak = memory::growth_per_call(empty_calls, || {
+        black_box(syntax::parse(black_box("")));
+    });
+    let empty_call = empty_start.elapsed() / empty_calls as u32;
 
     let per_second = |count: usize, time: Duration| count as f64 / time.as_secs_f64();
     let lines_per_second = |time: Duration| per_second(total_lines, time);

@@ -70,7 +70,7 @@ pub fn format_millis(ms: i64) -> String {
 
 struct Walker<'p> {
     connections: &'p BTreeMap<String, ir::Connection>,
-    workflows: &'p BTreeMap<String, ir::Workflow>,
+    workflows: &'p BTreeMap<&'p str, &'p ir::Workflow>,
     handles: BTreeMap<ir::Slot, Option<i64>>,
     depth: u32,
 }
@@ -143,7 +143,7 @@ impl Walker<'_> {
                 if self.depth > 16 {
                     return Bound::Unbounded(format!("the chain of child workflows at `{name}`"));
                 }
-                match self.workflows.get(workflow) {
+                match self.workflows.get(workflow.as_str()) {
                     Some(child) => {
                         self.depth += 1;
                         let handles = std::mem::take(&mut self.handles);
@@ -185,18 +185,27 @@ fn constant(expr: &ir::Expr) -> Option<i64> {
 
 impl Checker<'_> {
     pub(super) fn check_bounds(&mut self, workflows: &mut [(ir::Workflow, FileId)]) {
-        let by_name: BTreeMap<String, ir::Workflow> = workflows
-            .iter()
-            .map(|(workflow, _)| (workflow.name.clone(), workflow.clone()))
-            .collect();
-        for (workflow, file) in workflows.iter_mut() {
-            let mut walker = Walker {
-                connections: &self.connections,
-                workflows: &by_name,
-                handles: BTreeMap::new(),
-                depth: 0,
-            };
-            let bound = walker.block(&workflow.body);
+        // Bounds first, over shared references (a `call` reads its child's body),
+        // then written into the workflows.
+        let bounds: Vec<Bound> = {
+            let by_name: BTreeMap<&str, &ir::Workflow> = workflows
+                .iter()
+                .map(|(workflow, _)| (workflow.name.as_str(), workflow))
+                .collect();
+            workflows
+                .iter()
+                .map(|(workflow, _)| {
+                    Walker {
+                        connections: &self.connections,
+                        workflows: &by_name,
+                        handles: BTreeMap::new(),
+                        depth: 0,
+                    }
+                    .block(&workflow.body)
+                })
+                .collect()
+        };
+        for ((workflow, file), bound) in workflows.iter_mut().zip(bounds) {
             workflow.bound_ms = bound.millis();
             if let (Some(ms), Some(timeout)) = (bound.millis(), workflow.settings.timeout_ms)
                 && ms > timeout

@@ -59,7 +59,6 @@ impl Checker<'_> {
 
     /// Whether this item is the one the declarations table kept for its name.
     fn is_declared(
-        &self,
         table: &std::collections::BTreeMap<String, resolve::DeclRef>,
         name: &ast::Ident,
         file: usize,
@@ -73,7 +72,7 @@ impl Checker<'_> {
         for (file, item) in Self::items(files) {
             self.file = resolve::file_id(file);
             if let ast::ItemKind::Type(decl) = &item.kind
-                && self.is_declared(&self.decls.types.clone(), &decl.name, file)
+                && Self::is_declared(&self.decls.types, &decl.name, file)
             {
                 let ty = self.lower_type(&decl.ty);
                 self.define(decl.name.span, &decl.name.name, "type", &ty);
@@ -85,7 +84,7 @@ impl Checker<'_> {
             self.file = resolve::file_id(file);
             match &item.kind {
                 ast::ItemKind::Event(decl)
-                    if self.is_declared(&self.decls.events.clone(), &decl.name, file) =>
+                    if Self::is_declared(&self.decls.events, &decl.name, file) =>
                 {
                     let ty = self.lower_type(&decl.ty);
                     self.forbid_secret_in(&ty, decl.ty.span, "in an event's payload");
@@ -93,7 +92,7 @@ impl Checker<'_> {
                     self.events.insert(decl.name.name.clone(), ty);
                 }
                 ast::ItemKind::Fn(decl)
-                    if self.is_declared(&self.decls.functions.clone(), &decl.name, file) =>
+                    if Self::is_declared(&self.decls.functions, &decl.name, file) =>
                 {
                     let params = decl
                         .params
@@ -106,7 +105,7 @@ impl Checker<'_> {
                     index += 1;
                 }
                 ast::ItemKind::Workflow(decl)
-                    if self.is_declared(&self.decls.workflows.clone(), &decl.name, file) =>
+                    if Self::is_declared(&self.decls.workflows, &decl.name, file) =>
                 {
                     let mut params = Vec::new();
                     for param in &decl.params {
@@ -137,7 +136,7 @@ impl Checker<'_> {
             let ast::ItemKind::Connection(decl) = &item.kind else {
                 continue;
             };
-            if !self.is_declared(&self.decls.connections.clone(), &decl.name, file) {
+            if !Self::is_declared(&self.decls.connections, &decl.name, file) {
                 continue;
             }
             let saved = self.enter_body();
@@ -193,7 +192,7 @@ impl Checker<'_> {
             let Some(signature) = self.functions.get(&decl.name.name).cloned() else {
                 continue;
             };
-            if !self.is_declared(&self.decls.functions.clone(), &decl.name, file) {
+            if !Self::is_declared(&self.decls.functions, &decl.name, file) {
                 continue;
             }
             let fn_ty = Ty::Fn {
@@ -240,7 +239,7 @@ impl Checker<'_> {
             let ast::ItemKind::Workflow(decl) = &item.kind else {
                 continue;
             };
-            if !self.is_declared(&self.decls.workflows.clone(), &decl.name, file) {
+            if !Self::is_declared(&self.decls.workflows, &decl.name, file) {
                 continue;
             }
             let Some(signature) = self.workflows.get(&decl.name.name).cloned() else {

@@ -8,6 +8,8 @@
 //! `gen_records.py`; only evaluation is timed, never JSON parsing. This is the
 //! baseline the JIT (issue 8) is measured against.
 
+#![allow(clippy::disallowed_methods)] // A benchmark times itself with the real clock.
+
 use flowc_compiler::eval::{self, Fixed, Frame, Limits};
 use flowc_compiler::value::{self, Value};
 use std::hint::black_box;

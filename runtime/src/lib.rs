@@ -6,3 +6,5 @@
 //! `schedule` (timers, cron), `server` (axum), `outbound` (reqwest with auth, retry,
 //! circuit breaker and the egress guard), `vault` and `clock`. The runtime depends on
 //! `flowc-compiler` and never the other way round.
+
+pub mod clock;

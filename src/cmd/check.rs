@@ -25,7 +25,6 @@ use std::io::{self, Read, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 use walkdir::WalkDir;
 
 pub const AFTER_HELP: &str = "\
@@ -456,11 +455,8 @@ impl Host for PureHost {
 
 /// The system clock in milliseconds since the Unix epoch.
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
+    use flowc_runtime::clock::Clock as _;
+    flowc_runtime::clock::SystemClock.now_ms()
 }
 
 /// One thing to check.

@@ -496,11 +496,8 @@ pub struct SystemContext<'a> {
 
 impl Context for SystemContext<'_> {
     fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-            })
+        use flowc_runtime::clock::Clock as _;
+        flowc_runtime::clock::SystemClock.now_ms()
     }
 
     fn uuid(&self) -> String {

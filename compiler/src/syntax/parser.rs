@@ -123,7 +123,9 @@ where
 
 // ------------------------------------------------------------------ grammar
 
-fn module_parser<'tok, 'src: 'tok, I, E>(src: &'src str) -> impl Parser<'tok, I, Module, extra::Err<E>>
+fn module_parser<'tok, 'src: 'tok, I, E>(
+    src: &'src str,
+) -> impl Parser<'tok, I, Module, extra::Err<E>>
 where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
     E: FlowError<'tok, I>,
@@ -148,7 +150,11 @@ struct Grammar<'src> {
 
 /// The two expression parsers: `full` anywhere, `restricted` where a `{` must open
 /// a block (the head of `if`, `match`, `for`, a `where` clause).
-struct Expressions<'tok, I: ValueInput<'tok, Token = Token, Span = SimpleSpan>, E: FlowError<'tok, I>> {
+struct Expressions<
+    'tok,
+    I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
+    E: FlowError<'tok, I>,
+> {
     full: Boxed<'tok, I, E, Expr>,
     restricted: Boxed<'tok, I, E, Expr>,
 }
@@ -181,7 +187,7 @@ impl<'src> Grammar<'src> {
     fn ident<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         just(Token::Ident)
@@ -198,7 +204,7 @@ impl<'src> Grammar<'src> {
     fn binding<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let keyword =
@@ -219,7 +225,7 @@ impl<'src> Grammar<'src> {
     fn field_name<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let word = any()
@@ -239,7 +245,7 @@ impl<'src> Grammar<'src> {
     fn contextual<'tok, I, E>(self, word: &'static str) -> Boxed<'tok, I, E, Span>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         just(Token::Ident)
@@ -247,15 +253,13 @@ impl<'src> Grammar<'src> {
                 if self.text(span) == word {
                     Ok(span_of(span))
                 } else {
-                    Err(<E as LabelError<
-                        'tok,
-                        I,
-                        RichPattern<'tok, Token>,
-                    >>::expected_found(
-                        [RichPattern::Identifier(word.to_string())],
-                        Some(token.into()),
-                        span,
-                    ))
+                    Err(
+                        <E as LabelError<'tok, I, RichPattern<'tok, Token>>>::expected_found(
+                            [RichPattern::Identifier(word.to_string())],
+                            Some(token.into()),
+                            span,
+                        ),
+                    )
                 }
             })
             .boxed()
@@ -265,7 +269,7 @@ impl<'src> Grammar<'src> {
     fn http_method<'tok, I, E>(self) -> Boxed<'tok, I, E, Ident>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         self.ident()
@@ -286,7 +290,7 @@ impl<'src> Grammar<'src> {
     ) -> Boxed<'tok, I, E, (Vec<TemplatePart>, Span)>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let text = just(Token::StrText).map_with(move |_, e| {
@@ -330,7 +334,7 @@ impl<'src> Grammar<'src> {
     fn plain_string<'tok, I, E>(self, what: &'static str) -> Boxed<'tok, I, E, StrLit>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let text = just(Token::StrText).map_with(move |_, e| {
@@ -366,7 +370,7 @@ impl<'src> Grammar<'src> {
     fn literal<'tok, I, E>(self) -> Boxed<'tok, I, E, Literal>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         any()
@@ -380,13 +384,13 @@ impl<'src> Grammar<'src> {
                     Token::False => Literal::Bool(false),
                     Token::Null => Literal::Null,
                     _ => {
-                        return Err(<E as LabelError<
-                            'tok,
-                            I,
-                            RichPattern<'tok, Token>,
-                        >>::expected_found(
-                            [], Some(token.into()), span
-                        ));
+                        return Err(
+                            <E as LabelError<'tok, I, RichPattern<'tok, Token>>>::expected_found(
+                                [],
+                                Some(token.into()),
+                                span,
+                            ),
+                        );
                     }
                 })
             })
@@ -398,7 +402,7 @@ impl<'src> Grammar<'src> {
     fn fields<'tok, I, E>(self, expr: Boxed<'tok, I, E, Expr>) -> Boxed<'tok, I, E, Vec<Field>>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         self.field_name()
@@ -434,7 +438,7 @@ impl<'src> Grammar<'src> {
     ) -> Boxed<'tok, I, E, Vec<Arg>>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         self.ident()
@@ -457,7 +461,7 @@ impl<'src> Grammar<'src> {
     fn any_paren<'tok, I, E>(self) -> Boxed<'tok, I, E, Token>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         just(Token::LParen).or(just(Token::CallParen)).boxed()
@@ -468,7 +472,7 @@ impl<'src> Grammar<'src> {
     fn ty<'tok, I, E>(self) -> Boxed<'tok, I, E, Type>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         recursive(move |ty| {
@@ -546,7 +550,7 @@ impl<'src> Grammar<'src> {
     fn patterns<'tok, I, E>(self) -> Boxed<'tok, I, E, Pattern>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let wildcard = self.ident().map(|ident| {
@@ -564,7 +568,10 @@ impl<'src> Grammar<'src> {
             .try_map(|literal, span| match literal {
                 Literal::Int(value) => Ok(PatternKind::Literal(Literal::Int(-value))),
                 Literal::Float(value) => Ok(PatternKind::Literal(Literal::Float(-value))),
-                _ => Err(E::custom_error(span, "E0201:a number after `-`".to_string())),
+                _ => Err(E::custom_error(
+                    span,
+                    "E0201:a number after `-`".to_string(),
+                )),
             });
         let literal = self.literal().map(PatternKind::Literal);
         let atom = choice((wildcard, string, negative, literal))
@@ -592,7 +599,7 @@ impl<'src> Grammar<'src> {
     fn expressions<'tok, I, E>(self) -> Expressions<'tok, I, E>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         // `recursive` holds itself weakly; `Recursive::declare` would make strong
@@ -627,7 +634,7 @@ impl<'src> Grammar<'src> {
     ) -> Boxed<'tok, I, E, Expr>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let spanned = |kind: ExprKind, span: SimpleSpan| Expr {
@@ -686,7 +693,11 @@ impl<'src> Grammar<'src> {
         let lambda_ahead = just(Token::Ident)
             .ignored()
             .or(one_of([Token::LParen, Token::CallParen])
-                .then(just(Token::Ident).separated_by(just(Token::Comma)).allow_trailing())
+                .then(
+                    just(Token::Ident)
+                        .separated_by(just(Token::Comma))
+                        .allow_trailing(),
+                )
                 .then(just(Token::RParen))
                 .ignored())
             .then(just(Token::FatArrow))
@@ -926,7 +937,7 @@ impl<'src> Grammar<'src> {
     fn http_call<'tok, I, E>(self, expr: &Expressions<'tok, I, E>) -> Boxed<'tok, I, E, HttpCall>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let full: Boxed<'tok, I, E, Expr> = expr.full.clone().boxed();
@@ -969,7 +980,7 @@ impl<'src> Grammar<'src> {
     fn statement<'tok, I, E>(self, expr: Expressions<'tok, I, E>) -> Boxed<'tok, I, E, Stmt>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let full: Boxed<'tok, I, E, Expr> = expr.full.clone().boxed();
@@ -1223,7 +1234,7 @@ impl<'src> Grammar<'src> {
     fn block<'tok, I, E>(self, stmt: Boxed<'tok, I, E, Stmt>) -> Boxed<'tok, I, E, Block>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         stmt.repeated()
@@ -1241,7 +1252,7 @@ impl<'src> Grammar<'src> {
     fn trigger<'tok, I, E>(self, full: Boxed<'tok, I, E, Expr>) -> Boxed<'tok, I, E, Trigger>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let webhook = self
@@ -1308,7 +1319,7 @@ impl<'src> Grammar<'src> {
     ) -> Boxed<'tok, I, E, Item>
     where
         I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
-    E: FlowError<'tok, I>,
+        E: FlowError<'tok, I>,
         'src: 'tok,
     {
         let full: Boxed<'tok, I, E, Expr> = expr.full.clone().boxed();
@@ -1547,7 +1558,8 @@ where
     I: ValueInput<'tok, Token = Token, Span = SimpleSpan>,
     E: FlowError<'tok, I>,
 {
-    let rest = token_tree::<I, E>().and_is(any().filter(|t: &Token| !starts_statement(*t)).rewind());
+    let rest =
+        token_tree::<I, E>().and_is(any().filter(|t: &Token| !starts_statement(*t)).rewind());
     token_tree::<I, E>()
         .then(rest.repeated())
         .map_with(|_, e| Stmt {

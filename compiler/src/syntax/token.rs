@@ -329,9 +329,16 @@ mod tests {
     #[test]
     fn keyword_table_lists_exactly_the_keyword_variants() {
         for (text, token) in KEYWORDS {
-            assert!(token.is_keyword(), "{text} is in KEYWORDS but not a keyword variant");
+            assert!(
+                token.is_keyword(),
+                "{text} is in KEYWORDS but not a keyword variant"
+            );
             let lexed: Vec<_> = Token::lexer(text).collect();
-            assert_eq!(lexed, vec![Ok(*token)], "`{text}` does not lex as its keyword");
+            assert_eq!(
+                lexed,
+                vec![Ok(*token)],
+                "`{text}` does not lex as its keyword"
+            );
         }
         let variants = (Token::Null as u8) + 1;
         assert_eq!(KEYWORDS.len(), usize::from(variants));

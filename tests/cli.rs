@@ -170,7 +170,7 @@ fn non_utf8_file_exits_two() {
     assert_eq!(
         stderr(&output),
         "error: cannot read latin1.flow: not valid UTF-8 (line 2, column 7)\n\
-         error: checked 1 file: no problems; 1 path could not be read\n"
+         error: checked 1 file; 1 path could not be read\n"
     );
     let report = json(&output);
     assert_eq!(report["valid"], false);

@@ -635,7 +635,11 @@ impl Counts {
 /// files`, or `checked 5 files: no problems`.
 fn summarize(counts: &Counts, deny_warnings: bool, unreadable: usize, internal: usize) {
     let mut text = if counts.errors + counts.warnings == 0 {
-        format!("checked {}: no problems", plural(counts.files, "file"))
+        if unreadable + internal > 0 {
+            format!("checked {}", plural(counts.files, "file"))
+        } else {
+            format!("checked {}: no problems", plural(counts.files, "file"))
+        }
     } else {
         let mut found = Vec::new();
         if counts.errors > 0 {

@@ -1690,6 +1690,10 @@ fn describe_expected_words(mut words: Vec<String>) -> String {
     if words.len() > 1 {
         words.retain(|word| word != "something else");
     }
+    // `!` and `-` start expressions: "an expression" already says them.
+    if words.iter().any(|word| word == "an expression") {
+        words.retain(|word| word != "`!`" && word != "`-`");
+    }
     // Labels ("an expression") first, then keywords, then separators and closers,
     // then operators: the words most likely to name what is missing come before
     // the cut.

@@ -8,3 +8,4 @@
 //! `flowc-compiler` and never the other way round.
 
 pub mod clock;
+pub mod store;

@@ -1,0 +1,97 @@
+//! Numbered SQL migrations, applied in order at open.
+//!
+//! The schema's version is SQLite's `user_version`: migration `N` (the file
+//! `migrations/000N_*.sql`) is applied, together with `PRAGMA user_version = N`, in
+//! one transaction, so a crash leaves the database at the previous version or the
+//! next, never between. Opening a database that is already current does nothing; a
+//! database from a newer flowc is refused rather than written with an old schema.
+
+use super::{Error, Result};
+use rusqlite::Connection;
+
+/// Every migration, in order: (version, SQL). Versions are 1, 2, 3, … without gaps.
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// The schema version this build writes.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
+/// Brings the database to [`latest`]; returns how many migrations ran.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<usize> {
+    let found = user_version(conn)?;
+    let latest = latest();
+    if found > latest {
+        return Err(Error::SchemaTooNew { found, latest });
+    }
+    let mut applied = 0;
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
+        let transaction =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and our lock.
+        if user_version(&transaction)? >= *version {
+            continue;
+        }
+        transaction.execute_batch(sql)?;
+        transaction.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        transaction.commit()?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(conn: &Connection) -> Vec<String> {
+        let mut statement = conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+            .expect("prepare");
+        statement
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn versions_are_numbered_from_one_without_gaps() {
+        for (index, (version, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version, i64::try_from(index).expect("small") + 1);
+        }
+    }
+
+    #[test]
+    fn a_fresh_database_ends_at_the_latest_version_and_migrating_again_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        assert_eq!(user_version(&conn).expect("version"), 0);
+        assert_eq!(migrate(&mut conn).expect("migrate"), MIGRATIONS.len());
+        assert_eq!(user_version(&conn).expect("version"), latest());
+        let before = schema(&conn);
+        assert!(before.iter().any(|sql| sql.contains("CREATE TABLE runs")));
+        assert_eq!(migrate(&mut conn).expect("migrate again"), 0);
+        assert_eq!(user_version(&conn).expect("version"), latest());
+        assert_eq!(schema(&conn), before);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(&format!("PRAGMA user_version = {}", latest() + 1))
+            .expect("set version");
+        match migrate(&mut conn) {
+            Err(Error::SchemaTooNew {
+                found,
+                latest: ours,
+            }) => {
+                assert_eq!((found, ours), (latest() + 1, latest()));
+            }
+            other => panic!("expected SchemaTooNew, got {other:?}"),
+        }
+    }
+}

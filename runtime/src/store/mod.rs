@@ -1,0 +1,440 @@
+//! The store: everything the runtime must not forget, behind one trait.
+//!
+//! A run is durable because its journal is: deployments (the IR a run executes),
+//! runs (input, status, output), the step journal (each attempt's start and result),
+//! webhook deliveries and secret blobs all live here, and the engine reads them back
+//! after a crash to resume every run that had not finished. [`Store`] is the
+//! interface the engine, the server and the CLI program against; [`sqlite`] is the
+//! embedded implementation (one writer thread with group commit, read-only readers),
+//! and PostgreSQL is meant to be a second implementation of the same trait.
+//!
+//! Methods return boxed futures rather than using `async fn` so that the trait stays
+//! object-safe (`Arc<dyn Store>`), as [`Clock`](crate::clock::Clock) does. Every
+//! timestamp comes from the store's [`Clock`](crate::clock::Clock) and every id from
+//! its [`IdGen`], so tests are deterministic.
+
+pub mod sqlite;
+
+mod ids;
+mod migrate;
+mod writer;
+
+pub use ids::{IdGen, RandomIds, SequentialIds};
+
+use crate::clock::Millis;
+use flowc_compiler::ir::Program;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A future returned by a [`Store`] method.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The result of a store operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database itself failed (IO, corruption, a constraint we did not expect).
+    #[error("database error: {0}")]
+    Database(String),
+    /// The thing an operation names does not exist.
+    #[error("no {kind} `{id}`")]
+    NotFound { kind: &'static str, id: String },
+    /// The operation contradicts what is stored: a step attempt journaled twice, a
+    /// finished run finished again.
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored value cannot be read back (IR of another version, broken JSON).
+    #[error("stored {what} cannot be read: {message}")]
+    Corrupt { what: &'static str, message: String },
+    /// The database was written by a newer flowc.
+    #[error(
+        "the database schema is version {found}, newer than this build's {latest}; upgrade flowc"
+    )]
+    SchemaTooNew { found: i64, latest: i64 },
+    /// A PRAGMA did not take the value the store needs (for example, WAL is not
+    /// available on this file system).
+    #[error("PRAGMA {pragma} is `{found}`, expected `{expected}`")]
+    Pragma {
+        pragma: &'static str,
+        found: String,
+        expected: String,
+    },
+    /// The store was closed, or its writer stopped.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// A deployment's id.
+pub type DeploymentId = String;
+/// A run's id.
+pub type RunId = String;
+
+/// A stored program: the IR, its content hash and whether new runs use it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    /// `ir::Program::hash()`: deploying the same program twice finds this one.
+    pub hash: String,
+    /// 1, 2, 3, … in the order deployments were first stored.
+    pub version: i64,
+    /// The names of the workflows the program defines.
+    pub workflows: Vec<String>,
+    pub active: bool,
+    pub created_at: Millis,
+    /// The program itself, read back from its CBOR form.
+    pub program: Arc<Program>,
+}
+
+/// A deployment without its program, for listings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeploymentSummary {
+    pub id: DeploymentId,
+    pub hash: String,
+    pub version: i64,
+    pub workflows: Vec<String>,
+    pub active: bool,
+    pub created_at: Millis,
+}
+
+/// What `deploy` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployed {
+    pub id: DeploymentId,
+    pub version: i64,
+    /// False when a deployment with the same hash already existed; it is returned
+    /// unchanged (and its `active` flag is untouched).
+    pub created: bool,
+}
+
+/// Where a run is in its life. The first three are "non-terminal": a restart
+/// resumes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Stored, not yet picked up by the engine.
+    Pending,
+    /// Being interpreted.
+    Running,
+    /// Parked on a timer, callback, approval or event.
+    Waiting,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Waiting,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+
+    /// The name stored in the database and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+
+    /// Succeeded, failed or cancelled: nothing more will happen to the run.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+/// A request to start a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    pub deployment: DeploymentId,
+    pub workflow: String,
+    /// The workflow's input, already validated against its parameter type.
+    pub input: serde_json::Value,
+    /// Maps a repeated delivery to the run it already started: unique per workflow.
+    pub idempotency_key: Option<String>,
+    /// What started the run: `webhook`, `schedule`, `event`, `manual`, `api`,
+    /// `replay`, … (free text, shown in listings).
+    pub trigger: String,
+    /// The webhook delivery that asked for the run, recorded in the same
+    /// transaction whether or not a new run is created.
+    pub delivery: Option<Delivery>,
+}
+
+/// One webhook request that was accepted (verified and valid).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub method: String,
+    pub path: String,
+}
+
+/// What `start_run` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    pub run: RunId,
+    /// False when the idempotency key already named a run of this workflow: `run`
+    /// is that run, and nothing new was stored except the delivery.
+    pub created: bool,
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Run {
+    pub id: RunId,
+    pub deployment: DeploymentId,
+    pub workflow: String,
+    pub status: RunStatus,
+    pub trigger: String,
+    pub input: serde_json::Value,
+    pub output: Option<serde_json::Value>,
+    pub error: Option<serde_json::Value>,
+    pub idempotency_key: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A run with its journal, steps in the order they started.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunDetail {
+    pub run: Run,
+    pub steps: Vec<Step>,
+}
+
+/// How a finished run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunOutcome {
+    Succeeded(serde_json::Value),
+    Failed(serde_json::Value),
+    Cancelled,
+}
+
+/// Where a step attempt is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Journaled before its effect; a restart that finds a step here knows the
+    /// effect may or may not have happened.
+    Started,
+    Succeeded,
+    Failed,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Started => "started",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StepStatus> {
+        [
+            StepStatus::Started,
+            StepStatus::Succeeded,
+            StepStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// One attempt of one step, as journaled.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// The step path: `check`, `items[3].price`.
+    pub path: String,
+    /// 1 for the first attempt.
+    pub attempt: i64,
+    pub status: StepStatus,
+    pub input: Option<serde_json::Value>,
+    pub output: Option<serde_json::Value>,
+    pub error: Option<serde_json::Value>,
+    pub started_at: Millis,
+    pub finished_at: Option<Millis>,
+}
+
+/// How a step attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepOutcome {
+    Succeeded(serde_json::Value),
+    Failed(serde_json::Value),
+}
+
+/// Which runs `list_runs` returns; `None` matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+    pub deployment: Option<DeploymentId>,
+}
+
+/// A page request: newest first, at most `limit` runs, after the run `after`
+/// (the `next` of the previous page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub after: Option<RunId>,
+}
+
+impl Default for Page {
+    fn default() -> Page {
+        Page {
+            limit: 50,
+            after: None,
+        }
+    }
+}
+
+/// One page of runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    /// The cursor for the next page, when there may be one.
+    pub next: Option<RunId>,
+}
+
+/// A secret as stored: ciphertext and nonce only. Encryption is the vault's job;
+/// the store never sees a plaintext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBlob {
+    pub ciphertext: Vec<u8>,
+    pub nonce: Vec<u8>,
+}
+
+impl std::fmt::Debug for SecretBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretBlob")
+            .field(
+                "ciphertext",
+                &format_args!("{} bytes", self.ciphertext.len()),
+            )
+            .field("nonce", &format_args!("{} bytes", self.nonce.len()))
+            .finish()
+    }
+}
+
+/// A stored secret's blob and when it was last set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub name: String,
+    pub blob: SecretBlob,
+    pub updated_at: Millis,
+}
+
+/// A secret's name and when it was last set (never its value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretName {
+    pub name: String,
+    pub updated_at: Millis,
+}
+
+/// What the runtime stores. Writes are durable when their future resolves: a
+/// caller may acknowledge a webhook or perform an effect only after that.
+pub trait Store: Send + Sync + 'static {
+    // ------------------------------------------------------------ deployments
+
+    /// Stores a program, or finds the deployment with the same hash. A new
+    /// deployment starts inactive.
+    fn deploy(&self, program: &Program) -> BoxFuture<'_, Result<Deployed>>;
+
+    /// Makes a deployment the one new runs of its workflows use, and deactivates
+    /// every other active deployment that defines one of those workflows. Returns
+    /// the ids of the deployments it deactivated.
+    fn activate(&self, deployment: &str) -> BoxFuture<'_, Result<Vec<DeploymentId>>>;
+
+    /// Stops new runs from using a deployment (running ones keep it).
+    fn deactivate(&self, deployment: &str) -> BoxFuture<'_, Result<()>>;
+
+    fn get_deployment(&self, deployment: &str) -> BoxFuture<'_, Result<Option<Deployment>>>;
+
+    /// Every deployment, newest first, without programs.
+    fn list_deployments(&self) -> BoxFuture<'_, Result<Vec<DeploymentSummary>>>;
+
+    /// Every active deployment with its program, oldest first: what the server
+    /// routes webhooks to.
+    fn active_deployments(&self) -> BoxFuture<'_, Result<Vec<Deployment>>>;
+
+    // ------------------------------------------------------------ runs
+
+    /// Stores a pending run, or finds the run the idempotency key already started.
+    fn start_run(&self, run: NewRun) -> BoxFuture<'_, Result<Started>>;
+
+    /// Moves a non-terminal run to another non-terminal status (pending, running,
+    /// waiting).
+    fn set_run_status(&self, run: &str, status: RunStatus) -> BoxFuture<'_, Result<()>>;
+
+    /// Ends a run. A run that already ended is a [`Error::Conflict`].
+    fn finish_run(&self, run: &str, outcome: RunOutcome) -> BoxFuture<'_, Result<()>>;
+
+    fn get_run(&self, run: &str) -> BoxFuture<'_, Result<Option<RunDetail>>>;
+
+    fn list_runs(&self, filter: RunFilter, page: Page) -> BoxFuture<'_, Result<RunPage>>;
+
+    /// Every non-terminal run, oldest first: what a restart resumes.
+    fn runs_to_resume(&self) -> BoxFuture<'_, Result<Vec<Run>>>;
+
+    // ------------------------------------------------------------ journal
+
+    /// Journals the start of a step attempt, before its effect, and touches the
+    /// run's `updated_at` in the same transaction. An attempt journaled twice is a
+    /// [`Error::Conflict`]: after a crash the engine starts the next attempt.
+    fn step_started(
+        &self,
+        run: &str,
+        path: &str,
+        attempt: i64,
+        input: Option<serde_json::Value>,
+    ) -> BoxFuture<'_, Result<()>>;
+
+    /// Journals a step attempt's result and touches the run's `updated_at`, in one
+    /// transaction. The attempt must have been started and not finished.
+    fn step_finished(
+        &self,
+        run: &str,
+        path: &str,
+        attempt: i64,
+        outcome: StepOutcome,
+    ) -> BoxFuture<'_, Result<()>>;
+
+    /// Journals a value with no effect behind it (a `now()` or `uuid()` result) as
+    /// a finished first attempt, in one write.
+    fn record_step(
+        &self,
+        run: &str,
+        path: &str,
+        output: serde_json::Value,
+    ) -> BoxFuture<'_, Result<()>>;
+
+    // ------------------------------------------------------------ secrets
+
+    /// Stores or replaces a secret's encrypted blob.
+    fn put_secret(&self, name: &str, blob: SecretBlob) -> BoxFuture<'_, Result<()>>;
+
+    fn get_secret(&self, name: &str) -> BoxFuture<'_, Result<Option<StoredSecret>>>;
+
+    /// Every secret's name, sorted; never a value.
+    fn list_secrets(&self) -> BoxFuture<'_, Result<Vec<SecretName>>>;
+
+    /// Removes a secret; false when there was none.
+    fn delete_secret(&self, name: &str) -> BoxFuture<'_, Result<bool>>;
+}

@@ -1,0 +1,1071 @@
+//! The embedded store: one SQLite file in WAL mode, written by one thread.
+//!
+//! Writes go through the [writer thread](super::writer), which commits whatever is
+//! queued in one transaction (group commit); reads run on a small pool of read-only
+//! connections in tokio's blocking pool, and WAL lets them proceed while the writer
+//! commits. Opening applies the numbered migrations and sets, then reads back and
+//! checks, every PRAGMA the store relies on: `journal_mode=WAL`, `synchronous`,
+//! `busy_timeout` and `foreign_keys`.
+//!
+//! Durability. With [`Durability::Full`] (the default, `synchronous=FULL`) a write
+//! whose future has resolved survives a process crash *and* a power loss or kernel
+//! panic: the WAL is fsynced at every commit. [`Durability::Normal`]
+//! (`synchronous=NORMAL`, `--durability=normal`) skips that fsync and syncs only at
+//! checkpoints: a process crash (`kill -9`, a panic) still loses nothing, because
+//! the WAL is in the operating system's page cache, but a power loss or OS crash can
+//! lose the last commits — acknowledged webhooks and journaled steps included. The
+//! database is never corrupted either way. Group commit already amortises the fsync
+//! over a whole batch, so `Normal` is for machines whose disks make even that slow.
+//!
+//! Futures returned by [`SqliteStore`] must be polled inside a tokio runtime (reads
+//! use `spawn_blocking`). A write is queued when its method is called, before the
+//! future is first polled.
+
+use super::migrate;
+use super::writer::{self, Writer};
+use super::{
+    BoxFuture, Delivery, Deployed, Deployment, DeploymentId, DeploymentSummary, Error, IdGen,
+    NewRun, Page, RandomIds, Result, Run, RunDetail, RunFilter, RunOutcome, RunPage, RunStatus,
+    SecretBlob, SecretName, Started, Step, StepOutcome, StepStatus, Store, StoredSecret,
+};
+use crate::clock::{Clock, Millis, SystemClock};
+use flowc_compiler::ir::Program;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How hard a commit works to survive a power loss. See the module documentation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: every commit is fsynced.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives process crashes, not power loss.
+    Normal,
+}
+
+impl Durability {
+    /// The value `PRAGMA synchronous` reads back as.
+    pub fn synchronous(self) -> i64 {
+        match self {
+            Durability::Full => 2,
+            Durability::Normal => 1,
+        }
+    }
+}
+
+/// How to open a [`SqliteStore`].
+#[derive(Clone)]
+pub struct Options {
+    /// The database file; created (with its directory's `-wal` and `-shm`
+    /// companions) when missing.
+    pub path: PathBuf,
+    pub durability: Durability,
+    /// How long a connection waits for another process's lock before failing.
+    pub busy_timeout: Duration,
+    /// The most writes committed in one transaction.
+    pub max_batch: usize,
+    /// The most idle read-only connections kept open.
+    pub readers: usize,
+    /// Where every timestamp comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Where every id comes from.
+    pub ids: Arc<dyn IdGen>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("max_batch", &self.max_batch)
+            .field("readers", &self.readers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    /// Defaults: full durability, a 5 s busy timeout, batches of up to 1024 writes,
+    /// 8 readers, the system clock and random ULIDs.
+    pub fn new(path: impl Into<PathBuf>) -> Options {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Options {
+            path: path.into(),
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_batch: 1024,
+            readers: 8,
+            ids: Arc::new(RandomIds::new(Arc::clone(&clock))),
+            clock,
+        }
+    }
+
+    /// Opens (creating and migrating when needed) the database and starts its
+    /// writer thread.
+    pub fn open(self) -> Result<SqliteStore> {
+        SqliteStore::open(self)
+    }
+}
+
+/// The PRAGMAs the store depends on, as a connection reads them back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pragmas {
+    pub journal_mode: String,
+    pub synchronous: i64,
+    pub busy_timeout: i64,
+    pub foreign_keys: bool,
+    pub user_version: i64,
+}
+
+/// A handle to the SQLite store. Cheap to clone; the writer thread stops when the
+/// last handle is dropped or [`SqliteStore::close`] is called.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.options.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    options: Options,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
+}
+
+impl SqliteStore {
+    pub fn open(options: Options) -> Result<SqliteStore> {
+        let mut conn = Connection::open(&options.path)?;
+        configure_writer(&conn, &options)?;
+        migrate::migrate(&mut conn)?;
+        let writer = Writer::spawn(conn, options.max_batch)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                options,
+                writer,
+                readers: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The schema version a fresh database is migrated to.
+    pub fn schema_version() -> i64 {
+        migrate::latest()
+    }
+
+    /// Transactions the writer has committed since open: fewer than the writes when
+    /// group commit is batching. For tests and metrics.
+    pub fn commits(&self) -> u64 {
+        self.inner.writer.stats.commits.load(Ordering::Relaxed)
+    }
+
+    /// Writes the writer has executed since open.
+    pub fn writes(&self) -> u64 {
+        self.inner.writer.stats.jobs.load(Ordering::Relaxed)
+    }
+
+    /// The PRAGMAs as the writer connection reads them back.
+    pub fn writer_pragmas(&self) -> BoxFuture<'static, Result<Pragmas>> {
+        self.write(read_pragmas)
+    }
+
+    /// The PRAGMAs as a reader connection reads them back.
+    pub fn reader_pragmas(&self) -> BoxFuture<'static, Result<Pragmas>> {
+        self.read(read_pragmas)
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a healthy database.
+    pub fn integrity_check(&self) -> BoxFuture<'static, Result<Vec<String>>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare("PRAGMA integrity_check")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    /// Commits what is queued, stops the writer and closes every connection. Later
+    /// calls on any handle fail with [`Error::Closed`].
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        let _ = self.inner.writer.close().await;
+        if let Ok(mut readers) = self.inner.readers.lock() {
+            readers.clear();
+        }
+    }
+
+    fn write<T, F>(&self, work: F) -> BoxFuture<'static, Result<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let receiver = self.inner.writer.submit(work);
+        Box::pin(writer::answer(receiver))
+    }
+
+    fn read<T, F>(&self, work: F) -> BoxFuture<'static, Result<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let task = tokio::task::spawn_blocking(move || {
+                let conn = inner.take_reader()?;
+                let result = work(&conn);
+                inner.give_back(conn);
+                result
+            });
+            task.await
+                .map_err(|error| Error::Database(format!("read task failed: {error}")))?
+        })
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.options.clock)
+    }
+
+    fn ids(&self) -> Arc<dyn IdGen> {
+        Arc::clone(&self.inner.options.ids)
+    }
+
+    #[cfg(test)]
+    /// Blocks the writer inside a transaction until the returned sender is used or
+    /// dropped, so a test can queue writes deterministically.
+    fn hold_writer(&self) -> std::sync::mpsc::Sender<()> {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, has_started) = std::sync::mpsc::channel::<()>();
+        drop(self.write(move |_| {
+            let _ = started.send(());
+            let _ = held.recv();
+            Ok(())
+        }));
+        // Once the job runs, its batch is closed: later writes queue behind it.
+        let _ = has_started.recv();
+        release
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        if let Some(conn) = self.readers.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.options.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(self.options.busy_timeout)?;
+        conn.execute_batch("PRAGMA query_only = ON")?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < self.options.readers
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Error {
+        Error::Database(error.to_string())
+    }
+}
+
+fn configure_writer(conn: &Connection, options: &Options) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    expect("journal_mode", mode.to_ascii_lowercase(), "wal".to_owned())?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+        options.durability.synchronous()
+    ))?;
+    let pragmas = read_pragmas(conn)?;
+    expect(
+        "synchronous",
+        pragmas.synchronous,
+        options.durability.synchronous(),
+    )?;
+    expect("foreign_keys", pragmas.foreign_keys, true)?;
+    let timeout = i64::try_from(options.busy_timeout.as_millis()).unwrap_or(i64::MAX);
+    expect("busy_timeout", pragmas.busy_timeout, timeout)?;
+    Ok(())
+}
+
+fn expect<T: PartialEq + ToString>(pragma: &'static str, found: T, expected: T) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(Error::Pragma {
+            pragma,
+            found: found.to_string(),
+            expected: expected.to_string(),
+        })
+    }
+}
+
+fn read_pragmas(conn: &Connection) -> Result<Pragmas> {
+    let one = |sql: &str| -> Result<i64> { Ok(conn.query_row(sql, [], |row| row.get(0))?) };
+    Ok(Pragmas {
+        journal_mode: conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?,
+        synchronous: one("PRAGMA synchronous")?,
+        busy_timeout: one("PRAGMA busy_timeout")?,
+        foreign_keys: one("PRAGMA foreign_keys")? == 1,
+        user_version: one("PRAGMA user_version")?,
+    })
+}
+
+// ---------------------------------------------------------------- row helpers
+
+fn to_json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<serde_json::Value>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn conversion_error(index: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, message.into())
+}
+
+const RUN_COLUMNS: &str = "id, deployment, workflow, status, trigger, input, output, error, \
+                           idempotency_key, created_at, updated_at";
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
+    let status: String = row.get(3)?;
+    Ok(Run {
+        id: row.get(0)?,
+        deployment: row.get(1)?,
+        workflow: row.get(2)?,
+        status: RunStatus::parse(&status)
+            .ok_or_else(|| conversion_error(3, format!("unknown run status `{status}`")))?,
+        trigger: row.get(4)?,
+        input: json_column(row, 5)?.unwrap_or(serde_json::Value::Null),
+        output: json_column(row, 6)?,
+        error: json_column(row, 7)?,
+        idempotency_key: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+fn step_from_row(row: &Row<'_>) -> rusqlite::Result<Step> {
+    let status: String = row.get(2)?;
+    Ok(Step {
+        path: row.get(0)?,
+        attempt: row.get(1)?,
+        status: StepStatus::parse(&status)
+            .ok_or_else(|| conversion_error(2, format!("unknown step status `{status}`")))?,
+        input: json_column(row, 3)?,
+        output: json_column(row, 4)?,
+        error: json_column(row, 5)?,
+        started_at: row.get(6)?,
+        finished_at: row.get(7)?,
+    })
+}
+
+const UNFINISHED: &str = "('pending', 'running', 'waiting')";
+
+/// Sets a non-terminal run's `updated_at` (and maybe more), or explains why not.
+fn touch_run(conn: &Connection, run: &str, now: Millis) -> Result<()> {
+    let changed = conn.execute(
+        &format!("UPDATE runs SET updated_at = ?2 WHERE id = ?1 AND status IN {UNFINISHED}"),
+        params![run, now],
+    )?;
+    if changed == 0 {
+        return Err(not_open(conn, run)?);
+    }
+    Ok(())
+}
+
+/// The error for a run that is missing or already finished.
+fn not_open(conn: &Connection, run: &str) -> Result<Error> {
+    let status: Option<String> = conn
+        .query_row("SELECT status FROM runs WHERE id = ?1", [run], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    Ok(match status {
+        None => Error::NotFound {
+            kind: "run",
+            id: run.to_owned(),
+        },
+        Some(status) => Error::Conflict(format!("run `{run}` has already {status}")),
+    })
+}
+
+fn workflows_of(conn: &Connection, deployment: &str) -> Result<Vec<String>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT workflow FROM deployment_workflows WHERE deployment = ?1 ORDER BY workflow",
+    )?;
+    let rows = statement.query_map([deployment], |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+fn load_deployment(conn: &Connection, id: &str) -> Result<Option<Deployment>> {
+    let row = conn
+        .query_row(
+            "SELECT id, hash, version, active, created_at, ir FROM deployments WHERE id = ?1",
+            [id],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, Millis>(4)?,
+                    row.get::<_, Vec<u8>>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, hash, version, active, created_at, ir)) = row else {
+        return Ok(None);
+    };
+    let program = Program::from_binary(&ir).map_err(|error| Error::Corrupt {
+        what: "IR",
+        message: error.to_string(),
+    })?;
+    Ok(Some(Deployment {
+        workflows: workflows_of(conn, &id)?,
+        id,
+        hash,
+        version,
+        active,
+        created_at,
+        program: Arc::new(program),
+    }))
+}
+
+impl Store for SqliteStore {
+    fn deploy(&self, program: &Program) -> BoxFuture<'_, Result<Deployed>> {
+        let hash = program.hash();
+        let ir = program.to_binary();
+        let ir_version = program.ir_version;
+        let workflows: Vec<String> = program
+            .workflows
+            .iter()
+            .map(|workflow| workflow.name.clone())
+            .collect();
+        let (clock, ids) = (self.clock(), self.ids());
+        if ir.is_empty() {
+            return Box::pin(async {
+                Err(Error::Corrupt {
+                    what: "IR",
+                    message: "the program could not be encoded".into(),
+                })
+            });
+        }
+        self.write(move |conn| {
+            let existing = conn
+                .query_row(
+                    "SELECT id, version FROM deployments WHERE hash = ?1",
+                    [&hash],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, version)) = existing {
+                return Ok(Deployed {
+                    id,
+                    version,
+                    created: false,
+                });
+            }
+            let version: i64 = conn.query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM deployments",
+                [],
+                |row| row.get(0),
+            )?;
+            let id = ids.new_id();
+            conn.execute(
+                "INSERT INTO deployments (id, hash, ir_version, ir, version, active, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![id, hash, ir_version, ir, version, clock.now_ms()],
+            )?;
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO deployment_workflows (deployment, workflow) VALUES (?1, ?2)",
+            )?;
+            for workflow in &workflows {
+                insert.execute(params![id, workflow])?;
+            }
+            Ok(Deployed {
+                id,
+                version,
+                created: true,
+            })
+        })
+    }
+
+    fn activate(&self, deployment: &str) -> BoxFuture<'_, Result<Vec<DeploymentId>>> {
+        let deployment = deployment.to_owned();
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deployments SET active = 1 WHERE id = ?1",
+                [&deployment],
+            )?;
+            if changed == 0 {
+                return Err(Error::NotFound {
+                    kind: "deployment",
+                    id: deployment,
+                });
+            }
+            let mut statement = conn.prepare(
+                "UPDATE deployments SET active = 0
+                 WHERE active = 1 AND id != ?1 AND id IN (
+                     SELECT other.deployment
+                     FROM deployment_workflows AS other
+                     JOIN deployment_workflows AS mine ON mine.workflow = other.workflow
+                     WHERE mine.deployment = ?1)
+                 RETURNING id",
+            )?;
+            let rows = statement.query_map([&deployment], |row| row.get(0))?;
+            let mut replaced = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+            replaced.sort();
+            Ok(replaced)
+        })
+    }
+
+    fn deactivate(&self, deployment: &str) -> BoxFuture<'_, Result<()>> {
+        let deployment = deployment.to_owned();
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deployments SET active = 0 WHERE id = ?1",
+                [&deployment],
+            )?;
+            if changed == 0 {
+                return Err(Error::NotFound {
+                    kind: "deployment",
+                    id: deployment,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn get_deployment(&self, deployment: &str) -> BoxFuture<'_, Result<Option<Deployment>>> {
+        let deployment = deployment.to_owned();
+        self.read(move |conn| load_deployment(conn, &deployment))
+    }
+
+    fn list_deployments(&self) -> BoxFuture<'_, Result<Vec<DeploymentSummary>>> {
+        self.read(|conn| {
+            let transaction = conn.unchecked_transaction()?;
+            let mut statement = transaction.prepare(
+                "SELECT id, hash, version, active, created_at FROM deployments
+                 ORDER BY version DESC",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok(DeploymentSummary {
+                    id: row.get(0)?,
+                    hash: row.get(1)?,
+                    version: row.get(2)?,
+                    active: row.get(3)?,
+                    created_at: row.get(4)?,
+                    workflows: Vec::new(),
+                })
+            })?;
+            let mut summaries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            for summary in &mut summaries {
+                summary.workflows = workflows_of(&transaction, &summary.id)?;
+            }
+            Ok(summaries)
+        })
+    }
+
+    fn active_deployments(&self) -> BoxFuture<'_, Result<Vec<Deployment>>> {
+        self.read(|conn| {
+            let transaction = conn.unchecked_transaction()?;
+            let ids = {
+                let mut statement = transaction
+                    .prepare("SELECT id FROM deployments WHERE active = 1 ORDER BY version")?;
+                let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut deployments = Vec::with_capacity(ids.len());
+            for id in ids {
+                deployments.extend(load_deployment(&transaction, &id)?);
+            }
+            Ok(deployments)
+        })
+    }
+
+    fn start_run(&self, run: NewRun) -> BoxFuture<'_, Result<Started>> {
+        let (clock, ids) = (self.clock(), self.ids());
+        self.write(move |conn| {
+            let now = clock.now_ms();
+            let defined = conn
+                .query_row(
+                    "SELECT 1 FROM deployment_workflows WHERE deployment = ?1 AND workflow = ?2",
+                    params![run.deployment, run.workflow],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if defined.is_none() {
+                return Err(Error::NotFound {
+                    kind: "workflow",
+                    id: format!("{} (deployment {})", run.workflow, run.deployment),
+                });
+            }
+            let existing: Option<String> = match &run.idempotency_key {
+                Some(key) => conn
+                    .query_row(
+                        "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
+                        params![run.workflow, key],
+                        |row| row.get(0),
+                    )
+                    .optional()?,
+                None => None,
+            };
+            let started = match existing {
+                Some(id) => Started {
+                    run: id,
+                    created: false,
+                },
+                None => {
+                    let id = ids.new_id();
+                    conn.execute(
+                        "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
+                                           idempotency_key, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7)",
+                        params![
+                            id,
+                            run.deployment,
+                            run.workflow,
+                            run.trigger,
+                            to_json_text(&run.input),
+                            run.idempotency_key,
+                            now
+                        ],
+                    )?;
+                    Started {
+                        run: id,
+                        created: true,
+                    }
+                }
+            };
+            if let Some(Delivery { method, path }) = &run.delivery {
+                conn.execute(
+                    "INSERT INTO webhook_deliveries
+                         (id, method, path, workflow, idempotency_key, run, created_run, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        ids.new_id(),
+                        method,
+                        path,
+                        run.workflow,
+                        run.idempotency_key,
+                        started.run,
+                        started.created,
+                        now
+                    ],
+                )?;
+            }
+            Ok(started)
+        })
+    }
+
+    fn set_run_status(&self, run: &str, status: RunStatus) -> BoxFuture<'_, Result<()>> {
+        let run = run.to_owned();
+        let clock = self.clock();
+        if status.is_terminal() {
+            return Box::pin(async move {
+                Err(Error::Conflict(format!(
+                    "`{}` ends a run: use finish_run",
+                    status.as_str()
+                )))
+            });
+        }
+        self.write(move |conn| {
+            let changed = conn.execute(
+                &format!(
+                    "UPDATE runs SET status = ?2, updated_at = ?3
+                     WHERE id = ?1 AND status IN {UNFINISHED}"
+                ),
+                params![run, status.as_str(), clock.now_ms()],
+            )?;
+            if changed == 0 {
+                return Err(not_open(conn, &run)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn finish_run(&self, run: &str, outcome: RunOutcome) -> BoxFuture<'_, Result<()>> {
+        let run = run.to_owned();
+        let clock = self.clock();
+        self.write(move |conn| {
+            let (status, output, error) = match &outcome {
+                RunOutcome::Succeeded(output) => (RunStatus::Succeeded, Some(output), None),
+                RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
+                RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
+            };
+            let changed = conn.execute(
+                &format!(
+                    "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5
+                     WHERE id = ?1 AND status IN {UNFINISHED}"
+                ),
+                params![
+                    run,
+                    status.as_str(),
+                    output.map(to_json_text),
+                    error.map(to_json_text),
+                    clock.now_ms()
+                ],
+            )?;
+            if changed == 0 {
+                return Err(not_open(conn, &run)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn get_run(&self, run: &str) -> BoxFuture<'_, Result<Option<RunDetail>>> {
+        let run = run.to_owned();
+        self.read(move |conn| {
+            let transaction = conn.unchecked_transaction()?;
+            let found = transaction
+                .query_row(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                    [&run],
+                    run_from_row,
+                )
+                .optional()?;
+            let Some(found) = found else {
+                return Ok(None);
+            };
+            let mut statement = transaction.prepare(
+                "SELECT path, attempt, status, input, output, error, started_at, finished_at
+                 FROM steps WHERE run = ?1 ORDER BY started_at, path, attempt",
+            )?;
+            let steps = statement
+                .query_map([&run], step_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(RunDetail { run: found, steps }))
+        })
+    }
+
+    fn list_runs(&self, filter: RunFilter, page: Page) -> BoxFuture<'_, Result<RunPage>> {
+        self.read(move |conn| {
+            let mut clauses: Vec<&str> = Vec::new();
+            let mut values: Vec<rusqlite::types::Value> = Vec::new();
+            if let Some(workflow) = filter.workflow {
+                clauses.push("workflow = ?");
+                values.push(workflow.into());
+            }
+            if let Some(status) = filter.status {
+                clauses.push("status = ?");
+                values.push(status.as_str().to_owned().into());
+            }
+            if let Some(deployment) = filter.deployment {
+                clauses.push("deployment = ?");
+                values.push(deployment.into());
+            }
+            if let Some(after) = page.after {
+                clauses.push("(created_at, id) < (SELECT created_at, id FROM runs WHERE id = ?)");
+                values.push(after.into());
+            }
+            let limit = page.limit.clamp(1, 1000);
+            values.push(i64::from(limit + 1).into());
+            let filter = if clauses.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", clauses.join(" AND "))
+            };
+            let mut statement = conn.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id DESC LIMIT ?"
+            ))?;
+            let mut runs = statement
+                .query_map(rusqlite::params_from_iter(values), run_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let more = runs.len() > limit as usize;
+            runs.truncate(limit as usize);
+            let next = if more {
+                runs.last().map(|run| run.id.clone())
+            } else {
+                None
+            };
+            Ok(RunPage { runs, next })
+        })
+    }
+
+    fn runs_to_resume(&self) -> BoxFuture<'_, Result<Vec<Run>>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE status IN {UNFINISHED}
+                 ORDER BY created_at, id"
+            ))?;
+            Ok(statement
+                .query_map([], run_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn step_started(
+        &self,
+        run: &str,
+        path: &str,
+        attempt: i64,
+        input: Option<serde_json::Value>,
+    ) -> BoxFuture<'_, Result<()>> {
+        let (run, path) = (run.to_owned(), path.to_owned());
+        let clock = self.clock();
+        self.write(move |conn| {
+            let now = clock.now_ms();
+            touch_run(conn, &run, now)?;
+            let inserted = conn.execute(
+                "INSERT INTO steps (run, path, attempt, status, input, started_at)
+                 VALUES (?1, ?2, ?3, 'started', ?4, ?5)
+                 ON CONFLICT (run, path, attempt) DO NOTHING",
+                params![run, path, attempt, input.as_ref().map(to_json_text), now],
+            )?;
+            if inserted == 0 {
+                return Err(Error::Conflict(format!(
+                    "step `{path}` attempt {attempt} of run `{run}` was already journaled"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn step_finished(
+        &self,
+        run: &str,
+        path: &str,
+        attempt: i64,
+        outcome: StepOutcome,
+    ) -> BoxFuture<'_, Result<()>> {
+        let (run, path) = (run.to_owned(), path.to_owned());
+        let clock = self.clock();
+        self.write(move |conn| {
+            let now = clock.now_ms();
+            touch_run(conn, &run, now)?;
+            let (status, output, error) = match &outcome {
+                StepOutcome::Succeeded(output) => (StepStatus::Succeeded, Some(output), None),
+                StepOutcome::Failed(error) => (StepStatus::Failed, None, Some(error)),
+            };
+            let changed = conn.execute(
+                "UPDATE steps SET status = ?4, output = ?5, error = ?6, finished_at = ?7
+                 WHERE run = ?1 AND path = ?2 AND attempt = ?3 AND status = 'started'",
+                params![
+                    run,
+                    path,
+                    attempt,
+                    status.as_str(),
+                    output.map(to_json_text),
+                    error.map(to_json_text),
+                    now
+                ],
+            )?;
+            if changed == 0 {
+                let exists = conn
+                    .query_row(
+                        "SELECT 1 FROM steps WHERE run = ?1 AND path = ?2 AND attempt = ?3",
+                        params![run, path, attempt],
+                        |_| Ok(()),
+                    )
+                    .optional()?;
+                return Err(match exists {
+                    None => Error::NotFound {
+                        kind: "step",
+                        id: format!("{run}/{path}#{attempt}"),
+                    },
+                    Some(()) => Error::Conflict(format!(
+                        "step `{path}` attempt {attempt} of run `{run}` has already finished"
+                    )),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn record_step(
+        &self,
+        run: &str,
+        path: &str,
+        output: serde_json::Value,
+    ) -> BoxFuture<'_, Result<()>> {
+        let (run, path) = (run.to_owned(), path.to_owned());
+        let clock = self.clock();
+        self.write(move |conn| {
+            let now = clock.now_ms();
+            touch_run(conn, &run, now)?;
+            let inserted = conn.execute(
+                "INSERT INTO steps (run, path, attempt, status, output, started_at, finished_at)
+                 VALUES (?1, ?2, 1, 'succeeded', ?3, ?4, ?4)
+                 ON CONFLICT (run, path, attempt) DO NOTHING",
+                params![run, path, to_json_text(&output), now],
+            )?;
+            if inserted == 0 {
+                return Err(Error::Conflict(format!(
+                    "step `{path}` of run `{run}` was already journaled"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn put_secret(&self, name: &str, blob: SecretBlob) -> BoxFuture<'_, Result<()>> {
+        let name = name.to_owned();
+        let clock = self.clock();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO secrets (name, ciphertext, nonce, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext,
+                     nonce = excluded.nonce, updated_at = excluded.updated_at",
+                params![name, blob.ciphertext, blob.nonce, clock.now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_secret(&self, name: &str) -> BoxFuture<'_, Result<Option<StoredSecret>>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT name, ciphertext, nonce, updated_at FROM secrets WHERE name = ?1",
+                    [&name],
+                    |row| {
+                        Ok(StoredSecret {
+                            name: row.get(0)?,
+                            blob: SecretBlob {
+                                ciphertext: row.get(1)?,
+                                nonce: row.get(2)?,
+                            },
+                            updated_at: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    fn list_secrets(&self) -> BoxFuture<'_, Result<Vec<SecretName>>> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT name, updated_at FROM secrets ORDER BY name")?;
+            Ok(statement
+                .query_map([], |row| {
+                    Ok(SecretName {
+                        name: row.get(0)?,
+                        updated_at: row.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn delete_secret(&self, name: &str) -> BoxFuture<'_, Result<bool>> {
+        let name = name.to_owned();
+        self.write(move |conn| {
+            Ok(conn.execute("DELETE FROM secrets WHERE name = ?1", [&name])? > 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::TestClock;
+    use crate::store::SequentialIds;
+
+    #[tokio::test]
+    async fn group_commit_puts_every_queued_write_in_one_transaction() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = Options::new(dir.path().join("flowc.db"));
+        options.clock = Arc::new(TestClock::new(1_000));
+        options.ids = Arc::new(SequentialIds::new());
+        let store = options.open().expect("open");
+        let (commits, writes) = (store.commits(), store.writes());
+
+        // The writer sits inside a transaction until released; meanwhile 100 writes
+        // queue up behind it.
+        let release = store.hold_writer();
+        let pending: Vec<_> = (0..100)
+            .map(|index| {
+                store.put_secret(
+                    &format!("secret_{index:03}"),
+                    SecretBlob {
+                        ciphertext: vec![1, 2, 3],
+                        nonce: vec![4],
+                    },
+                )
+            })
+            .collect();
+        drop(release);
+        for write in pending {
+            write.await.expect("write");
+        }
+
+        // One commit for the batch that held the writer, one for the 100 behind it.
+        assert_eq!(store.commits() - commits, 2);
+        assert_eq!(store.writes() - writes, 101);
+        assert_eq!(store.list_secrets().await.expect("list").len(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_is_rolled_back_alone_and_its_batch_commits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Options::new(dir.path().join("flowc.db"))
+            .open()
+            .expect("open");
+        let release = store.hold_writer();
+        let good = store.put_secret(
+            "kept",
+            SecretBlob {
+                ciphertext: vec![1],
+                nonce: vec![2],
+            },
+        );
+        // Writes a row, then fails: the row must not survive.
+        let bad = store.write(|conn| -> Result<()> {
+            conn.execute(
+                "INSERT INTO secrets (name, ciphertext, nonce, updated_at) VALUES ('lost', x'00', x'00', 0)",
+                [],
+            )?;
+            Err(Error::Conflict("on purpose".into()))
+        });
+        drop(release);
+        assert!(matches!(bad.await, Err(Error::Conflict(_))));
+        good.await.expect("good write");
+        let names: Vec<String> = store
+            .list_secrets()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|secret| secret.name)
+            .collect();
+        assert_eq!(names, ["kept"]);
+    }
+}

@@ -1,0 +1,175 @@
+//! The one thread that writes to SQLite, committing queued writes in groups.
+//!
+//! SQLite allows one writer at a time, and with `synchronous=FULL` every commit
+//! costs an fsync. So every write goes through a channel to this thread, which
+//! takes the first job, drains whatever else is queued (up to a batch limit), runs
+//! them all in one `BEGIN IMMEDIATE … COMMIT`, and only then answers each caller:
+//! durability costs one fsync per batch, not per write, and callers hear "done" only
+//! once their write is on disk (the shape of effectum's `db_writer.rs`). Each job
+//! runs inside its own `SAVEPOINT`, so a job that fails (a constraint, a conflict)
+//! is rolled back alone and its caller gets its error while the rest commit.
+
+use super::{Error, Result};
+use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// A write, type-erased for the queue.
+pub(crate) trait Job: Send {
+    /// Runs the write inside the batch's transaction and keeps its result; false
+    /// when it failed (and its writes must be rolled back).
+    fn execute(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: its own result if the batch committed, else the
+    /// commit's error.
+    fn answer(self: Box<Self>, committed: std::result::Result<(), &Error>);
+}
+
+/// A write returning `T`, answered through a oneshot channel.
+struct Typed<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn execute(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return true;
+        };
+        let result = work(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, committed: std::result::Result<(), &Error>) {
+        let result = match committed {
+            Ok(()) => self.result.unwrap_or(Err(Error::Closed)),
+            Err(error) => Err(Error::Database(format!("commit failed: {error}"))),
+        };
+        // The caller may have stopped waiting; its write is committed regardless.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Counters a test (or a metrics endpoint) can read.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Transactions committed (or attempted) by the writer.
+    pub(crate) commits: AtomicU64,
+    /// Jobs executed.
+    pub(crate) jobs: AtomicU64,
+}
+
+pub(crate) enum Message {
+    Job(Box<dyn Job>),
+    /// Finish what is queued before this, then stop and close the connection.
+    Close(oneshot::Sender<()>),
+}
+
+/// The sending side, shared by every handle of the store.
+pub(crate) struct Writer {
+    sender: mpsc::Sender<Message>,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(crate) fn spawn(conn: Connection, max_batch: usize) -> Result<Writer> {
+        let (sender, receiver) = mpsc::channel();
+        let stats = Arc::new(Stats::default());
+        let thread_stats = Arc::clone(&stats);
+        std::thread::Builder::new()
+            .name("flowc-store-writer".into())
+            .spawn(move || run(conn, &receiver, max_batch.max(1), &thread_stats))
+            .map_err(|error| Error::Database(format!("cannot start the writer thread: {error}")))?;
+        Ok(Writer { sender, stats })
+    }
+
+    /// Queues `work`; the receiver resolves once its batch has committed. The job is
+    /// queued now, not when the receiver is first polled.
+    pub(crate) fn submit<T, F>(&self, work: F) -> oneshot::Receiver<Result<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, receiver) = oneshot::channel();
+        let job = Box::new(Typed {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        // A closed channel drops the job and with it `reply`: the caller sees Closed.
+        let _ = self.sender.send(Message::Job(job));
+        receiver
+    }
+
+    /// Asks the thread to stop after the jobs queued so far.
+    pub(crate) fn close(&self) -> oneshot::Receiver<()> {
+        let (reply, receiver) = oneshot::channel();
+        let _ = self.sender.send(Message::Close(reply));
+        receiver
+    }
+}
+
+/// Awaits a submitted job's answer.
+pub(crate) async fn answer<T>(receiver: oneshot::Receiver<Result<T>>) -> Result<T> {
+    receiver.await.unwrap_or(Err(Error::Closed))
+}
+
+fn run(conn: Connection, receiver: &mpsc::Receiver<Message>, max_batch: usize, stats: &Stats) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    let mut closing = None;
+    // `recv` fails once every handle is gone: then the thread ends.
+    while let Ok(first) = receiver.recv() {
+        match first {
+            Message::Job(job) => batch.push(job),
+            Message::Close(reply) => closing = Some(reply),
+        }
+        while closing.is_none() && batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::Close(reply)) => closing = Some(reply),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&conn, &mut batch, stats);
+        }
+        if let Some(reply) = closing.take() {
+            drop(conn);
+            let _ = reply.send(());
+            return;
+        }
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
+    stats.commits.fetch_add(1, Ordering::Relaxed);
+    let committed = (|| -> Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        for job in batch.iter_mut() {
+            stats.jobs.fetch_add(1, Ordering::Relaxed);
+            conn.execute_batch("SAVEPOINT job")?;
+            if !job.execute(conn) {
+                // The job answers with its own error; its partial writes go.
+                conn.execute_batch("ROLLBACK TO job")?;
+            }
+            conn.execute_batch("RELEASE job")?;
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    })();
+    if committed.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for job in batch.drain(..) {
+        job.answer(committed.as_ref().map(|_| ()));
+    }
+}

@@ -8,5 +8,6 @@
 //! `flowc-compiler` and never the other way round.
 
 pub mod clock;
+pub mod outbound;
 pub mod store;
 pub mod vault;

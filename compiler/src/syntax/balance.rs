@@ -158,21 +158,12 @@ impl Balancer<'_> {
         else {
             // Nothing open matches. Inside `(…]` or `[…)` it is a typo for the right
             // closer, which takes its place; anywhere else it is a stray.
-            let top = self.frames.last().map(|frame| (frame.open, frame.span));
+            let top = self.frames.last().map(|frame| frame.open);
             match top {
-                Some((open @ (Token::LParen | Token::CallParen | Token::LBracket), open_span))
+                Some(Token::LParen | Token::CallParen | Token::LBracket)
                     if token != Token::RBrace =>
                 {
-                    self.diagnostics.push(diag::mismatched_delimiter(
-                        char_of(open),
-                        open_span,
-                        char_of(token),
-                        span,
-                    ));
-                    if let Some(frame) = self.frames.pop() {
-                        self.ops -= frame.ops;
-                    }
-                    self.out.push((closer_of(open), span));
+                    self.close_mismatched(token, span, span);
                 }
                 _ => self
                     .diagnostics
@@ -189,18 +180,7 @@ impl Balancer<'_> {
             && top.open != Token::InterpOpen
             && !self.source[top.span.end as usize..span.start as usize].contains('\n')
         {
-            let (open, open_span) = (top.open, top.span);
-            self.diagnostics.push(diag::mismatched_delimiter(
-                char_of(open),
-                open_span,
-                char_of(token),
-                span,
-            ));
-            if let Some(frame) = self.frames.pop() {
-                self.ops -= frame.ops;
-            }
-            self.out
-                .push((closer_of(open), Span::at(span.start as usize)));
+            self.close_mismatched(token, span, Span::at(span.start as usize));
         }
         while self.frames.len() > position + 1 {
             self.close_innermost(Span::at(span.start as usize));
@@ -209,6 +189,22 @@ impl Balancer<'_> {
             self.ops -= frame.ops;
         }
         self.out.push((token, span));
+    }
+
+    /// Reports `found` as the wrong closer for the innermost frame and closes that
+    /// frame with the right closer at `at`.
+    fn close_mismatched(&mut self, found: Token, span: Span, at: Span) {
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        self.ops -= frame.ops;
+        self.diagnostics.push(diag::mismatched_delimiter(
+            char_of(frame.open),
+            frame.span,
+            char_of(found),
+            span,
+        ));
+        self.out.push((closer_of(frame.open), at));
     }
 
     /// A closer that starts its line belongs, most likely, to the opener whose line

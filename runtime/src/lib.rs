@@ -1,15 +1,17 @@
-//! The flowc runtime: it stores deployed IR, will run workflows durably against a
+//! The flowc runtime: it stores deployed IR, runs workflows durably against a
 //! journal, and will serve webhooks, callbacks, approvals and the admin API.
 //!
 //! Here today: `clock` (the one source of time, with a test clock), `store` (SQLite
 //! with migrations and a group-commit writer thread, behind a `Store` trait so
 //! PostgreSQL can follow), `vault` (secrets encrypted at rest, a `SecretString` that
-//! cannot be printed, a scrubber) and `outbound` (HTTP with auth, retries, circuit
-//! breakers and an egress hook). To come, per `ARCHITECTURE.md`: `engine` (the IR
-//! interpreter plus the journal), `schedule` (timers, cron) and `server` (axum). The
+//! cannot be printed, a scrubber), `outbound` (HTTP with auth, retries, circuit
+//! breakers and an egress hook) and `engine` (the IR interpreter plus the journal:
+//! `let`, `http` steps, `if`, `match`, `try`, `fail`, `return` so far). To come, per
+//! `ARCHITECTURE.md`: `schedule` (timers, cron) and `server` (axum). The
 //! runtime depends on `flowc-compiler` and never the other way round.
 
 pub mod clock;
+pub mod engine;
 pub mod outbound;
 pub mod store;
 pub mod vault;

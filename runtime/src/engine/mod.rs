@@ -1,0 +1,675 @@
+//! The engine: interprets one run of an [`ir::Workflow`], durably, against the
+//! journal.
+//!
+//! [`Engine::run`] loads a run and the deployment it is pinned to, binds the input
+//! to the workflow's parameter slots and interprets the body **from the top**
+//! (DESIGN.md, "durable by journal"). Every step consults the journal first, by its
+//! step path: a step with a finished attempt returns the recorded result (or
+//! raises the recorded error) without running again; otherwise the engine
+//! journals `step_started` (attempt n + 1 after a crash left attempt n started),
+//! performs the effect through [`outbound`](crate::outbound::Client) with
+//! `Idempotency-Key: {run_id}/{step_path}`, and journals `step_finished` with the
+//! result or the error. A step's expressions are evaluated even when its result is
+//! replayed, so `now()` and `uuid()` calls are met in the same order on every
+//! replay; their values are journaled too (see `context.rs`), so a replay sees the
+//! same values. A step's result is always the journaled JSON read back with the
+//! step's type, on the first run as on a replay, so both see the same value.
+//!
+//! `return v` ends the run as succeeded with `v` (the end of the body with `null`);
+//! an error no `try` catches ends it as failed with `{code, kind, message, step?,
+//! status?, span?}` ([`RunError`]). Failures of the engine itself (the store) leave
+//! the run as it is, to be resumed by interpreting it again.
+//!
+//! Secrets: `secrets.NAME` stays a name through evaluation; the vault is asked
+//! only when a request is built (`secrets.rs`), and journaled step inputs show
+//! [`REDACTED`] for header values that hold one. The checker already keeps secrets
+//! out of URLs, bodies, outputs and errors.
+//!
+//! Supported today: `let`, `step … = http`, `if`/`else`, `match`, `try`/`catch`,
+//! `fail`, `return`. Not yet: `wait`, `await` (callbacks, approvals, events,
+//! webhooks), `callback(…)`, `approval(…)`, `for`, `parallel`, `call`, `set
+//! context`, `emit`: reaching one fails the run with `R0201` ("not supported yet by
+//! the runtime"), which `try` does not catch; nothing panics. Also still to come:
+//! the run's `timeout` setting, `context.*` and `webhook` values (they read
+//! `null`), leases against two engines running one run at once, and retrying a
+//! failed run from its failed step (a journaled failure is replayed as it is).
+//! Expressions are evaluated on the calling task; a worst case is bounded by
+//! [`Limits`].
+
+mod context;
+mod error;
+mod secrets;
+
+pub use context::{is_recorded_path, now_path, uuid_path};
+pub use error::{CANNOT_START, Error, FAILED, JOURNAL, RunError, UNSUPPORTED, VAULT};
+pub use secrets::{NoSecrets, REDACTED, Resolved, SecretSource};
+
+use crate::clock::Clock;
+use crate::outbound::step::{self, ConnectionValues, Origin, StepValues};
+use crate::outbound::{self, Auth, Client, HeaderValue, Request, Response};
+use crate::store::{RunOutcome, RunStatus, Step, StepOutcome, StepStatus, Store};
+use context::Recorder;
+use flowc_compiler::eval::{self, Frame, Limits};
+use flowc_compiler::ir::{
+    self, Expr, ExprKind, HttpRequest, MatchArm, Program, StepAction, Stmt, StmtArm, StmtKind,
+    Workflow,
+};
+use flowc_compiler::ty::{Ty, TypeTable};
+use flowc_compiler::value::Value;
+use serde_json::{Value as Json, json};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// Runs workflows: one per runtime, shared by every run.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    client: Arc<Client>,
+    secrets: Arc<dyn SecretSource>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        client: Arc<Client>,
+        secrets: Arc<dyn SecretSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
+        Engine {
+            store,
+            client,
+            secrets,
+            clock,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Bounds on every expression evaluated by a run.
+    pub fn with_limits(mut self, limits: Limits) -> Engine {
+        self.limits = limits;
+        self
+    }
+
+    /// Interprets run `run_id` from the top until it ends, and journals how it
+    /// ended. A run that has already ended is left alone and its stored outcome
+    /// returned.
+    pub async fn run(&self, run_id: &str) -> Result<RunOutcome, Error> {
+        let detail = self
+            .store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?;
+        let run = &detail.run;
+        if run.status.is_terminal() {
+            return Ok(match run.status {
+                RunStatus::Succeeded => {
+                    RunOutcome::Succeeded(run.output.clone().unwrap_or_default())
+                }
+                RunStatus::Failed => RunOutcome::Failed(run.error.clone().unwrap_or_default()),
+                _ => RunOutcome::Cancelled,
+            });
+        }
+        let deployment = self
+            .store
+            .get_deployment(&run.deployment)
+            .await?
+            .ok_or_else(|| Error::DeploymentNotFound {
+                run: run_id.to_string(),
+                deployment: run.deployment.clone(),
+            })?;
+        if run.status != RunStatus::Running {
+            self.store
+                .set_run_status(run_id, RunStatus::Running)
+                .await?;
+        }
+        let program = deployment.program;
+        let result = match program.workflow(&run.workflow) {
+            Some(workflow) => {
+                let mut interp = Interp::new(self, run_id, &program, workflow, &detail.steps);
+                interp.execute(workflow, &run.input).await
+            }
+            None => Err(Stop::Fault(
+                RunError::new(
+                    CANNOT_START,
+                    "start",
+                    format!(
+                        "workflow `{}` is not in deployment `{}`",
+                        run.workflow, run.deployment
+                    ),
+                )
+                .uncatchable(),
+            )),
+        };
+        let outcome = match result {
+            Ok(output) => RunOutcome::Succeeded(output.to_json()),
+            Err(Stop::Fault(error)) => RunOutcome::Failed(error.to_json()),
+            Err(Stop::Engine(error)) => return Err(error),
+        };
+        self.store.finish_run(run_id, outcome.clone()).await?;
+        Ok(outcome)
+    }
+}
+
+/// Why interpretation stopped early.
+enum Stop {
+    /// The workflow failed (catchable or not).
+    Fault(RunError),
+    /// The engine failed: the run is left to be resumed.
+    Engine(Error),
+}
+
+impl From<RunError> for Stop {
+    fn from(error: RunError) -> Stop {
+        Stop::Fault(error)
+    }
+}
+
+impl From<crate::store::Error> for Stop {
+    fn from(error: crate::store::Error) -> Stop {
+        Stop::Engine(Error::Store(error))
+    }
+}
+
+/// What a statement did to the flow of control.
+enum Flow {
+    Next,
+    Return(Value),
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One run being interpreted.
+struct Interp<'e> {
+    engine: &'e Engine,
+    run_id: &'e str,
+    program: &'e Program,
+    types: Arc<TypeTable>,
+    frame: Frame,
+    recorder: Recorder,
+    /// The latest attempt of every step, by path.
+    journal: HashMap<String, Step>,
+}
+
+impl<'e> Interp<'e> {
+    fn new(
+        engine: &'e Engine,
+        run_id: &'e str,
+        program: &'e Arc<Program>,
+        workflow: &Workflow,
+        steps: &[Step],
+    ) -> Interp<'e> {
+        let mut journal: HashMap<String, Step> = HashMap::new();
+        let mut recorded = HashMap::new();
+        for step in steps {
+            if is_recorded_path(&step.path) {
+                if let (StepStatus::Succeeded, Some(output)) = (step.status, &step.output) {
+                    recorded.insert(step.path.clone(), output.clone());
+                }
+                continue;
+            }
+            match journal.get(&step.path) {
+                Some(latest) if latest.attempt >= step.attempt => {}
+                _ => {
+                    journal.insert(step.path.clone(), step.clone());
+                }
+            }
+        }
+        Interp {
+            engine,
+            run_id,
+            program,
+            types: Arc::new(program.types.clone()),
+            frame: Frame::new(usize::try_from(workflow.frame_size).unwrap_or(0)),
+            recorder: Recorder::new(Arc::clone(program), Arc::clone(&engine.clock), recorded),
+            journal,
+        }
+    }
+
+    /// Binds the input and runs the body; the run's output.
+    async fn execute(&mut self, workflow: &'e Workflow, input: &Json) -> Result<Value, Stop> {
+        self.bind_input(workflow, input)?;
+        match self.block(&workflow.body).await? {
+            Flow::Return(value) => Ok(value),
+            Flow::Next => Ok(Value::Null),
+        }
+    }
+
+    fn bind_input(&mut self, workflow: &Workflow, input: &Json) -> Result<(), RunError> {
+        let whole = workflow.params.len() == 1;
+        for param in &workflow.params {
+            let json = if whole {
+                input
+            } else {
+                input.get(&param.name).unwrap_or(&Json::Null)
+            };
+            let value = Value::from_json_typed(json, &param.ty, &self.program.types).map_err(
+                |mismatch| {
+                    RunError::new(
+                        CANNOT_START,
+                        "start",
+                        format!(
+                            "the input does not have the type of parameter `{}`: {mismatch}",
+                            param.name
+                        ),
+                    )
+                    .uncatchable()
+                },
+            )?;
+            self.frame.set(param.slot, value);
+        }
+        Ok(())
+    }
+
+    fn block<'a>(&'a mut self, stmts: &'e [Stmt]) -> BoxFuture<'a, Result<Flow, Stop>> {
+        Box::pin(async move {
+            for stmt in stmts {
+                if let Flow::Return(value) = self.stmt(stmt).await? {
+                    return Ok(Flow::Return(value));
+                }
+            }
+            Ok(Flow::Next)
+        })
+    }
+
+    async fn stmt(&mut self, stmt: &'e Stmt) -> Result<Flow, Stop> {
+        let unsupported = |what: &str| Err(Stop::Fault(RunError::unsupported(what)));
+        match &stmt.kind {
+            StmtKind::Let { slot, value } => {
+                let value = self.eval(value).await?;
+                self.frame.set(*slot, value);
+            }
+            StmtKind::Step {
+                name,
+                slot,
+                action,
+                ty,
+            } => {
+                let value = match action {
+                    StepAction::Http(request) => self.http(name, request, ty).await?,
+                    StepAction::Call { .. } => return unsupported("`call`"),
+                    StepAction::Wait { .. } | StepAction::WaitUntil { .. } => {
+                        return unsupported("`wait`");
+                    }
+                    StepAction::Await { .. } => return unsupported("`await` of a handle"),
+                    StepAction::AwaitEvent { .. } => return unsupported("`await event`"),
+                    StepAction::AwaitWebhook { .. } => return unsupported("`await webhook`"),
+                };
+                self.frame.set(*slot, value);
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let taken = self.condition(cond).await?;
+                return self.block(if taken { then } else { otherwise }).await;
+            }
+            StmtKind::Match { scrutinee, arms } => {
+                let arm = self.arm(scrutinee, arms).await?;
+                return self.block(&arm.body).await;
+            }
+            StmtKind::Try {
+                body,
+                error_slot,
+                handler,
+            } => {
+                return match self.block(body).await {
+                    Err(Stop::Fault(error)) if error.catchable => {
+                        self.frame.set(*error_slot, error.to_value());
+                        self.block(handler).await
+                    }
+                    other => other,
+                };
+            }
+            StmtKind::Fail { message } => {
+                let message = match self.eval(message).await? {
+                    Value::String(text) => text.to_string(),
+                    other => other.to_json().to_string(),
+                };
+                return Err(Stop::Fault(RunError::new(FAILED, "fail", message)));
+            }
+            StmtKind::Return { value } => {
+                let value = match value {
+                    Some(value) => self.eval(value).await?,
+                    None => Value::Null,
+                };
+                return Ok(Flow::Return(value));
+            }
+            StmtKind::Callback { .. } => return unsupported("`callback(…)`"),
+            StmtKind::Approval { .. } => return unsupported("`approval(…)`"),
+            StmtKind::Collect { .. } | StmtKind::For(_) => return unsupported("`for`"),
+            StmtKind::Set { .. } => return unsupported("`set context`"),
+            StmtKind::Parallel { .. } => return unsupported("`parallel`"),
+            StmtKind::Emit { .. } => return unsupported("`emit`"),
+            StmtKind::Yield { .. } => return unsupported("`yield`"),
+        }
+        Ok(Flow::Next)
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    /// Evaluates in the run's frame, then journals any `now()`/`uuid()` it drew.
+    async fn eval(&mut self, expr: &Expr) -> Result<Value, Stop> {
+        let result = eval::eval(expr, &mut self.frame, &self.recorder, &self.engine.limits);
+        self.flush().await?;
+        result.map_err(|error| Stop::Fault(RunError::expression(&error)))
+    }
+
+    /// Evaluates an expression that sees no locals (a connection's options).
+    async fn eval_detached(&mut self, expr: &Expr) -> Result<Value, Stop> {
+        let mut frame = Frame::new(0);
+        let result = eval::eval(expr, &mut frame, &self.recorder, &self.engine.limits);
+        self.flush().await?;
+        result.map_err(|error| Stop::Fault(RunError::expression(&error)))
+    }
+
+    async fn condition(&mut self, expr: &Expr) -> Result<bool, Stop> {
+        let result = eval::eval_bool(expr, &mut self.frame, &self.recorder, &self.engine.limits);
+        self.flush().await?;
+        result.map_err(|error| Stop::Fault(RunError::expression(&error)))
+    }
+
+    /// The arm of a `match` statement whose pattern fits, with its bindings set.
+    /// The patterns are matched by the evaluator itself (an expression `match`
+    /// whose arms give their index), so statements and expressions agree.
+    async fn arm(&mut self, scrutinee: &Expr, arms: &'e [StmtArm]) -> Result<&'e StmtArm, Stop> {
+        let index = |i: usize| Expr {
+            kind: ExprKind::Literal {
+                value: ir::Literal::Int {
+                    value: i64::try_from(i).unwrap_or(i64::MAX),
+                },
+            },
+            ty: Ty::Int,
+            span: scrutinee.span,
+        };
+        let chooser = Expr {
+            kind: ExprKind::Match {
+                scrutinee: Box::new(scrutinee.clone()),
+                arms: arms
+                    .iter()
+                    .enumerate()
+                    .map(|(i, arm)| MatchArm {
+                        pattern: arm.pattern.clone(),
+                        body: index(i),
+                    })
+                    .collect(),
+            },
+            ty: Ty::Int,
+            span: scrutinee.span,
+        };
+        let chosen = match self.eval(&chooser).await? {
+            Value::Int(i) => usize::try_from(i).ok().and_then(|i| arms.get(i)),
+            _ => None,
+        };
+        chosen.ok_or_else(|| {
+            Stop::Fault(RunError::new(
+                "R0010",
+                "expression",
+                "no arm of the match fits the value",
+            ))
+        })
+    }
+
+    async fn pairs(&mut self, pairs: &[(String, Expr)]) -> Result<Vec<(String, Value)>, Stop> {
+        let mut values = Vec::with_capacity(pairs.len());
+        for (name, expr) in pairs {
+            values.push((name.clone(), self.eval(expr).await?));
+        }
+        Ok(values)
+    }
+
+    /// Journals the values `now()`/`uuid()` produced since the last flush.
+    async fn flush(&mut self) -> Result<(), Stop> {
+        for (path, value) in self.recorder.take_pending() {
+            self.engine
+                .store
+                .record_step(self.run_id, &path, value)
+                .await?;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ steps
+
+    /// An `http` step: replayed from the journal, or sent and journaled.
+    async fn http(&mut self, name: &str, request: &'e HttpRequest, ty: &Ty) -> Result<Value, Stop> {
+        // No loops yet, so a step's path is its name.
+        let path = name.to_string();
+        // Evaluated even when the result is replayed: see the module docs.
+        let values = StepValues {
+            url: self.eval(&request.url).await?,
+            headers: self.pairs(&request.headers).await?,
+            query: self.pairs(&request.query).await?,
+            body: match &request.body {
+                Some(ir::Body::Json(expr) | ir::Body::Text(expr)) => Some(self.eval(expr).await?),
+                None => None,
+            },
+            auth: match &request.auth {
+                Some(expr) => Some(self.eval(expr).await?),
+                None => None,
+            },
+        };
+        let connection = match &request.connection {
+            Some(name) => {
+                let program = self.program;
+                let Some(connection) = program.connections.iter().find(|c| &c.name == name) else {
+                    let error = outbound::Error::Invalid {
+                        reason: format!("connection `{name}` is not in the program"),
+                    };
+                    return Err(Stop::Fault(RunError::http(&error, &path)));
+                };
+                let values = ConnectionValues {
+                    base_url: self.eval_detached(&connection.base_url).await?,
+                    auth: match &connection.auth {
+                        Some(expr) => Some(self.eval_detached(expr).await?),
+                        None => None,
+                    },
+                    headers: {
+                        let mut headers = Vec::with_capacity(connection.headers.len());
+                        for (name, expr) in &connection.headers {
+                            headers.push((name.clone(), self.eval_detached(expr).await?));
+                        }
+                        headers
+                    },
+                };
+                Some((connection, values))
+            }
+            None => None,
+        };
+
+        let attempt = match self.journal.get(&path) {
+            Some(step) => match step.status {
+                StepStatus::Succeeded => {
+                    let output = step.output.clone().unwrap_or_default();
+                    return self.read_back(&path, &output, ty);
+                }
+                StepStatus::Failed => {
+                    let mut error = RunError::from_json(&step.error.clone().unwrap_or_default());
+                    if error.step.is_none() {
+                        error.step = Some(path.clone());
+                    }
+                    return Err(Stop::Fault(error));
+                }
+                StepStatus::Started => step.attempt + 1,
+            },
+            None => 1,
+        };
+
+        let built = self
+            .build(&path, request, &values, connection.as_ref())
+            .await;
+        let input = match &built {
+            Ok(request) => describe(request),
+            Err(_) => json!({ "method": request.method, "url": values.url.to_json() }),
+        };
+        let store = &self.engine.store;
+        store
+            .step_started(self.run_id, &path, attempt, Some(input))
+            .await?;
+        let result = match built {
+            Ok(request) => match self.engine.client.send(&request).await {
+                Ok(response) => Ok(response_value(&response).to_json()),
+                Err(error) => Err(RunError::http(&error, &path)),
+            },
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(output) => {
+                store
+                    .step_finished(
+                        self.run_id,
+                        &path,
+                        attempt,
+                        StepOutcome::Succeeded(output.clone()),
+                    )
+                    .await?;
+                self.read_back(&path, &output, ty)
+            }
+            Err(error) => {
+                store
+                    .step_finished(
+                        self.run_id,
+                        &path,
+                        attempt,
+                        StepOutcome::Failed(error.to_json()),
+                    )
+                    .await?;
+                Err(Stop::Fault(error))
+            }
+        }
+    }
+
+    /// The request of an `http` step, with its secrets filled from the vault.
+    async fn build(
+        &self,
+        path: &str,
+        request: &HttpRequest,
+        values: &StepValues,
+        connection: Option<&(&ir::Connection, ConnectionValues)>,
+    ) -> Result<Request, RunError> {
+        let mentioned = values
+            .headers
+            .iter()
+            .chain(connection.iter().flat_map(|(_, c)| c.headers.iter()))
+            .map(|(_, value)| value)
+            .chain(values.auth.iter())
+            .chain(connection.iter().filter_map(|(_, c)| c.auth.as_ref()));
+        let secrets = Resolved::load(self.engine.secrets.as_ref(), mentioned)
+            .await
+            .map_err(|message| RunError::new(VAULT, "secret", message).at_step(path))?;
+        step::request(
+            request,
+            values,
+            connection.map(|(ir, values)| (*ir, values)),
+            &self.types,
+            &secrets,
+            Origin {
+                run_id: self.run_id,
+                step_path: path,
+            },
+        )
+        .map_err(|error| RunError::http(&error, path))
+    }
+
+    /// A journaled result as the step's type.
+    fn read_back(&self, path: &str, output: &Json, ty: &Ty) -> Result<Value, Stop> {
+        Value::from_json_typed(output, ty, &self.program.types).map_err(|mismatch| {
+            Stop::Fault(
+                RunError::new(
+                    JOURNAL,
+                    "journal",
+                    format!(
+                        "the journaled result of step `{path}` does not fit its type {mismatch}"
+                    ),
+                )
+                .at_step(path)
+                .uncatchable(),
+            )
+        })
+    }
+}
+
+/// What a step's journaled input shows of its request: no secret values.
+fn describe(request: &Request) -> Json {
+    let headers: serde_json::Map<String, Json> = request
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = match value {
+                HeaderValue::Text(text) => text.as_str(),
+                HeaderValue::Secret(_) => REDACTED,
+            };
+            (name.clone(), json!(shown))
+        })
+        .collect();
+    let query: serde_json::Map<String, Json> = request
+        .query
+        .iter()
+        .map(|(name, value)| (name.clone(), json!(value)))
+        .collect();
+    let body = match &request.body {
+        outbound::Body::Empty => Json::Null,
+        outbound::Body::Json(json) => json.clone(),
+        outbound::Body::Bytes { bytes, .. } => json!(String::from_utf8_lossy(bytes)),
+    };
+    let auth = match &request.auth {
+        Auth::None => "none",
+        Auth::ApiKey { .. } => "api_key",
+        Auth::Bearer { .. } => "bearer",
+        Auth::Basic { .. } => "basic",
+        Auth::OAuth2(_) => "oauth2",
+    };
+    json!({
+        "method": request.method.as_str(),
+        "url": request.url,
+        "query": query,
+        "headers": headers,
+        "body": body,
+        "auth": auth,
+    })
+}
+
+/// An `http` step's result: `{ status, headers, body }`, repeated headers joined
+/// with `, `.
+fn response_value(response: &Response) -> Value {
+    let mut headers: BTreeMap<&str, String> = BTreeMap::new();
+    for (name, value) in &response.headers {
+        headers
+            .entry(name.as_str())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.clone());
+    }
+    let body = match &response.value {
+        Some(value) => value.clone(),
+        None => response
+            .json()
+            .map(|json| Value::from_json(&json))
+            .unwrap_or(Value::Null),
+    };
+    Value::record([
+        ("status", Value::Int(i64::from(response.status))),
+        (
+            "headers",
+            Value::record(
+                headers
+                    .into_iter()
+                    .map(|(name, value)| (name, Value::string(value))),
+            ),
+        ),
+        ("body", body),
+    ])
+}

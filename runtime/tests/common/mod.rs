@@ -1,0 +1,206 @@
+//! Helpers shared by runtime tests: a tiny HTTP/1.1 server on loopback that records
+//! every request (the pattern of `outbound.rs`), and a clock that jumps past every
+//! sleep at once so retries take no wall time.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use flowc_runtime::clock::{Clock, Millis, TestClock};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn json(status: u16, json: serde_json::Value) -> Reply {
+        Reply {
+            body: json.to_string().into_bytes(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            ..Reply::status(status)
+        }
+    }
+}
+
+/// The handler sees the request and how many earlier requests had the same path.
+type Handler = Arc<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
+
+pub struct Server {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Server {
+    pub async fn start(
+        handler: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let handler: Handler = Arc::new(handler);
+        {
+            let requests = Arc::clone(&requests);
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(serve_one(
+                        stream,
+                        Arc::clone(&requests),
+                        Arc::clone(&handler),
+                    ));
+                }
+            });
+        }
+        Server { addr, requests }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// How many requests carried this `Idempotency-Key`.
+    pub fn count_key(&self, key: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.header("idempotency-key") == Some(key))
+            .count()
+    }
+}
+
+async fn serve_one(
+    mut stream: tokio::net::TcpStream,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    handler: Handler,
+) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        if buffer.len() > 64 * 1024 {
+            return;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let target = first.next().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let recorded = Recorded {
+        method,
+        target,
+        headers,
+        body,
+    };
+    let reply = {
+        let mut all = requests.lock().unwrap();
+        let earlier = all.iter().filter(|r| r.path() == recorded.path()).count();
+        all.push(recorded.clone());
+        handler(&recorded, earlier)
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} Test\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    for (name, value) in &reply.headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&reply.body);
+    let _ = stream.write_all(&bytes).await;
+    let _ = stream.shutdown().await;
+}
+
+/// A test clock whose sleeps return at once, moving the time to their deadline.
+#[derive(Clone, Debug)]
+pub struct JumpingClock {
+    pub clock: TestClock,
+}
+
+impl JumpingClock {
+    pub fn new(start: Millis) -> JumpingClock {
+        JumpingClock {
+            clock: TestClock::new(start),
+        }
+    }
+}
+
+impl Clock for JumpingClock {
+    fn now_ms(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    fn sleep_until(
+        &self,
+        deadline: Millis,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        if deadline > self.clock.now_ms() {
+            self.clock.set(deadline);
+        }
+        Box::pin(async {})
+    }
+}

@@ -6,12 +6,14 @@
 //! PostgreSQL can follow), `vault` (secrets encrypted at rest, a `SecretString` that
 //! cannot be printed, a scrubber), `outbound` (HTTP with auth, retries, circuit
 //! breakers and an egress hook) and `engine` (the IR interpreter plus the journal:
-//! `let`, `http` steps, `if`, `match`, `try`, `fail`, `return` so far). To come, per
-//! `ARCHITECTURE.md`: `schedule` (timers, cron) and `server` (axum). The
+//! `let`, `http` steps, `if`, `match`, `try`, `fail`, `return` so far) and `server`
+//! (axum: webhook ingress with verification, typed bodies and idempotent starts).
+//! To come, per `ARCHITECTURE.md`: `schedule` (timers, cron) and the admin API. The
 //! runtime depends on `flowc-compiler` and never the other way round.
 
 pub mod clock;
 pub mod engine;
 pub mod outbound;
+pub mod server;
 pub mod store;
 pub mod vault;

@@ -1,0 +1,358 @@
+//! One webhook request, from its method and path to `202 {run_id}`.
+//!
+//! The order is SPEC §5.1's, and every refusal happens before anything is stored:
+//! route (404 alike for every unknown path, 405 with `Allow`) → body, at most the
+//! limit (413; a declared `Content-Length` over it is refused before a byte is
+//! read) → verification over the raw bytes (401) → `Content-Type` (415) → JSON
+//! (400) → the workflow's parameter type (422 with the mismatch's path) → the
+//! idempotency key → `start_run`, whose future resolves after the commit → 202.
+//! Only then is the run handed to the engine, on a task of its own; a crash
+//! before it finishes leaves a non-terminal run that the next start resumes.
+
+use super::Shared;
+use super::problem::Problem;
+use super::routes::{Lookup, Route};
+use super::verify::{Check, Encoding};
+use crate::store::{Delivery, NewRun};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flowc_compiler::eval::{self, Context, Frame};
+use flowc_compiler::ir::{Expr, ExprKind, Function, Program};
+use flowc_compiler::ty::TypeTable;
+use flowc_compiler::value::{SecretPart, Value};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Headers never shown to a workflow as `webhook.headers`.
+const AUTH_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// The fallback handler: every request comes here.
+pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+    match accept(&shared, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> {
+    let method = request.method().as_str().to_string();
+    let path = request.uri().path().to_string();
+    let route = match shared.routes().lookup(&method, &path) {
+        Lookup::Found(route) => route,
+        Lookup::WrongMethod(allow) => return Err(Problem::method_not_allowed(allow)),
+        Lookup::NotFound => return Err(Problem::not_found()),
+    };
+    let headers = request.headers().clone();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let remote_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_default();
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body is larger than {} bytes", shared.body_limit),
+                )
+                .with_details(json!({ "limit": shared.body_limit }))
+            } else {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "the body could not be read",
+                )
+            }
+        })?;
+
+    let webhook = metadata(&method, &path, &headers, &query, &remote_ip, &route);
+    let ctx = Ctx {
+        program: &route.program,
+        now: shared.clock.now_ms(),
+        webhook,
+    };
+    if let Some(verify) = &route.verify {
+        let check = prepare(shared, &ctx, verify).await?;
+        if !check.passes(&headers, &body) {
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the request's signature or token does not verify",
+            ));
+        }
+    }
+    if !is_json(&headers) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON (`Content-Type: application/json`)",
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {error}"),
+        )
+        .with_details(json!({ "line": error.line(), "column": error.column() }))
+    })?;
+
+    let Some(workflow) = route.program.workflow(&route.workflow) else {
+        return Err(Problem::internal());
+    };
+    let Some(param) = workflow.params.first() else {
+        return Err(Problem::internal());
+    };
+    let input =
+        Value::from_json_typed(&json, &param.ty, &route.program.types).map_err(|mismatch| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "input_mismatch",
+                format!(
+                    "the body does not have the type of `{}`'s input: {mismatch}",
+                    route.workflow
+                ),
+            )
+            .with_details(json!({
+                "path": format!("${}", mismatch.path),
+                "expected": mismatch.expected,
+                "found": mismatch.found,
+            }))
+        })?;
+
+    let idempotency_key = match &route.idempotency_key {
+        Some(expr) => {
+            let mut frame = Frame::new(usize::try_from(workflow.frame_size).unwrap_or(0).max(1));
+            frame.set(param.slot, input);
+            let key = eval::eval(expr, &mut frame, &ctx, &shared.limits).map_err(|error| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key",
+                    format!("the idempotency key cannot be computed: {error}"),
+                )
+            })?;
+            match key {
+                Value::Null => None,
+                Value::String(text) => Some(text.to_string()),
+                other => Some(other.to_json().to_string()),
+            }
+        }
+        None => None,
+    };
+
+    let started = shared
+        .store
+        .start_run(NewRun {
+            deployment: route.deployment.clone(),
+            workflow: route.workflow.clone(),
+            input: json,
+            idempotency_key,
+            trigger: "webhook".into(),
+            delivery: Some(Delivery {
+                method: route.method.clone(),
+                path: route.path.clone(),
+            }),
+        })
+        .await
+        .map_err(|error| {
+            eprintln!("flowc: cannot store a run of `{}`: {error}", route.workflow);
+            Problem::internal()
+        })?;
+    if started.created {
+        shared.spawn_run(started.run.clone());
+    }
+    // `respond: wait` is not served yet: it answers as `accepted` does, which is
+    // also what it falls back to when a run outlives the response limit.
+    let body = json!({ "run_id": started.run }).to_string();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+/// `application/json`, `application/*+json`, with any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// `webhook`: the request as the workflow sees it, without authentication
+/// headers (nor the header a `verify:` form reads).
+fn metadata(
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    query: &str,
+    remote_ip: &str,
+    route: &Route,
+) -> Value {
+    let hidden = route.verify.as_ref().and_then(|verify| match &verify.kind {
+        ExprKind::Tagged { fields, .. } => {
+            fields
+                .iter()
+                .find_map(|(name, expr)| match (name.as_str(), &expr.kind) {
+                    (
+                        "header",
+                        ExprKind::Literal {
+                            value: flowc_compiler::ir::Literal::String { value },
+                        },
+                    ) => Some(value.to_ascii_lowercase()),
+                    _ => None,
+                })
+        }
+        _ => None,
+    });
+    let mut shown: Vec<(String, Value)> = Vec::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if AUTH_HEADERS.contains(&name) || hidden.as_deref() == Some(name) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        match shown.iter_mut().find(|(known, _)| known == name) {
+            Some((_, Value::String(joined))) => {
+                *joined = format!("{joined}, {value}").into();
+            }
+            _ => shown.push((name.to_string(), Value::string(value))),
+        }
+    }
+    let query = form_urlencoded::parse(query.as_bytes())
+        .map(|(name, value)| (name.into_owned(), Value::string(value.into_owned())));
+    Value::record([
+        ("headers", Value::record(shown)),
+        ("query", Value::record(query)),
+        ("method", Value::string(method)),
+        ("path", Value::string(path)),
+        ("remote_ip", Value::string(remote_ip)),
+    ])
+}
+
+/// The verification form, evaluated, with its secret from the vault.
+async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check, Problem> {
+    let unavailable = |message: String| {
+        eprintln!("flowc: webhook verification unavailable: {message}");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "verification_unavailable",
+            "the webhook's verification is not available on this server",
+        )
+    };
+    let ExprKind::Tagged { tag, fields } = &verify.kind else {
+        return Err(unavailable("not a verification form".into()));
+    };
+    let mut values = Vec::with_capacity(fields.len());
+    for (name, expr) in fields {
+        let value = eval::eval(expr, &mut Frame::new(0), ctx, &shared.limits)
+            .map_err(|error| unavailable(format!("`{name}`: {error}")))?;
+        values.push((name.as_str(), value));
+    }
+    let field = |wanted: &str| {
+        values
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, value)| value)
+    };
+    let text = |wanted: &str| match field(wanted) {
+        Some(Value::String(text)) => Some(text.to_string()),
+        _ => None,
+    };
+    let header = text("header").ok_or_else(|| unavailable(format!("`{tag}` has no header")))?;
+    let secret = match field("secret") {
+        Some(value) => resolve(shared, value).await.map_err(unavailable)?,
+        None => return Err(unavailable(format!("`{tag}` has no secret"))),
+    };
+    match tag.as_str() {
+        "header_token" => Ok(Check::HeaderToken {
+            header,
+            token: secret,
+        }),
+        "hmac_sha256" => {
+            let encoding = match text("encoding") {
+                Some(name) => Encoding::parse(&name)
+                    .ok_or_else(|| unavailable(format!("unknown encoding `{name}`")))?,
+                None => Encoding::Hex,
+            };
+            Ok(Check::HmacSha256 {
+                header,
+                key: secret,
+                encoding,
+            })
+        }
+        other => Err(unavailable(format!(
+            "the `{other}` preset is not supported by this runtime yet"
+        ))),
+    }
+}
+
+/// A secret-valued field as text, its vault entries filled in.
+async fn resolve(shared: &Shared, value: &Value) -> Result<crate::vault::SecretString, String> {
+    match value {
+        Value::String(text) => Ok(crate::vault::SecretString::new(text.to_string())),
+        Value::Secret(parts) => {
+            let mut joined = zeroize::Zeroizing::new(String::new());
+            for part in parts.iter() {
+                match part {
+                    SecretPart::Text(text) => joined.push_str(text),
+                    SecretPart::Secret(name) => match shared.secrets.get(name).await? {
+                        Some(secret) => joined.push_str(secret.expose()),
+                        None => return Err(format!("secret `{name}` is not in the vault")),
+                    },
+                }
+            }
+            Ok(crate::vault::SecretString::new(joined.as_str()))
+        }
+        _ => Err("the secret is neither text nor a secret".into()),
+    }
+}
+
+/// What expressions evaluated at ingress (the idempotency key, the verification
+/// form) see: the program's functions and types, the clock, `webhook`.
+struct Ctx<'a> {
+    program: &'a Program,
+    now: i64,
+    webhook: Value,
+}
+
+impl Context for Ctx<'_> {
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    fn uuid(&self) -> String {
+        let high = getrandom::u64().unwrap_or_default();
+        let low = getrandom::u64().unwrap_or_default();
+        eval::uuid_v4(high, low)
+    }
+
+    fn webhook(&self) -> Value {
+        self.webhook.clone()
+    }
+
+    fn function(&self, index: u32) -> Option<&Function> {
+        self.program.functions.get(usize::try_from(index).ok()?)
+    }
+
+    fn types(&self) -> &TypeTable {
+        &self.program.types
+    }
+}

@@ -1,0 +1,236 @@
+//! The HTTP server (axum): webhook ingress for every active deployment.
+//!
+//! [`Options`] → [`Options::bind`] → [`Server::run`]`(shutdown)`, with a cheap
+//! [`Handle`] for the rest of the process (the address, the routes, reloading them
+//! after a deploy). At start, `run` hands every run the store still has as
+//! non-terminal (`runs_to_resume`) to the engine, then serves until `shutdown`
+//! resolves and the requests in flight are answered. Runs still executing then
+//! are left as they are in the store and resumed by the next start.
+//!
+//! Every request goes to one fallback handler ([`ingress`]), which looks the
+//! method and path up in the [`Routes`] built from the store's active deployments
+//! ([`routes`]; [`deploy`] refuses a second active claim of a method and path).
+//! Every error answer is JSON `{code, message, details}` ([`Problem`]):
+//!
+//! | status | code | when |
+//! | --- | --- | --- |
+//! | 404 | `not_found` | no webhook has this path (one identical body for every such path) |
+//! | 405 | `method_not_allowed` | the path exists with other methods (`Allow` lists them) |
+//! | 413 | `payload_too_large` | the body is over the limit (1 MiB by default) |
+//! | 401 | `unauthorized` | `verify:` failed (no run, no delivery row) |
+//! | 415 | `unsupported_media_type` | the body is not declared JSON |
+//! | 400 | `malformed_json`, `bad_body` | the body is not JSON, or could not be read |
+//! | 422 | `input_mismatch` | the body is not of the workflow's input type (`details.path`) |
+//! | 422 | `idempotency_key` | the key expression failed on this input |
+//! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault, a preset is not supported yet, the store failed |
+//!
+//! Not here yet: `respond: wait` (answered like `accepted`), `webhook` metadata
+//! inside runs (the engine reads it as `null`), the provider presets, and the
+//! admin API (only its token exists, see [`token`]).
+
+mod ingress;
+mod problem;
+pub mod routes;
+pub mod token;
+pub mod verify;
+
+pub use problem::Problem;
+pub use routes::{DeployError, Route, Routes, deploy};
+
+use crate::clock::Clock;
+use crate::engine::{Engine, SecretSource};
+use crate::store::{self, Store};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use flowc_compiler::eval::Limits;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use tokio::net::TcpListener;
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// What a server needs.
+pub struct Options {
+    /// Where to listen; port 0 picks a free one (see [`Handle::local_addr`]).
+    pub addr: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
+    /// Where verification secrets come from (the vault).
+    pub secrets: Arc<dyn SecretSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("addr", &self.addr)
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl Options {
+    /// Listening on `127.0.0.1:8080` with the default body limit.
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<Engine>,
+        secrets: Arc<dyn SecretSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Options {
+        Options {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: DEFAULT_BODY_LIMIT,
+            store,
+            engine,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Binds the address and loads the routes of the active deployments.
+    pub async fn bind(self) -> Result<Server, Error> {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            routes: RwLock::new(Arc::new(Routes::default())),
+            store: self.store,
+            engine: self.engine,
+            secrets: self.secrets,
+            clock: self.clock,
+            limits: Limits::default(),
+            body_limit: self.body_limit,
+        });
+        let handle = Handle { addr, shared };
+        handle.reload().await?;
+        Ok(Server { listener, handle })
+    }
+}
+
+/// A bound server, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    handle: Handle,
+}
+
+impl Server {
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Resumes the runs left unfinished, then serves until `shutdown` resolves and
+    /// the requests in flight have been answered.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let shared = Arc::clone(&self.handle.shared);
+        for run in shared.store.runs_to_resume().await? {
+            shared.spawn_run(run.id);
+        }
+        let body_limit = shared.body_limit;
+        let router = Router::new()
+            .fallback(move |request: Request| ingress::handle(Arc::clone(&shared), request))
+            .layer(DefaultBodyLimit::max(body_limit));
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A cheap, cloneable view of a server.
+#[derive(Clone)]
+pub struct Handle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Rebuilds the routes from the store's active deployments (after a deploy,
+    /// an activation or a deactivation).
+    pub async fn reload(&self) -> Result<(), store::Error> {
+        let active = self.shared.store.active_deployments().await?;
+        let routes = Arc::new(Routes::new(&active));
+        match self.shared.routes.write() {
+            Ok(mut current) => *current = routes,
+            Err(poisoned) => *poisoned.into_inner() = routes,
+        }
+        Ok(())
+    }
+
+    /// Every webhook served, sorted by path and method.
+    pub fn webhooks(&self) -> Vec<Arc<Route>> {
+        self.shared.routes().all()
+    }
+}
+
+/// What the request handler shares.
+struct Shared {
+    routes: RwLock<Arc<Routes>>,
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    secrets: Arc<dyn SecretSource>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    body_limit: usize,
+}
+
+impl Shared {
+    fn routes(&self) -> Arc<Routes> {
+        match self.routes.read() {
+            Ok(routes) => Arc::clone(&routes),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Interprets a stored run on a task of its own. A failure of the engine
+    /// itself leaves the run to the next start.
+    fn spawn_run(&self, run: String) {
+        let engine = Arc::clone(&self.engine);
+        tokio::spawn(async move {
+            if let Err(error) = engine.run(&run).await {
+                eprintln!("flowc: run {run} stopped and will resume at the next start: {error}");
+            }
+        });
+    }
+}

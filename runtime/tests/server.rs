@@ -1,0 +1,451 @@
+//! Webhook ingress end to end: a real server on a free loopback port, a temp-file
+//! SQLite store, the engine, and a recording HTTP server for the workflow's steps.
+//! Every refusal is checked for its status, its JSON body and for leaving no run
+//! (and no delivery row) behind.
+
+#![allow(clippy::unwrap_used)]
+// Runs are polled until they end, with a wall-clock deadline that only bounds the
+// loop (no assertion is about time): `Instant::now` is the simplest such bound.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use common::{JumpingClock, Reply, Server as Recorder};
+use flowc_compiler::{NoImports, SourceFile, analyze, ir::Program};
+use flowc_runtime::clock::Clock;
+use flowc_runtime::engine::{Engine, SecretSource};
+use flowc_runtime::outbound::Client;
+use flowc_runtime::server::{self, DeployError, Handle, verify::hmac_sha256};
+use flowc_runtime::store::sqlite::{Options as StoreOptions, SqliteStore};
+use flowc_runtime::store::{Page, RunFilter, RunStatus, SequentialIds, Store};
+use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use serde_json::{Value as Json, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const PROGRAM: &str = r#"
+type Order = { id: string, amount: int, lines: [{ sku: string, qty: int }] }
+
+workflow order(order: Order) -> { ok: bool, status: int } {
+  on webhook POST "/orders" {
+    idempotency_key: order.id
+  }
+  step notify = http POST "BASE/notify" { json: { id: order.id, amount: order.amount } }
+  return { ok: true, status: notify.status }
+}
+
+workflow signed(delivery: { id: string }) {
+  on webhook POST "/signed" {
+    verify: hmac_sha256(header: "X-Signature", secret: secrets.hook_key, encoding: "hex")
+  }
+}
+
+workflow tokened(delivery: { id: string }) {
+  on webhook PUT "/token" {
+    verify: header_token("X-Token", secrets.hook_token)
+  }
+}
+"#;
+
+const HMAC_KEY: &str = "hmac-key-for-tests";
+const TOKEN: &str = "the-right-token";
+
+fn compile(source: &str) -> Program {
+    let analysis = analyze(
+        vec![SourceFile {
+            path: "main.flow".into(),
+            text: source.into(),
+        }],
+        &NoImports,
+    );
+    let errors: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.diagnostic.severity == flowc_compiler::diagnostic::Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    analysis.program
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    recorder: Recorder,
+    handle: Handle,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let recorder = Recorder::start(|_, _| Reply::json(200, json!({ "received": true }))).await;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = JumpingClock::new(1_700_000_000_000);
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
+        options.clock = Arc::clone(&clock);
+        options.ids = Arc::new(SequentialIds::new());
+        let store = Arc::new(options.open().unwrap());
+        let dyn_store: Arc<dyn Store> = store.clone();
+
+        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&dyn_store));
+        vault
+            .set("hook_key", &SecretString::new(HMAC_KEY))
+            .await
+            .unwrap();
+        vault
+            .set("hook_token", &SecretString::new(TOKEN))
+            .await
+            .unwrap();
+        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
+
+        let program = compile(&PROGRAM.replace("BASE", &recorder.base()));
+        server::deploy(dyn_store.as_ref(), &program).await.unwrap();
+
+        let client = Client::builder(Arc::clone(&clock)).build().unwrap();
+        let engine = Engine::new(
+            Arc::clone(&dyn_store),
+            Arc::new(client),
+            Arc::clone(&secrets),
+            Arc::clone(&clock),
+        );
+        let mut options =
+            server::Options::new(Arc::clone(&dyn_store), Arc::new(engine), secrets, clock);
+        options.addr = "127.0.0.1:0".parse().unwrap();
+        let server = options.bind().await.unwrap();
+        let handle = server.handle();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Harness {
+            _dir: dir,
+            store,
+            recorder,
+            handle,
+            http: reqwest::Client::new(),
+            _stop: stop,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.handle.local_addr())
+    }
+
+    async fn post_json(&self, path: &str, body: &str) -> (u16, reqwest::header::HeaderMap, Json) {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> (u16, reqwest::header::HeaderMap, Json) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap();
+        let json = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)));
+        (status, headers, json)
+    }
+
+    async fn run_count(&self) -> usize {
+        self.store
+            .list_runs(RunFilter::default(), Page::default())
+            .await
+            .unwrap()
+            .runs
+            .len()
+    }
+
+    fn delivery_count(&self) -> i64 {
+        let db = rusqlite::Connection::open(self._dir.path().join("flowc.db")).unwrap();
+        db.query_row("SELECT count(*) FROM webhook_deliveries", [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    }
+
+    /// Polls the run until it ends (at most 20 s, then fails).
+    async fn finished(&self, run: &str) -> flowc_runtime::store::RunDetail {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let detail = self.store.get_run(run).await.unwrap().unwrap();
+            if detail.run.status.is_terminal() {
+                return detail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run} did not end: {detail:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn assert_problem(body: &Json, code: &str) {
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    assert!(body["details"].is_object(), "{body}");
+}
+
+const ORDER: &str = r#"{"id": "o-1", "amount": 12, "lines": [{"sku": "a", "qty": 1}]}"#;
+
+#[tokio::test]
+async fn a_webhook_answers_202_after_the_run_is_stored_and_the_run_completes() {
+    let h = Harness::new().await;
+    let (status, _, body) = h.post_json("/orders", ORDER).await;
+    assert_eq!(status, 202, "{body}");
+    let run = body["run_id"].as_str().unwrap().to_string();
+    assert_eq!(body, json!({ "run_id": run }));
+
+    let detail = h.finished(&run).await;
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{detail:?}");
+    assert_eq!(
+        detail.run.output,
+        Some(json!({ "ok": true, "status": 200 }))
+    );
+    assert_eq!(detail.run.trigger, "webhook");
+    assert_eq!(detail.run.idempotency_key.as_deref(), Some("o-1"));
+    let sent = h.recorder.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json(), json!({ "id": "o-1", "amount": 12 }));
+    assert_eq!(h.delivery_count(), 1);
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_returns_the_run_it_already_started() {
+    let h = Harness::new().await;
+    let (first_status, _, first) = h.post_json("/orders", ORDER).await;
+    let (second_status, _, second) = h.post_json("/orders", ORDER).await;
+    assert_eq!((first_status, second_status), (202, 202));
+    assert_eq!(first["run_id"], second["run_id"]);
+    assert_eq!(h.run_count().await, 1);
+    h.finished(first["run_id"].as_str().unwrap()).await;
+    assert_eq!(h.recorder.requests().len(), 1);
+
+    let other = ORDER.replace("o-1", "o-2");
+    let (_, _, third) = h.post_json("/orders", &other).await;
+    assert_ne!(third["run_id"], first["run_id"]);
+    assert_eq!(h.run_count().await, 2);
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_404_with_one_identical_body() {
+    let h = Harness::new().await;
+    let (a_status, a_headers, a) = h.post_json("/nothing", ORDER).await;
+    let (b_status, b_headers, b) = h.send(h.http.get(h.url("/orders/../admin?x=1"))).await;
+    let (c_status, _, c) = h.post_json("/orders/", ORDER).await;
+    assert_eq!((a_status, b_status, c_status), (404, 404, 404));
+    assert_problem(&a, "not_found");
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    assert_eq!(
+        a_headers.get("content-length"),
+        b_headers.get("content-length")
+    );
+    assert_eq!(h.run_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_known_path_with_another_method_answers_405_with_allow() {
+    let h = Harness::new().await;
+    let (status, headers, body) = h.send(h.http.get(h.url("/orders"))).await;
+    assert_eq!(status, 405);
+    assert_problem(&body, "method_not_allowed");
+    assert_eq!(headers.get("allow").unwrap(), "POST");
+    let (status, headers, _) = h.send(h.http.post(h.url("/token"))).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers.get("allow").unwrap(), "PUT");
+}
+
+#[tokio::test]
+async fn an_oversized_body_answers_413_and_starts_nothing() {
+    let h = Harness::new().await;
+    let big = format!(r#"{{"id": "{}"}}"#, "x".repeat(server::DEFAULT_BODY_LIMIT));
+    let (status, _, body) = h.post_json("/orders", &big).await;
+    assert_eq!(status, 413);
+    assert_problem(&body, "payload_too_large");
+    assert_eq!(body["details"]["limit"], server::DEFAULT_BODY_LIMIT);
+    assert_eq!(h.run_count().await, 0);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_of_the_input_type_are_refused_without_a_run() {
+    let h = Harness::new().await;
+
+    let (status, _, body) = h
+        .send(
+            h.http
+                .post(h.url("/orders"))
+                .header("content-type", "text/plain")
+                .body(ORDER),
+        )
+        .await;
+    assert_eq!(status, 415);
+    assert_problem(&body, "unsupported_media_type");
+    let (status, _, _) = h.send(h.http.post(h.url("/orders")).body(ORDER)).await;
+    assert_eq!(status, 415, "no Content-Type at all");
+
+    let (status, _, body) = h.post_json("/orders", r#"{"id": "o-1", "#).await;
+    assert_eq!(status, 400);
+    assert_problem(&body, "malformed_json");
+
+    let wrong = r#"{"id": "o-1", "amount": 12, "lines": [{"sku": "a", "qty": "one"}]}"#;
+    let (status, _, body) = h.post_json("/orders", wrong).await;
+    assert_eq!(status, 422, "{body}");
+    assert_problem(&body, "input_mismatch");
+    assert_eq!(body["details"]["path"], "$.lines[0].qty", "{body}");
+    assert_eq!(body["details"]["expected"], "int", "{body}");
+
+    let (status, _, body) = h.post_json("/orders", r#"{"id": "o-1"}"#).await;
+    assert_eq!(status, 422, "{body}");
+
+    // A charset parameter is fine.
+    let (status, _, _) = h
+        .send(
+            h.http
+                .post(h.url("/orders"))
+                .header("content-type", "application/json; charset=utf-8")
+                .body(ORDER),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(h.run_count().await, 1, "only the valid delivery made a run");
+    assert_eq!(h.delivery_count(), 1);
+}
+
+#[tokio::test]
+async fn header_token_verification_refuses_a_wrong_or_missing_token() {
+    let h = Harness::new().await;
+    let put = |token: Option<&str>| {
+        let mut request = h
+            .http
+            .put(h.url("/token"))
+            .header("content-type", "application/json")
+            .body(r#"{"id": "e-1"}"#);
+        if let Some(token) = token {
+            request = request.header("x-token", token);
+        }
+        request
+    };
+    for wrong in [
+        Some("the-right-tokeN"),
+        Some("the-right-token-"),
+        Some("the-right-toke"),
+        Some(""),
+        None,
+    ] {
+        let (status, _, body) = h.send(put(wrong)).await;
+        assert_eq!(status, 401, "{wrong:?}");
+        assert_problem(&body, "unauthorized");
+    }
+    assert_eq!(h.run_count().await, 0);
+    assert_eq!(h.delivery_count(), 0);
+
+    let (status, _, body) = h.send(put(Some(TOKEN))).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(h.run_count().await, 1);
+}
+
+#[tokio::test]
+async fn hmac_verification_accepts_the_right_signature_and_refuses_one_changed_byte() {
+    let h = Harness::new().await;
+    let body = br#"{"id": "e-1"}"#.to_vec();
+    let signature: String = hmac_sha256(HMAC_KEY.as_bytes(), &body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let post = |body: Vec<u8>, signature: String| {
+        h.http
+            .post(h.url("/signed"))
+            .header("content-type", "application/json")
+            .header("x-signature", signature)
+            .body(body)
+    };
+
+    // One byte of the body changed (still valid JSON of the right type).
+    let mut mutated = body.clone();
+    mutated[9] = b'2';
+    let (status, _, problem) = h.send(post(mutated, signature.clone())).await;
+    assert_eq!(status, 401);
+    assert_problem(&problem, "unauthorized");
+    // One digit of the signature changed.
+    let mut bad = signature.clone().into_bytes();
+    bad[0] = if bad[0] == b'0' { b'1' } else { b'0' };
+    let (status, _, _) = h
+        .send(post(body.clone(), String::from_utf8(bad).unwrap()))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(h.run_count().await, 0);
+    assert_eq!(h.delivery_count(), 0);
+
+    let (status, _, accepted) = h.send(post(body.clone(), signature.to_uppercase())).await;
+    assert_eq!(status, 202, "{accepted}");
+    let run = accepted["run_id"].as_str().unwrap();
+    let detail = h.finished(run).await;
+    assert_eq!(detail.run.status, RunStatus::Succeeded);
+    assert_eq!(detail.run.input, json!({ "id": "e-1" }));
+}
+
+#[tokio::test]
+async fn a_second_active_claim_of_a_method_and_path_is_refused_at_deploy() {
+    let h = Harness::new().await;
+    let store: &dyn Store = h.store.as_ref();
+    let other = compile(
+        r#"
+workflow intruder(x: { id: string }) {
+  on webhook POST "/orders"
+}
+"#,
+    );
+    match server::deploy(store, &other).await {
+        Err(DeployError::Conflict {
+            method,
+            path,
+            owner,
+            ..
+        }) => assert_eq!(
+            (method.as_str(), path.as_str(), owner.as_str()),
+            ("POST", "/orders", "order")
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.active_deployments().await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_deployments().await.unwrap().len(),
+        1,
+        "nothing stored"
+    );
+
+    // A new version of the same workflow takes the path over.
+    let next = compile(
+        r#"
+workflow order(x: { id: string }) {
+  on webhook POST "/orders"
+}
+"#,
+    );
+    server::deploy(store, &next).await.unwrap();
+    let active = store.active_deployments().await.unwrap();
+    assert_eq!(active.len(), 1);
+    h.handle.reload().await.unwrap();
+    let served: Vec<_> = h
+        .handle
+        .webhooks()
+        .iter()
+        .map(|route| format!("{} {} {}", route.method, route.path, route.workflow))
+        .collect();
+    assert_eq!(served, ["POST /orders order"]);
+    let (status, _, _) = h.post_json("/orders", r#"{"id": "new"}"#).await;
+    assert_eq!(status, 202);
+    let (status, _, _) = h.post_json("/signed", r#"{"id": "new"}"#).await;
+    assert_eq!(status, 404, "the old deployment is no longer active");
+}

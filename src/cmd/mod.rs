@@ -14,6 +14,7 @@ mod explain;
 mod loader;
 mod output;
 mod repl;
+mod serve;
 
 use anstream::ColorChoice;
 use anstyle::{AnsiColor, Style};
@@ -32,6 +33,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Repl(args) => repl::run(&args),
         Command::Build(args) => build::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -93,6 +95,7 @@ Examples:
   flowc repl --input order.json  explore the document interactively
   flowc build examples/ -o app.ir
                                  compile to IR for the runtime
+  flowc serve examples/          deploy the examples and serve their webhooks
 
 {EXIT_CODES}"),
     propagate_version = true,
@@ -171,6 +174,18 @@ enum Command {
     /// printed on standard error.
     #[command(after_help = build::AFTER_HELP)]
     Build(build::Args),
+
+    /// Deploy .flow files and serve their webhooks until Ctrl-C.
+    ///
+    /// Each PATH (a file, or a directory searched for *.flow files as by `check`)
+    /// becomes one program, checked as `check` does: with errors nothing is
+    /// deployed. The program is deployed and activated in the database, and every
+    /// `on webhook` trigger of every active workflow is served: a request is
+    /// verified, its JSON body checked against the workflow's input type, and the
+    /// run stored before the answer `202 {"run_id": ...}`. The webhook URLs and
+    /// where the admin token is are printed at start.
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

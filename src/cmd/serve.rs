@@ -1,0 +1,217 @@
+//! `flowc serve`: deploy the programs named on the command line and serve their
+//! webhooks until Ctrl-C.
+//!
+//! The files are compiled as `flowc check` compiles them (errors are printed the
+//! same way and end the command with status 1 before anything is stored), then
+//! deployed and activated in the SQLite store (`./flowc.db` unless `--db`). Next to
+//! the database live the vault's key file (`flowc.key`, unless
+//! `FLOWC_MASTER_KEY`) and the admin token (`flowc.admin-token`, unless
+//! `FLOWC_ADMIN_TOKEN`), both created with mode 0600 at the first start. The
+//! command prints where it listens, each webhook's URL and where the admin token
+//! is (never the token), resumes the runs a previous process left unfinished, and
+//! on Ctrl-C (or SIGTERM) stops accepting requests, answers those in flight and
+//! exits; runs still executing resume at the next start.
+
+use super::{Exit, error, loader, note};
+use anyhow::Context as _;
+use flowc_runtime::clock::{Clock, SystemClock};
+use flowc_runtime::engine::{Engine, SecretSource};
+use flowc_runtime::outbound::Client;
+use flowc_runtime::server::{self, DeployError, token};
+use flowc_runtime::store::Store;
+use flowc_runtime::store::sqlite;
+use flowc_runtime::vault::{self, MasterKey, Vault};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  flowc serve examples/                     deploy every example, serve on 127.0.0.1:8080
+  flowc serve app.flow --addr 0.0.0.0:9000  listen on every interface, port 9000
+  flowc serve --db /var/lib/flowc/flowc.db  serve what that database has active
+
+Exit status: 0 stopped by Ctrl-C, 1 the sources have errors (nothing is deployed),
+2 bad arguments, a path that cannot be read, a webhook path already claimed by
+another active deployment, or a database, key or address that cannot be used.";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// .flow files or directories to deploy; without any, serve what the database
+    /// already has active.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// The SQLite database (created when missing).
+    #[arg(long, value_name = "FILE", default_value = "flowc.db")]
+    db: PathBuf,
+
+    /// Where to listen; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Exit> {
+    let mut roots = Vec::new();
+    for path in &args.paths {
+        match loader::flow_files(path) {
+            Ok(found) if found.is_empty() => {
+                error(format_args!("no .flow files in {}", path.display()));
+                return Ok(Exit::Failure);
+            }
+            Ok(found) => roots.extend(found),
+            Err(err) => {
+                error(format_args!("{err:#}"));
+                return Ok(Exit::Failure);
+            }
+        }
+    }
+    let program = if roots.is_empty() {
+        None
+    } else {
+        let analysis = match loader::analyze(&roots) {
+            Ok(analysis) => analysis,
+            Err(err) => {
+                error(format_args!("{err:#}"));
+                return Ok(Exit::Failure);
+            }
+        };
+        loader::render(&analysis);
+        let errors = loader::error_count(&analysis);
+        if errors > 0 {
+            let noun = if errors == 1 { "error" } else { "errors" };
+            error(format_args!("{errors} {noun}; nothing deployed"));
+            return Ok(Exit::Diagnostics);
+        }
+        Some(analysis.program)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, program))
+}
+
+/// A file next to the database: `flowc.db` → `flowc.key`.
+fn beside(db: &Path, extension: &str) -> PathBuf {
+    db.with_extension(extension)
+}
+
+async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> anyhow::Result<Exit> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = match sqlite::Options::new(&args.db).open() {
+        Ok(store) => store,
+        Err(err) => {
+            error(format_args!("cannot open {}: {err}", args.db.display()));
+            return Ok(Exit::Failure);
+        }
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (master, origin) = match MasterKey::from_env_or_file(&beside(&args.db, "key")) {
+        Ok(found) => found,
+        Err(err) => {
+            error(err);
+            return Ok(Exit::Failure);
+        }
+    };
+    if let vault::Origin::KeyFile {
+        path,
+        created: true,
+    } = &origin
+    {
+        note(format_args!(
+            "created the vault's master key in {}; back it up: losing it loses every secret",
+            path.display()
+        ));
+    }
+    let secrets: Arc<dyn SecretSource> = Arc::new(Vault::new(&master, Arc::clone(&store)));
+
+    if let Some(program) = program {
+        match server::deploy(store.as_ref(), &program).await {
+            Ok(deployed) => println!(
+                "deployed version {} (hash sha256:{})",
+                deployed.version,
+                program.hash()
+            ),
+            Err(err @ DeployError::Conflict { .. }) => {
+                error(err);
+                return Ok(Exit::Failure);
+            }
+            Err(DeployError::Store(err)) => {
+                error(format_args!("cannot deploy: {err}"));
+                return Ok(Exit::Failure);
+            }
+        }
+    }
+
+    match token::admin_token(&beside(&args.db, "admin-token")) {
+        Ok((_, token::Origin::Environment)) => {
+            println!("admin token: from {}", token::ENV_VAR);
+        }
+        Ok((_, token::Origin::File { path, created })) => {
+            let made = if created { " (created)" } else { "" };
+            println!("admin token: in {}{made}", path.display());
+        }
+        Err(err) => {
+            error(err);
+            return Ok(Exit::Failure);
+        }
+    }
+
+    let client = Client::builder(Arc::clone(&clock))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let engine = Engine::new(
+        Arc::clone(&store),
+        Arc::new(client),
+        Arc::clone(&secrets),
+        Arc::clone(&clock),
+    );
+    let mut options = server::Options::new(store, Arc::new(engine), secrets, clock);
+    options.addr = args.addr;
+    let server = match options.bind().await {
+        Ok(server) => server,
+        Err(err) => {
+            error(err);
+            return Ok(Exit::Failure);
+        }
+    };
+    let handle = server.handle();
+    let base = format!("http://{}", handle.local_addr());
+    println!("listening on {base}");
+    let webhooks = handle.webhooks();
+    if webhooks.is_empty() {
+        note("no active workflow has an `on webhook` trigger");
+    }
+    for route in webhooks {
+        println!(
+            "  {:<6} {base}{}  → {}",
+            route.method, route.path, route.workflow
+        );
+    }
+    server.run(shutdown_signal()).await?;
+    println!("stopped");
+    Ok(Exit::Success)
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    () = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => interrupt.await,
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
+}

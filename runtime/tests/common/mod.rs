@@ -6,7 +6,9 @@
 
 use flowc_runtime::clock::{Clock, Millis, TestClock};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -39,6 +41,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Wall time to wait before answering (for timeout tests).
+    pub delay: Option<Duration>,
 }
 
 impl Reply {
@@ -47,6 +51,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            delay: None,
         }
     }
 
@@ -57,6 +62,11 @@ impl Reply {
             ..Reply::status(status)
         }
     }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
 }
 
 /// The handler sees the request and how many earlier requests had the same path.
@@ -65,6 +75,8 @@ type Handler = Arc<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
 pub struct Server {
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Connections accepted, to prove a refused request never connected.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -74,11 +86,14 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let connections = Arc::new(AtomicUsize::new(0));
         let handler: Handler = Arc::new(handler);
         {
             let requests = Arc::clone(&requests);
+            let connections = Arc::clone(&connections);
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
+                    connections.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(serve_one(
                         stream,
                         Arc::clone(&requests),
@@ -87,7 +102,21 @@ impl Server {
                 }
             });
         }
-        Server { addr, requests }
+        Server {
+            addr,
+            requests,
+            connections,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// How many requests went to this path.
+    pub fn count(&self, path: &str) -> usize {
+        self.requests().iter().filter(|r| r.path() == path).count()
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -160,6 +189,9 @@ async fn serve_one(
         all.push(recorded.clone());
         handler(&recorded, earlier)
     };
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut out = format!(
         "HTTP/1.1 {} Test\r\nContent-Length: {}\r\nConnection: close\r\n",
         reply.status,

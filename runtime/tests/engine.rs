@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{JumpingClock, Reply, Server};
-use flowc_compiler::{NoImports, SourceFile, analyze, ir::Program};
+use common::{JumpingClock, Reply, Server, compile};
+use flowc_compiler::ir::Program;
 use flowc_runtime::clock::{Clock, Millis};
 use flowc_runtime::engine::{Engine, NoSecrets, REDACTED, SecretSource};
 use flowc_runtime::outbound::Client;
@@ -24,23 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const START: Millis = 1_700_000_000_000;
-
-fn compile(source: &str) -> Program {
-    let analysis = analyze(
-        vec![SourceFile {
-            path: "main.flow".into(),
-            text: source.into(),
-        }],
-        &NoImports,
-    );
-    let errors: Vec<_> = analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.diagnostic.severity == flowc_compiler::diagnostic::Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    analysis.program
-}
 
 /// A database, a server, a clock and one deployed program.
 struct Harness {

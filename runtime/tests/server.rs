@@ -10,8 +10,7 @@
 
 mod common;
 
-use common::{JumpingClock, Reply, Server as Recorder};
-use flowc_compiler::{NoImports, SourceFile, analyze, ir::Program};
+use common::{JumpingClock, Reply, Server as Recorder, compile};
 use flowc_runtime::clock::Clock;
 use flowc_runtime::engine::{Engine, SecretSource};
 use flowc_runtime::outbound::Client;
@@ -50,23 +49,6 @@ workflow tokened(delivery: { id: string }) {
 
 const HMAC_KEY: &str = "hmac-key-for-tests";
 const TOKEN: &str = "the-right-token";
-
-fn compile(source: &str) -> Program {
-    let analysis = analyze(
-        vec![SourceFile {
-            path: "main.flow".into(),
-            text: source.into(),
-        }],
-        &NoImports,
-    );
-    let errors: Vec<_> = analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.diagnostic.severity == flowc_compiler::diagnostic::Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    analysis.program
-}
 
 struct Harness {
     _dir: tempfile::TempDir,

@@ -236,3 +236,21 @@ impl Clock for JumpingClock {
         Box::pin(async {})
     }
 }
+
+/// Compiles one source file, asserting it has no errors.
+pub fn compile(source: &str) -> flowc_compiler::ir::Program {
+    let analysis = flowc_compiler::analyze(
+        vec![flowc_compiler::SourceFile {
+            path: "main.flow".into(),
+            text: source.into(),
+        }],
+        &flowc_compiler::NoImports,
+    );
+    let errors: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.diagnostic.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    analysis.program
+}

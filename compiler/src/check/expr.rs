@@ -17,6 +17,26 @@ use crate::syntax::ast;
 use crate::ty::{FieldTy, LitTy, Ty};
 
 impl Checker<'_> {
+    /// The fields of a record literal in order, each name once: a repeated name
+    /// is reported (E0424) and its later occurrences dropped.
+    fn distinct_fields<'f>(&mut self, fields: &'f [ast::Field]) -> Vec<&'f ast::Field> {
+        let mut distinct: Vec<&ast::Field> = Vec::with_capacity(fields.len());
+        for field in fields {
+            match distinct
+                .iter()
+                .find(|seen| seen.name.name == field.name.name)
+            {
+                Some(first) => self.error(diag::duplicate_option(
+                    &field.name.name,
+                    field.name.span,
+                    first.name.span,
+                )),
+                None => distinct.push(field),
+            }
+        }
+        distinct
+    }
+
     /// Checks `expr` against `expected`; `place` names where the value goes, for
     /// the secret diagnostic ("in a request body").
     pub(crate) fn check(&mut self, expr: &ast::Expr, expected: &Ty, place: &str) -> ir::Expr {
@@ -247,17 +267,7 @@ impl Checker<'_> {
     ) -> ir::Expr {
         let mut lowered = Vec::new();
         let mut tys: Vec<FieldTy> = Vec::new();
-        let mut seen: Vec<(&str, Span)> = Vec::new();
-        for field in fields {
-            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == field.name.name) {
-                self.error(diag::duplicate_option(
-                    &field.name.name,
-                    field.name.span,
-                    *first,
-                ));
-                continue;
-            }
-            seen.push((&field.name.name, field.name.span));
+        for field in self.distinct_fields(fields) {
             let value = match each {
                 Some((ty, place)) => self.check(&field.value, ty, place),
                 None => self.infer(&field.value),
@@ -350,17 +360,8 @@ impl Checker<'_> {
         place: &str,
     ) -> ir::Expr {
         let mut lowered = Vec::new();
-        let mut seen: Vec<(&str, Span)> = Vec::new();
-        for field in fields {
-            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == field.name.name) {
-                self.error(diag::duplicate_option(
-                    &field.name.name,
-                    field.name.span,
-                    *first,
-                ));
-                continue;
-            }
-            seen.push((&field.name.name, field.name.span));
+        let distinct = self.distinct_fields(fields);
+        for &field in &distinct {
             match expected_fields
                 .iter()
                 .find(|known| known.name == field.name.name)
@@ -393,7 +394,7 @@ impl Checker<'_> {
             }
         }
         for known in expected_fields {
-            if !known.optional && !seen.iter().any(|(name, _)| *name == known.name) {
+            if !known.optional && !distinct.iter().any(|field| field.name.name == known.name) {
                 let optional = self.non_null(&known.ty);
                 self.error(diag::missing_field(&known.name, &known.ty, &optional, span));
             }

@@ -666,26 +666,6 @@ fn unary(op: UnaryOp, value: Value) -> Result<Value, Error> {
     }
 }
 
-fn symbol(op: BinaryOp) -> &'static str {
-    match op {
-        BinaryOp::Coalesce => "??",
-        BinaryOp::Or => "||",
-        BinaryOp::And => "&&",
-        BinaryOp::Eq => "==",
-        BinaryOp::NotEq => "!=",
-        BinaryOp::Lt => "<",
-        BinaryOp::LtEq => "<=",
-        BinaryOp::Gt => ">",
-        BinaryOp::GtEq => ">=",
-        BinaryOp::In => "in",
-        BinaryOp::Add => "+",
-        BinaryOp::Sub => "-",
-        BinaryOp::Mul => "*",
-        BinaryOp::Div => "/",
-        BinaryOp::Rem => "%",
-    }
-}
-
 #[allow(clippy::cast_precision_loss)]
 fn to_f64(i: i64) -> f64 {
     i as f64
@@ -694,13 +674,13 @@ fn to_f64(i: i64) -> f64 {
 /// The strict operators: arithmetic, ordering and `in`.
 pub fn arithmetic(op: BinaryOp, a: &Value, b: &Value, limits: &Limits) -> Result<Value, Error> {
     use Value::{Duration as D, Float as F, Int as I, Time as T};
-    let checked = |result: Option<i64>| result.ok_or_else(|| error::overflow(symbol(op)));
+    let checked = |result: Option<i64>| result.ok_or_else(|| error::overflow(op.symbol()));
     Ok(match (op, a, b) {
         (BinaryOp::Add, I(x), I(y)) => I(checked(x.checked_add(*y))?),
         (BinaryOp::Sub, I(x), I(y)) => I(checked(x.checked_sub(*y))?),
         (BinaryOp::Mul, I(x), I(y)) => I(checked(x.checked_mul(*y))?),
         (BinaryOp::Div | BinaryOp::Rem, I(_), I(0)) => {
-            return Err(error::division_by_zero(symbol(op)));
+            return Err(error::division_by_zero(op.symbol()));
         }
         (BinaryOp::Div, I(x), I(y)) => I(checked(x.checked_div(*y))?),
         (BinaryOp::Rem, I(x), I(y)) => I(checked(x.checked_rem(*y))?),
@@ -786,10 +766,10 @@ fn is_nan(value: &Value) -> bool {
 
 fn operand_error(op: BinaryOp, a: &Value, b: &Value) -> Error {
     if a.is_null() || b.is_null() {
-        return error::null_value(&format!("an operand of `{}`", symbol(op)));
+        return error::null_value(&format!("an operand of `{}`", op.symbol()));
     }
     error::wrong_kind(
-        &format!("`{}`", symbol(op)),
+        &format!("`{}`", op.symbol()),
         &format!("operands it accepts (left is `{}`)", a.kind()),
         b.kind(),
     )

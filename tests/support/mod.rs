@@ -1,0 +1,447 @@
+//! Real parts for the end-to-end tests of `flowc serve`: the binary started on a
+//! loopback port with its output captured, a downstream HTTP server that records
+//! every request and answers what a test's handler says, webhooks sent over plain
+//! TCP, and the store read back through `flowc_runtime`.
+//!
+//! The downstream server is deliberately a different thing from the server under
+//! test (threads in the test process), so killing `flowc serve` never loses what
+//! it recorded. Each recorded request carries the recorder's *epoch* at the moment
+//! its connection was accepted: the crash test moves the epoch on after every
+//! kill, which tells a request sent again after a restart from one sent twice by
+//! the same process.
+
+#![allow(dead_code, clippy::unwrap_used)]
+// Polling loops are bounded by a wall-clock deadline; nothing asserts on time.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests poll with wall-clock deadlines"
+)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// `flowc ARGS…` in `dir`, without the environment's key or admin token.
+pub fn flowc(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowc"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("FLOWC_MASTER_KEY")
+        .env_remove("FLOWC_ADMIN_TOKEN")
+        .stdin(Stdio::null());
+    command
+}
+
+/// A loopback port that was free a moment ago, for a server that must come back
+/// on the same address after a restart.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Polls `done` until it holds; past the deadline, fails saying what was missing
+/// (the message is computed then, so it can describe the state at that moment).
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool, missing: impl Fn() -> String) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{}", missing());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---------------------------------------------------------------- downstream
+
+/// One request the recorder received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The recorder's epoch when the connection was accepted.
+    pub epoch: u64,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, query)| query)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON (`null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
+    }
+}
+
+/// What the recorder answers.
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            body: body.to_string(),
+        }
+    }
+}
+
+type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
+
+/// A downstream API on loopback: one thread per connection, `Connection: close`,
+/// every request recorded before it is answered.
+pub struct Recorder {
+    base: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    epoch: Arc<AtomicU64>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    pub fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let epoch = Arc::new(AtomicU64::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let handler: Arc<Handler> = Arc::new(handler);
+        {
+            let requests = Arc::clone(&requests);
+            let epoch = Arc::clone(&epoch);
+            let in_flight = Arc::clone(&in_flight);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { continue };
+                    let accepted_in = epoch.load(Ordering::SeqCst);
+                    in_flight.fetch_add(1, Ordering::SeqCst);
+                    let requests = Arc::clone(&requests);
+                    let handler = Arc::clone(&handler);
+                    let in_flight = Arc::clone(&in_flight);
+                    std::thread::spawn(move || {
+                        answer(stream, accepted_in, &requests, handler.as_ref());
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                    });
+                }
+            });
+        }
+        Recorder {
+            base,
+            requests,
+            epoch,
+            in_flight,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no accepted connection is still being read or answered (the
+    /// sender died or finished), then starts the next epoch.
+    pub fn next_epoch(&self) {
+        wait_until(
+            Duration::from_secs(10),
+            || self.in_flight.load(Ordering::SeqCst) == 0,
+            || "the recorder still has connections open 10 s after the sender died".into(),
+        );
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn answer(mut stream: TcpStream, epoch: u64, requests: &Mutex<Vec<Recorded>>, handler: &Handler) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let Some((head, body)) = read_message(&mut stream) else {
+        return;
+    };
+    let mut lines = head.lines();
+    let mut request_line = lines.next().unwrap_or("").split(' ');
+    let method = request_line.next().unwrap_or("").to_string();
+    let target = request_line.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+        .collect();
+    let recorded = Recorded {
+        method,
+        target,
+        headers,
+        body,
+        epoch,
+    };
+    let reply = handler(&recorded);
+    requests.lock().unwrap().push(recorded);
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{}",
+        reply.status,
+        reply.body.len(),
+        reply.body
+    );
+}
+
+/// Reads one HTTP/1.1 message with a `Content-Length` body (or none): (head,
+/// body), or `None` when the peer went away before a whole message arrived.
+pub fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..at]).into_owned();
+            let length: usize = head
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, value)| value.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = buffer[at + 4..].to_vec();
+            while body.len() < length {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => body.extend_from_slice(&chunk[..n]),
+                }
+            }
+            body.truncate(length);
+            return Some((head, body));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- webhooks
+
+/// Sends one request with `Content-Type: application/json` and the given extra
+/// headers: the status and the body, or the IO error (a refused connection, a
+/// server killed before it answered).
+pub fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let (head, body) = read_message(&mut stream)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no complete response"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, head.clone()))?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// `send` for a test that expects an answer.
+pub fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    send(addr, "POST", path, headers, body)
+        .unwrap_or_else(|error| panic!("POST {path} to {addr} got no answer: {error}"))
+}
+
+/// The `run_id` of a `202` answer.
+pub fn run_id(status: u16, body: &str) -> String {
+    assert_eq!(
+        status, 202,
+        "expected 202 with a run id, got {status}: {body}"
+    );
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    json["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run_id in {body}"))
+        .to_string()
+}
+
+// ---------------------------------------------------------------- the server
+
+/// A running `flowc serve`, killed when dropped.
+pub struct Served {
+    child: Child,
+    /// `127.0.0.1:PORT`, from its `listening on` line.
+    pub addr: String,
+    output: Arc<Mutex<String>>,
+}
+
+impl Served {
+    /// Starts `flowc serve ARGS…` in `dir` and waits for its `listening on` line;
+    /// the error is what it printed when it exited (or hung) before that.
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Served, String> {
+        let mut command = flowc(dir, &[&["serve"], args].concat());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output: Arc<Mutex<String>> = Arc::default();
+        let (listening, heard) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        drain(stdout, Arc::clone(&output), Some(listening));
+        drain(stderr, Arc::clone(&output), None);
+        let mut served = Served {
+            child,
+            addr: String::new(),
+            output,
+        };
+        match heard.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => {
+                served.addr = addr;
+                Ok(served)
+            }
+            Err(_) => {
+                served.kill();
+                Err(served.output())
+            }
+        }
+    }
+
+    /// What it printed so far, stdout and stderr interleaved by line.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// SIGKILL, and reaped: when this returns the process and its sockets are gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and its exit status once it has stopped gracefully.
+    pub fn stop(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "flowc serve did not stop within 30 s of SIGTERM:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Copies a child's output into `output` line by line, reporting the address of
+/// the first `listening on http://…` line.
+fn drain(
+    from: impl Read + Send + 'static,
+    output: Arc<Mutex<String>>,
+    listening: Option<mpsc::Sender<String>>,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(from);
+        let mut line = String::new();
+        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            if let (Some(sender), Some(addr)) =
+                (&listening, line.trim().strip_prefix("listening on http://"))
+            {
+                let _ = sender.send(addr.to_string());
+            }
+            output.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+}
+
+// ---------------------------------------------------------------- the store
+
+/// Runs a future to completion on a fresh single-threaded runtime.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Every run in the store, with its journal, oldest first.
+pub async fn all_runs(
+    store: &dyn flowc_runtime::store::Store,
+) -> Vec<flowc_runtime::store::RunDetail> {
+    use flowc_runtime::store::{Page, RunFilter};
+    let mut runs = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_runs(RunFilter::default(), Page { limit: 100, after })
+            .await
+            .unwrap();
+        if page.runs.is_empty() {
+            break;
+        }
+        for run in page.runs {
+            runs.push(store.get_run(&run.id).await.unwrap().unwrap());
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    runs.reverse();
+    runs
+}

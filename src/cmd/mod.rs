@@ -7,13 +7,20 @@
 //! whether the stream is a terminal) and handed to anstream, which strips escapes from
 //! everything written through it when colour is off.
 
+mod api;
 mod build;
 mod check;
+mod deploy;
 mod eval;
 mod explain;
 mod loader;
+mod local;
 mod output;
+mod present;
 mod repl;
+mod run;
+mod runs;
+mod secrets;
 mod serve;
 
 use anstream::ColorChoice;
@@ -34,6 +41,10 @@ pub fn main() -> ExitCode {
         Command::Repl(args) => repl::run(&args),
         Command::Build(args) => build::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Deploy(args) => deploy::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Runs(args) => runs::run(&args),
+        Command::Secrets(args) => secrets::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -186,6 +197,44 @@ enum Command {
     /// where the admin token is are printed at start.
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::Args),
+
+    /// Check .flow files and deploy them to a running server.
+    ///
+    /// The files are checked first as `check` does: with errors they are printed
+    /// and nothing is sent. Then every file of the program (imports included) goes
+    /// to the server's admin API, which compiles, stores and, unless
+    /// --no-activate, activates it; the version, its hash and each webhook URL are
+    /// printed. A refusal (a secret missing from the server's vault, a webhook path
+    /// another active deployment claims) is printed one line per problem.
+    #[command(after_help = deploy::AFTER_HELP)]
+    Deploy(deploy::Args),
+
+    /// Run one workflow once, here, without a server.
+    ///
+    /// PATH is checked as `check` does, the program stored in an embedded
+    /// database (temporary unless --db), and a run of the workflow started with
+    /// --input, checked against its input type. The engine `serve` uses runs it
+    /// in this process, for real: HTTP steps call their URLs. Each step is shown
+    /// as it starts and ends, and the output is printed as JSON at the end.
+    #[command(after_help = run::AFTER_HELP)]
+    Run(run::Args),
+
+    /// List, inspect, retry, replay and cancel the runs of a server.
+    ///
+    /// Talks to a running server's admin API. `show` prints every step of a run
+    /// with its input, output, attempts, error and timing; --json prints the
+    /// API's JSON instead of text.
+    #[command(after_help = runs::AFTER_HELP)]
+    Runs(runs::Args),
+
+    /// Set, list and remove the secrets workflows use as `secrets.NAME`.
+    ///
+    /// Secrets are stored encrypted in the database (flowc.db unless --db) under
+    /// the master key next to it (flowc.key) or FLOWC_MASTER_KEY. Values are read
+    /// from standard input or a prompt that does not echo, never from arguments,
+    /// and are never printed.
+    #[command(after_help = secrets::AFTER_HELP)]
+    Secrets(secrets::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -1,0 +1,688 @@
+//! `flowc runs list|show|retry|replay|cancel`: the runs of a server, through its
+//! admin API.
+//!
+//! This is where an operator looks when something went wrong: `list` finds the
+//! run, `show` prints everything the journal knows about it (every step attempt
+//! with its input, output, error and timing), and `retry`, `replay` and `cancel`
+//! act on it. The human output is for reading; `--json` prints the API's own JSON
+//! for scripts, so the two never have to agree on a format.
+
+use super::api::{self, Client, Target, query, segment};
+use super::present::{self, Table};
+use super::{Exit, error, io_message, note};
+use anstyle::Style;
+use anyhow::Context as _;
+use flowc_runtime::clock::{Clock as _, SystemClock};
+use serde_json::{Value as Json, json};
+use std::collections::HashSet;
+use std::io::{IsTerminal as _, Write as _};
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  flowc runs list                          the 20 newest runs
+  flowc runs list --workflow order --status failed --all
+  flowc runs show 01JB4T0M6V8Q           one run with every step's input and output
+  flowc runs retry 01JB4T0M6V8Q          run a failed run again from its failed step
+  flowc runs replay 01JB4T0M6V8Q --input @fixed.json
+  flowc runs cancel 01JB4T0M6V8Q
+
+The server is --server URL, FLOWC_SERVER or http://127.0.0.1:8080; the admin
+token comes from --token-file FILE, FLOWC_ADMIN_TOKEN or ./flowc.admin-token.
+
+Exit status: 0 done, 1 the server refused (an unknown run, a run that cannot be
+retried or cancelled, a wrong token), 2 bad arguments, no token, or the server
+cannot be reached.";
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// List runs, newest first.
+    ///
+    /// A table of id, workflow, status, what started the run, when, and how long it
+    /// took (so far, for a run still under way). On a terminal times are relative
+    /// ("5m ago"); otherwise they are RFC 3339 in UTC.
+    #[command(after_help = LIST_HELP)]
+    List(ListArgs),
+
+    /// Show one run and every step of it.
+    ///
+    /// The run's workflow, deployment, status, trigger, input, output or error and
+    /// timings, then each step attempt in the order it started: status, duration,
+    /// its input and output as indented JSON, and its error.
+    #[command(after_help = SHOW_HELP)]
+    Show(ShowArgs),
+
+    /// Run a failed run again from its failed step.
+    ///
+    /// The steps that succeeded keep their results and are not performed again;
+    /// the step that failed is attempted anew. Only a failed run can be retried.
+    #[command(after_help = RETRY_HELP)]
+    Retry(ActArgs),
+
+    /// Start a new run of the same workflow with the same input, or another.
+    ///
+    /// The new run uses the deployment the old one ran on, starts from the top and
+    /// journals its own steps; the old run is left as it is.
+    #[command(after_help = REPLAY_HELP)]
+    Replay(ReplayArgs),
+
+    /// Cancel a run that has not finished.
+    #[command(after_help = CANCEL_HELP)]
+    Cancel(ActArgs),
+}
+
+const LIST_HELP: &str = "\
+Examples:
+  flowc runs list
+  flowc runs list --workflow order --status failed
+  flowc runs list --all --json | jq -r '.runs[].id'
+
+Exit status: 0 listed (even none), 1 the server refused, 2 bad arguments, no token,
+or the server cannot be reached.";
+
+const SHOW_HELP: &str = "\
+Examples:
+  flowc runs show 01JB4T0M6V8Q
+  flowc runs show 01JB4T0M6V8Q --json | jq '.steps[] | select(.status == \"failed\")'
+
+Exit status: 0 shown, 1 no such run (or another refusal), 2 bad arguments, no
+token, or the server cannot be reached.";
+
+const RETRY_HELP: &str = "\
+Examples:
+  flowc runs retry 01JB4T0M6V8Q
+  flowc runs retry 01JB4T0M6V8Q --json
+
+Exit status: 0 the retry is under way, 1 no such run or it has not failed, 2 bad
+arguments, no token, or the server cannot be reached.";
+
+const REPLAY_HELP: &str = "\
+Examples:
+  flowc runs replay 01JB4T0M6V8Q                         the same input
+  flowc runs replay 01JB4T0M6V8Q --input '{\"id\": \"o-8\"}'
+  flowc runs replay 01JB4T0M6V8Q --input @order.json     the input from a file
+  jq '.amount = 5' order.json | flowc runs replay 01JB4T0M6V8Q --input -
+
+Exit status: 0 the new run is started (its id is printed), 1 the server refused
+(no such run, an input of the wrong type), 2 bad arguments (input that is not
+JSON), no token, or the server cannot be reached.";
+
+const CANCEL_HELP: &str = "\
+Examples:
+  flowc runs cancel 01JB4T0M6V8Q
+
+Exit status: 0 cancelled, 1 no such run or it has already finished, 2 bad
+arguments, no token, or the server cannot be reached.";
+
+const STATUSES: [&str; 6] = [
+    "pending",
+    "running",
+    "waiting",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
+
+#[derive(clap::Args)]
+struct ListArgs {
+    /// Only runs of this workflow.
+    #[arg(long, value_name = "NAME")]
+    workflow: Option<String>,
+
+    /// Only runs with this status.
+    #[arg(long, value_name = "STATUS", value_parser = STATUSES)]
+    status: Option<String>,
+
+    /// Only runs of this deployment (its id).
+    #[arg(long, value_name = "ID")]
+    deployment: Option<String>,
+
+    /// How many runs to ask for per page.
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    limit: u32,
+
+    /// Follow the pages to the end instead of stopping after the first.
+    #[arg(long)]
+    all: bool,
+
+    /// Print the API's JSON (`{"runs": [...], "next": ...}`); with --all, one
+    /// object with every run and `"next": null`.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+struct ShowArgs {
+    /// The run's id.
+    #[arg(value_name = "ID")]
+    id: String,
+
+    /// Print the API's JSON (`{"run": ..., "steps": [...]}`).
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+struct ActArgs {
+    /// The run's id.
+    #[arg(value_name = "ID")]
+    id: String,
+
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The run's id.
+    #[arg(value_name = "ID")]
+    id: String,
+
+    /// The new run's input: JSON text, @FILE for a file, or - for standard input.
+    /// The old run's input when absent.
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    input: Option<String>,
+
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    target: Target,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Exit> {
+    match &args.command {
+        Command::List(args) => list(args),
+        Command::Show(args) => show(args),
+        Command::Retry(args) => act(args, "retry"),
+        Command::Cancel(args) => act(args, "cancel"),
+        Command::Replay(args) => replay(args),
+    }
+}
+
+fn client(target: &Target) -> Result<Client, Exit> {
+    Client::new(target).map_err(|err| err.report())
+}
+
+fn list(args: &ListArgs) -> anyhow::Result<Exit> {
+    let client = match client(&args.target) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let fetched = api::block_on(async {
+        let mut runs: Vec<Json> = Vec::new();
+        let mut after: Option<String> = None;
+        let mut seen = HashSet::new();
+        loop {
+            let path = format!(
+                "/runs{}",
+                query(&[
+                    ("workflow", args.workflow.clone()),
+                    ("status", args.status.clone()),
+                    ("deployment", args.deployment.clone()),
+                    ("limit", Some(args.limit.to_string())),
+                    ("after", after.clone()),
+                ])
+            );
+            let page = client.get(&path).await?;
+            if let Some(items) = page.get("runs").and_then(Json::as_array) {
+                runs.extend(items.iter().cloned());
+            }
+            let next = page.get("next").and_then(Json::as_str).map(str::to_owned);
+            match next {
+                // A cursor seen before would loop forever: stop there.
+                Some(cursor) if args.all && seen.insert(cursor.clone()) => after = Some(cursor),
+                next => return Ok::<_, api::Error>((runs, next)),
+            }
+        }
+    })?;
+    let (runs, next) = match fetched {
+        Ok(fetched) => fetched,
+        Err(err) => return Ok(err.report()),
+    };
+    let mut stdout = anstream::stdout().lock();
+    if args.json {
+        let text = serde_json::to_string_pretty(&json!({ "runs": runs, "next": next }))
+            .context("cannot write JSON")?;
+        writeln!(stdout, "{text}").context("cannot write to standard output")?;
+        return Ok(Exit::Success);
+    }
+    if runs.is_empty() {
+        note("no runs");
+        return Ok(Exit::Success);
+    }
+    let relative = std::io::stdout().is_terminal();
+    let now = SystemClock.now_ms();
+    let mut table = Table::new(vec![
+        "ID", "WORKFLOW", "STATUS", "TRIGGER", "STARTED", "DURATION",
+    ]);
+    for run in &runs {
+        let status = text(run, "status");
+        let created = number(run, "created_at");
+        let started = match created {
+            Some(at) if relative => present::ago(at, now),
+            Some(at) => present::instant(at),
+            None => "-".to_owned(),
+        };
+        table.row(vec![
+            (text(run, "id"), Style::new()),
+            (text(run, "workflow"), Style::new()),
+            (status.clone(), present::status_style(&status)),
+            (text(run, "trigger"), Style::new()),
+            (started, Style::new()),
+            (run_duration(run, now), Style::new()),
+        ]);
+    }
+    write!(stdout, "{}", table.render()).context("cannot write to standard output")?;
+    drop(stdout);
+    if let Some(cursor) = next {
+        note(format_args!(
+            "{} runs shown; there are more (--all follows every page, next cursor {cursor})",
+            runs.len()
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+fn show(args: &ShowArgs) -> anyhow::Result<Exit> {
+    let client = match client(&args.target) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let detail = match api::block_on(client.get(&format!("/runs/{}", segment(&args.id))))? {
+        Ok(detail) => detail,
+        Err(err) => return Ok(err.report()),
+    };
+    let mut stdout = anstream::stdout().lock();
+    let text = if args.json {
+        let mut text = serde_json::to_string_pretty(&detail).context("cannot write JSON")?;
+        text.push('\n');
+        text
+    } else {
+        render_detail(&detail, SystemClock.now_ms())
+    };
+    write!(stdout, "{text}").context("cannot write to standard output")?;
+    Ok(Exit::Success)
+}
+
+fn act(args: &ActArgs, action: &str) -> anyhow::Result<Exit> {
+    let client = match client(&args.target) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let path = format!("/runs/{}/{action}", segment(&args.id));
+    let answer = match api::block_on(client.post(&path, None))? {
+        Ok(answer) => answer,
+        Err(err) => return Ok(err.report()),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
+        );
+        return Ok(Exit::Success);
+    }
+    let run = answer
+        .get("run_id")
+        .and_then(Json::as_str)
+        .unwrap_or(&args.id);
+    match action {
+        "retry" => println!("retrying run {run} from its failed step"),
+        _ => println!("cancelled run {run}"),
+    }
+    Ok(Exit::Success)
+}
+
+fn replay(args: &ReplayArgs) -> anyhow::Result<Exit> {
+    let input = match &args.input {
+        Some(spec) => match read_input(spec) {
+            Ok(input) => Some(input),
+            Err(message) => {
+                error(message);
+                return Ok(Exit::Failure);
+            }
+        },
+        None => None,
+    };
+    let client = match client(&args.target) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let body = input.map(|input| json!({ "input": input }));
+    let path = format!("/runs/{}/replay", segment(&args.id));
+    let answer = match api::block_on(client.post(&path, body.as_ref()))? {
+        Ok(answer) => answer,
+        Err(err) => return Ok(err.report()),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
+        );
+        return Ok(Exit::Success);
+    }
+    let new = answer.get("run_id").and_then(Json::as_str).unwrap_or("?");
+    println!("started run {new}, a replay of {}", args.id);
+    Ok(Exit::Success)
+}
+
+/// An input given as JSON text, `@FILE` or `-` (standard input), parsed. The
+/// error names where the text came from.
+pub fn read_input(spec: &str) -> Result<Json, String> {
+    let (text, origin) = if spec == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|err| format!("cannot read standard input: {}", io_message(&err)))?;
+        (text, "standard input".to_owned())
+    } else if let Some(file) = spec.strip_prefix('@') {
+        let text = std::fs::read_to_string(file)
+            .map_err(|err| format!("cannot read {file}: {}", io_message(&err)))?;
+        (text, file.to_owned())
+    } else {
+        (spec.to_owned(), "--input".to_owned())
+    };
+    serde_json::from_str(&text).map_err(|err| format!("{origin} is not valid JSON: {err}"))
+}
+
+/// The text of a string field, `-` when absent.
+fn text(json: &Json, field: &str) -> String {
+    match json.get(field) {
+        Some(Json::String(text)) => text.clone(),
+        Some(Json::Null) | None => "-".to_owned(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn number(json: &Json, field: &str) -> Option<i64> {
+    json.get(field).and_then(Json::as_i64)
+}
+
+fn is_finished(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "cancelled")
+}
+
+/// How long a run took, or has taken so far (`12s…`) when it is under way.
+fn run_duration(run: &Json, now: i64) -> String {
+    let status = text(run, "status");
+    match (number(run, "created_at"), number(run, "updated_at")) {
+        (Some(start), Some(end)) if is_finished(&status) => present::duration(end - start),
+        (Some(start), _) => format!("{}…", present::duration(now - start)),
+        _ => "-".to_owned(),
+    }
+}
+
+/// The deployment a run is pinned to, with its version when the answer has it
+/// (as `deployment_version`, or a `deployment` object with `id` and `version`).
+fn deployment_label(detail: &Json, run: &Json) -> String {
+    let version = number(run, "deployment_version")
+        .or_else(|| {
+            run.get("deployment")
+                .and_then(|d| d.get("version"))
+                .and_then(Json::as_i64)
+        })
+        .or_else(|| {
+            detail
+                .get("deployment")
+                .and_then(|d| d.get("version"))
+                .and_then(Json::as_i64)
+        });
+    let id = match run.get("deployment") {
+        Some(Json::Object(object)) => object
+            .get("id")
+            .and_then(Json::as_str)
+            .unwrap_or("-")
+            .to_owned(),
+        _ => text(run, "deployment"),
+    };
+    match version {
+        Some(version) => format!("version {version} ({id})"),
+        None => id,
+    }
+}
+
+/// A run or step error, `{code, kind, message, step?, status?}`, on one line:
+/// `R0104: the server answered 500 (step `charge`, HTTP 500)`.
+pub fn error_line(error: &Json) -> String {
+    let Some(message) = error.get("message").and_then(Json::as_str) else {
+        return error.to_string();
+    };
+    let mut line = match error.get("code").and_then(Json::as_str) {
+        Some(code) => format!("{code}: {message}"),
+        None => message.to_owned(),
+    };
+    let mut context = Vec::new();
+    if let Some(step) = error.get("step").and_then(Json::as_str) {
+        context.push(format!("step `{step}`"));
+    }
+    if let Some(status) = error.get("status").and_then(Json::as_u64) {
+        context.push(format!("HTTP {status}"));
+    }
+    if !context.is_empty() {
+        line.push_str(&format!(" ({})", context.join(", ")));
+    }
+    line
+}
+
+const LABEL_WIDTH: usize = 11;
+
+fn field(out: &mut String, label: &str, value: impl std::fmt::Display) {
+    let bold = super::BOLD;
+    out.push_str(&format!("{bold}{label:<LABEL_WIDTH$}{bold:#} {value}\n"));
+}
+
+fn block(out: &mut String, label: &str, value: &Json, indent: usize) {
+    let bold = super::BOLD;
+    out.push_str(&format!(
+        "{}{bold}{label}{bold:#}\n{}\n",
+        " ".repeat(indent),
+        present::json_block(value, indent + 2)
+    ));
+}
+
+/// The human form of `GET /runs/{id}`: the run, then every step.
+fn render_detail(detail: &Json, now: i64) -> String {
+    let null = Json::Null;
+    let run = detail.get("run").unwrap_or(&null);
+    let mut out = String::new();
+    let status = text(run, "status");
+    let style = present::status_style(&status);
+    field(&mut out, "run", text(run, "id"));
+    field(&mut out, "workflow", text(run, "workflow"));
+    field(&mut out, "deployment", deployment_label(detail, run));
+    field(&mut out, "status", format_args!("{style}{status}{style:#}"));
+    field(&mut out, "trigger", text(run, "trigger"));
+    if let Some(key) = run.get("idempotency_key").and_then(Json::as_str) {
+        field(&mut out, "key", key);
+    }
+    if let Some(created) = number(run, "created_at") {
+        field(
+            &mut out,
+            "started",
+            format_args!(
+                "{} ({})",
+                present::instant(created),
+                present::ago(created, now)
+            ),
+        );
+        if let Some(updated) = number(run, "updated_at") {
+            if is_finished(&status) {
+                field(
+                    &mut out,
+                    "finished",
+                    format_args!(
+                        "{} (took {})",
+                        present::instant(updated),
+                        present::duration(updated - created)
+                    ),
+                );
+            } else {
+                field(
+                    &mut out,
+                    "updated",
+                    format_args!(
+                        "{} (running for {})",
+                        present::instant(updated),
+                        present::duration(now - created)
+                    ),
+                );
+            }
+        }
+    }
+    block(&mut out, "input", run.get("input").unwrap_or(&null), 0);
+    match (run.get("output"), run.get("error")) {
+        (_, Some(err)) if !err.is_null() => {
+            let bad = present::BAD;
+            field(
+                &mut out,
+                "error",
+                format_args!("{bad}{}{bad:#}", error_line(err)),
+            );
+        }
+        (Some(output), _) if !output.is_null() || status == "succeeded" => {
+            block(&mut out, "output", output, 0);
+        }
+        _ => {}
+    }
+
+    let steps: &[Json] = detail
+        .get("steps")
+        .and_then(Json::as_array)
+        .map_or(&[], Vec::as_slice);
+    out.push('\n');
+    let bold = super::BOLD;
+    if steps.is_empty() {
+        out.push_str(&format!("{bold}steps{bold:#} none journaled\n"));
+        return out;
+    }
+    out.push_str(&format!("{bold}steps{bold:#} ({})\n", steps.len()));
+    for (index, step) in steps.iter().enumerate() {
+        render_step(&mut out, index + 1, step);
+    }
+    out
+}
+
+fn render_step(out: &mut String, number_: usize, step: &Json) {
+    let status = text(step, "status");
+    let style = present::status_style(&status);
+    let path = text(step, "path");
+    let recorded = step.get("recorded").and_then(Json::as_bool) == Some(true)
+        || flowc_runtime::engine::is_recorded_path(&path);
+    let bold = super::BOLD;
+    let dim = present::DIM;
+    if recorded {
+        let value = step
+            .get("output")
+            .map_or_else(|| "null".to_owned(), Json::to_string);
+        out.push_str(&format!(
+            "{number_:>3}. {bold}{path}{bold:#}  {dim}recorded{dim:#}  {value}\n"
+        ));
+        return;
+    }
+    let attempt = number(step, "attempt").unwrap_or(1);
+    let took = match (number(step, "started_at"), number(step, "finished_at")) {
+        (Some(start), Some(end)) => present::duration(end - start),
+        (Some(_), None) => "unfinished".to_owned(),
+        _ => "-".to_owned(),
+    };
+    let started = number(step, "started_at").map_or_else(|| "-".to_owned(), present::instant);
+    out.push_str(&format!(
+        "{number_:>3}. {bold}{path}{bold:#}  attempt {attempt}  {style}{status}{style:#}  {took}  {dim}started {started}{dim:#}\n"
+    ));
+    let null = Json::Null;
+    block(out, "input", step.get("input").unwrap_or(&null), 5);
+    if let Some(output) = step.get("output").filter(|output| !output.is_null()) {
+        block(out, "output", output, 5);
+    }
+    if let Some(err) = step.get("error").filter(|err| !err.is_null()) {
+        let bad = present::BAD;
+        out.push_str(&format!(
+            "     {bold}error{bold:#} {bad}{}{bad:#}\n",
+            error_line(err)
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_one_line_with_their_step_and_status() {
+        let error = json!({"code": "R0104", "kind": "http", "message": "the server answered 500",
+                           "step": "charge", "status": 500});
+        assert_eq!(
+            error_line(&error),
+            "R0104: the server answered 500 (step `charge`, HTTP 500)"
+        );
+        assert_eq!(error_line(&json!("odd")), "\"odd\"");
+    }
+
+    #[test]
+    fn a_run_shows_every_step_with_its_input_and_output() {
+        let detail = json!({
+            "run": {"id": "r1", "deployment": "d1", "deployment_version": 2, "workflow": "order",
+                    "status": "failed", "trigger": "webhook", "input": {"id": "o-1"},
+                    "output": null, "error": {"code": "R0104", "message": "boom", "step": "pay"},
+                    "created_at": 1000, "updated_at": 2500},
+            "steps": [
+                {"path": "quote", "attempt": 1, "status": "succeeded", "input": {"url": "/q"},
+                 "output": {"status": 200}, "error": null, "started_at": 1000, "finished_at": 1100},
+                {"path": "pay", "attempt": 2, "status": "failed", "input": {"url": "/p"},
+                 "output": null, "error": {"code": "R0104", "message": "boom"},
+                 "started_at": 1200, "finished_at": 2400}
+            ]
+        });
+        let text = render_detail(&detail, 10_000);
+        let plain = strip(&text);
+        assert!(plain.contains("deployment  version 2 (d1)"), "{plain}");
+        assert!(
+            plain.contains("error       R0104: boom (step `pay`)"),
+            "{plain}"
+        );
+        assert!(plain.contains("took 1.50s"), "{plain}");
+        assert!(
+            plain.contains("1. quote  attempt 1  succeeded  100ms"),
+            "{plain}"
+        );
+        assert!(plain.contains("\"status\": 200"), "{plain}");
+        assert!(
+            plain.contains("2. pay  attempt 2  failed  1.20s"),
+            "{plain}"
+        );
+        assert!(plain.contains("     error R0104: boom"), "{plain}");
+    }
+
+    fn strip(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}

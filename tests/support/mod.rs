@@ -173,11 +173,19 @@ impl Recorder {
     }
 
     /// Waits until no accepted connection is still being read or answered (the
-    /// sender died or finished), then starts the next epoch.
+    /// sender died or finished), then starts the next epoch. Idle is checked twice,
+    /// 20 ms apart, so a connection the dead sender opened but the accept thread
+    /// had not yet taken is still counted in the old epoch.
     pub fn next_epoch(&self) {
+        let idle = || self.in_flight.load(Ordering::SeqCst) == 0;
         wait_until(
             Duration::from_secs(10),
-            || self.in_flight.load(Ordering::SeqCst) == 0,
+            || {
+                idle() && {
+                    std::thread::sleep(Duration::from_millis(20));
+                    idle()
+                }
+            },
             || "the recorder still has connections open 10 s after the sender died".into(),
         );
         self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -309,6 +317,8 @@ pub struct Served {
     /// `127.0.0.1:PORT`, from its `listening on` line.
     pub addr: String,
     output: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr into `output`.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Served {
@@ -328,12 +338,15 @@ impl Served {
         let (listening, heard) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        drain(stdout, Arc::clone(&output), Some(listening));
-        drain(stderr, Arc::clone(&output), None);
+        let readers = vec![
+            drain(stdout, Arc::clone(&output), Some(listening)),
+            drain(stderr, Arc::clone(&output), None),
+        ];
         let mut served = Served {
             child,
             addr: String::new(),
             output,
+            readers,
         };
         match heard.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => {
@@ -358,21 +371,31 @@ impl Served {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, and its exit status once it has stopped gracefully.
+    /// SIGTERM, and its exit status once it has stopped gracefully (with all it
+    /// printed in [`output`](Self::output)).
     pub fn stop(&mut self) -> ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// The signal `SIG{name}`, and the exit status once the process has ended.
+    pub fn stop_with(&mut self, name: &str) -> ExitStatus {
         let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .unwrap();
-        assert!(sent.success(), "kill -TERM failed");
+        assert!(sent.success(), "kill -{name} failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Its pipes are closed: let the readers take the last lines in.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "flowc serve did not stop within 30 s of SIGTERM:\n{}",
+                "flowc serve did not stop within 30 s of SIG{name}:\n{}",
                 self.output()
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -392,7 +415,7 @@ fn drain(
     from: impl Read + Send + 'static,
     output: Arc<Mutex<String>>,
     listening: Option<mpsc::Sender<String>>,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(from);
         let mut line = String::new();
@@ -405,7 +428,7 @@ fn drain(
             output.lock().unwrap().push_str(&line);
             line.clear();
         }
-    });
+    })
 }
 
 // ---------------------------------------------------------------- the store

@@ -19,6 +19,7 @@
 mod check;
 mod generate;
 mod memory;
+mod runtime;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
@@ -32,7 +33,10 @@ use std::time::{Duration, Instant};
 const GOAL_LINES_PER_SECOND: f64 = 1_000_000.0;
 
 #[derive(Parser)]
-#[command(name = "flowc-bench", about = "Benchmarks of the flowc compiler")]
+#[command(
+    name = "flowc-bench",
+    about = "Benchmarks of the flowc compiler and runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,6 +94,58 @@ enum Command {
         #[arg(long)]
         no_binary: bool,
     },
+    /// Measure the runtime (checkpointed steps/s, webhook ingestion, latency,
+    /// memory) side by side with its peers; prints a table with ratios.
+    Runtime(RuntimeArgs),
+}
+
+#[derive(clap::Args)]
+struct RuntimeArgs {
+    /// The `flowc` binary to serve with [default: `flowc` next to this binary].
+    #[arg(long)]
+    flowc: Option<PathBuf>,
+    /// What `flowc serve` deploys for the idle-memory figure.
+    #[arg(long, default_value = "examples")]
+    examples: PathBuf,
+    /// Where the peers are installed (see ../shared/peers/README.md).
+    #[arg(long, default_value = "/tmp/peers")]
+    peers: PathBuf,
+    /// The peers' scripts and configurations [default: ../shared/peers].
+    #[arg(long)]
+    peer_scripts: Option<PathBuf>,
+    /// Only these sections (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<runtime::Section>,
+    /// Not these sections (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    skip: Vec<runtime::Section>,
+    /// Passes per figure; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Runs per steps pass.
+    #[arg(long, default_value_t = 10_000)]
+    runs: usize,
+    /// HTTP steps per run in the steps benchmark.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Runs in flight at once in the steps benchmark.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Sequential runs timed for the latency figures.
+    #[arg(long, default_value_t = 1000)]
+    latency_runs: usize,
+    /// HTTP steps per run in the latency figures.
+    #[arg(long, default_value_t = 3)]
+    latency_steps: usize,
+    /// wrk connections for the webhook servers (Restate always gets 16).
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per wrk pass.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Also write every figure, passes included, as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -116,6 +172,25 @@ fn main() -> ExitCode {
             min_seconds,
             flowc,
             no_binary,
+        }),
+        Command::Runtime(args) => runtime::run(runtime::Options {
+            flowc: args.flowc,
+            examples: args.examples,
+            places: runtime::Places {
+                install: args.peers,
+                scripts: args.peer_scripts.unwrap_or_else(runtime::default_scripts),
+            },
+            only: args.only,
+            skip: args.skip,
+            repeat: args.repeat,
+            runs: args.runs,
+            steps: args.steps,
+            concurrency: args.concurrency,
+            latency_runs: args.latency_runs,
+            latency_steps: args.latency_steps,
+            connections: args.connections,
+            seconds: args.seconds,
+            json: args.json,
         }),
     };
     match result {

@@ -15,6 +15,25 @@
 //! same values. A step's result is always the journaled JSON read back with the
 //! step's type, on the first run as on a replay, so both see the same value.
 //!
+//! Run control. [`Engine::cancel`] ends a run as cancelled in the store, then
+//! signals the task interpreting it (a registry of running runs, each with a
+//! `watch` channel): the interpreter checks the signal before every step and
+//! abandons an HTTP call in flight, and a run found cancelled is never finished
+//! again, whatever the interpreter was doing (a journal write that fails because
+//! the run ended is how a run cancelled by another process stops).
+//! [`Engine::retry`] reopens a failed run (`retry_run` counts the run's `retries`
+//! up) and interprets it again: succeeded steps replay their results, while a step
+//! whose latest attempt failed in an older *generation* than the run's is sent
+//! again as attempt n + 1. Failures journaled in the current generation are
+//! replayed as before, so resuming a run after a crash never repeats a failed
+//! step. [`Engine::replay`] starts a new run of the same deployment and workflow
+//! with the same or another input (`trigger: "replay"`, `replay_of`).
+//!
+//! The `webhook` record a delivery stored with its run is what `webhook` reads
+//! (`null` for runs that no webhook started). Events go to `tracing` with the
+//! fields `run_id`, `step`, `attempt`, `status` and `duration_ms`; no secret or
+//! header value is ever a field.
+//!
 //! `return v` ends the run as succeeded with `v` (the end of the body with `null`);
 //! an error no `try` catches ends it as failed with `{code, kind, message, step?,
 //! status?, span?}` ([`RunError`]). Failures of the engine itself (the store) leave
@@ -30,9 +49,8 @@
 //! webhooks), `callback(…)`, `approval(…)`, `for`, `parallel`, `call`, `set
 //! context`, `emit`: reaching one fails the run with `R0201` ("not supported yet by
 //! the runtime"), which `try` does not catch; nothing panics. Also still to come:
-//! the run's `timeout` setting, `context.*` and `webhook` values (they read
-//! `null`), leases against two engines running one run at once, and retrying a
-//! failed run from its failed step (a journaled failure is replayed as it is).
+//! the run's `timeout` setting, `context.*` values (they read `null`) and
+//! leases against two engines running one run at once.
 //! Expressions are evaluated on the calling task; a worst case is bounded by
 //! [`Limits`].
 
@@ -42,12 +60,17 @@ mod secrets;
 
 pub use context::{is_recorded_path, now_path, uuid_path};
 pub use error::{CANNOT_START, Error, FAILED, JOURNAL, RunError, UNSUPPORTED, VAULT};
-pub use secrets::{NoSecrets, REDACTED, Resolved, SecretSource};
+pub use secrets::{
+    MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets,
+    referenced_secrets,
+};
 
 use crate::clock::Clock;
 use crate::outbound::step::{self, ConnectionValues, Origin, StepValues};
 use crate::outbound::{self, Auth, Client, HeaderValue, Request, Response};
-use crate::store::{RunOutcome, RunStatus, Step, StepOutcome, StepStatus, Store};
+use crate::store::{
+    self as stores, NewRun, RunOutcome, RunStatus, Started, Step, StepOutcome, StepStatus, Store,
+};
 use context::Recorder;
 use flowc_compiler::eval::{self, Frame, Limits};
 use flowc_compiler::ir::{
@@ -60,7 +83,8 @@ use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::watch;
 
 /// Runs workflows: one per runtime, shared by every run.
 pub struct Engine {
@@ -69,6 +93,9 @@ pub struct Engine {
     secrets: Arc<dyn SecretSource>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// The runs this engine is interpreting, each with the senders of its
+    /// cancellation signals (one per task interpreting it).
+    running: Mutex<HashMap<String, Vec<watch::Sender<bool>>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -92,7 +119,146 @@ impl Engine {
             secrets,
             clock,
             limits: Limits::default(),
+            running: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The store the engine journals to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Cancels a run that has not ended: the store first (so the cancellation
+    /// survives a crash), then the task interpreting it, if this engine has one,
+    /// which stops before its next step or abandons the HTTP call it is waiting
+    /// on. A run that already ended is a store conflict; a missing one is
+    /// [`Error::RunNotFound`].
+    pub async fn cancel(&self, run_id: &str) -> Result<(), Error> {
+        match self.store.cancel_run(run_id).await {
+            Ok(()) => {}
+            Err(stores::Error::NotFound { .. }) => {
+                return Err(Error::RunNotFound(run_id.to_string()));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        tracing::info!(run_id, status = "cancelled", "run cancelled");
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        for signal in running.get(run_id).into_iter().flatten() {
+            signal.send_replace(true);
+        }
+        Ok(())
+    }
+
+    /// Reopens a failed run for [`Engine::retry`] without interpreting it: what a
+    /// server calls before handing the run to a task of its own. A run that is
+    /// not failed is a store conflict.
+    pub async fn reopen(&self, run_id: &str) -> Result<(), Error> {
+        match self.store.retry_run(run_id).await {
+            Ok(()) => {
+                tracing::info!(run_id, status = "pending", "run reopened for a retry");
+                Ok(())
+            }
+            Err(stores::Error::NotFound { .. }) => Err(Error::RunNotFound(run_id.to_string())),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Retries a failed run from its failed step: earlier results are kept, the
+    /// step that failed is sent again as its next attempt.
+    pub async fn retry(&self, run_id: &str) -> Result<RunOutcome, Error> {
+        self.reopen(run_id).await?;
+        self.run(run_id).await
+    }
+
+    /// Stores a new run of the workflow and deployment of run `run_id`, with
+    /// `input` (checked against the workflow's parameter type) or the original's
+    /// input, `trigger: "replay"` and `replay_of` naming the original. The caller
+    /// hands the new run to [`Engine::run`].
+    pub async fn replay(&self, run_id: &str, input: Option<Json>) -> Result<Started, Error> {
+        let original = self
+            .store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?
+            .run;
+        let input = match input {
+            Some(input) => {
+                let deployment = self
+                    .store
+                    .get_deployment(&original.deployment)
+                    .await?
+                    .ok_or_else(|| Error::DeploymentNotFound {
+                        run: run_id.to_string(),
+                        deployment: original.deployment.clone(),
+                    })?;
+                let program = &deployment.program;
+                if let Some(workflow) = program.workflow(&original.workflow) {
+                    check_input(program, workflow, &input).map_err(|mismatch| Error::Input {
+                        workflow: original.workflow.clone(),
+                        mismatch,
+                    })?;
+                }
+                input
+            }
+            None => original.input.clone(),
+        };
+        let started = self
+            .store
+            .start_run(NewRun {
+                deployment: original.deployment.clone(),
+                workflow: original.workflow.clone(),
+                input,
+                idempotency_key: None,
+                trigger: "replay".into(),
+                delivery: None,
+                webhook: original.webhook.clone(),
+                replay_of: Some(original.id.clone()),
+            })
+            .await?;
+        tracing::info!(
+            run_id = started.run.as_str(),
+            replay_of = run_id,
+            status = "pending",
+            "run replayed"
+        );
+        Ok(started)
+    }
+
+    /// Whether this engine is interpreting `run_id` right now.
+    pub fn is_running(&self, run_id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(run_id)
+            .is_some_and(|signals| !signals.is_empty())
+    }
+
+    /// Registers a task interpreting `run_id`; the registration ends when the
+    /// returned guard is dropped.
+    fn register<'e>(&'e self, run_id: &'e str) -> (Registration<'e>, watch::Receiver<bool>) {
+        let (sender, receiver) = watch::channel(false);
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(run_id.to_string())
+            .or_default()
+            .push(sender.clone());
+        (
+            Registration {
+                engine: self,
+                run_id,
+                sender,
+            },
+            receiver,
+        )
+    }
+
+    /// Whether the store holds `run_id` as cancelled.
+    async fn stored_as_cancelled(&self, run_id: &str) -> bool {
+        matches!(
+            self.store.get_run(run_id).await,
+            Ok(Some(detail)) if detail.run.status == RunStatus::Cancelled
+        )
     }
 
     /// Bounds on every expression evaluated by a run.
@@ -103,8 +269,31 @@ impl Engine {
 
     /// Interprets run `run_id` from the top until it ends, and journals how it
     /// ended. A run that has already ended is left alone and its stored outcome
-    /// returned.
+    /// returned; a run cancelled while it was interpreted ends as
+    /// [`RunOutcome::Cancelled`] without another write.
     pub async fn run(&self, run_id: &str) -> Result<RunOutcome, Error> {
+        let (registration, cancel) = self.register(run_id);
+        let began = self.clock.now_ms();
+        let result = self.interpret(run_id, cancel).await;
+        drop(registration);
+        let duration_ms = self.clock.now_ms().saturating_sub(began);
+        // A failure of the engine is the caller's to report (the server logs it).
+        if let Ok(outcome) = &result {
+            let status = match outcome {
+                RunOutcome::Succeeded(_) => "succeeded",
+                RunOutcome::Failed(_) => "failed",
+                RunOutcome::Cancelled => "cancelled",
+            };
+            tracing::info!(run_id, status, duration_ms, "run ended");
+        }
+        result
+    }
+
+    async fn interpret(
+        &self,
+        run_id: &str,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<RunOutcome, Error> {
         let detail = self
             .store
             .get_run(run_id)
@@ -129,14 +318,22 @@ impl Engine {
                 deployment: run.deployment.clone(),
             })?;
         if run.status != RunStatus::Running {
-            self.store
-                .set_run_status(run_id, RunStatus::Running)
-                .await?;
+            if let Err(error) = self.store.set_run_status(run_id, RunStatus::Running).await {
+                return self.unless_cancelled(run_id, error.into()).await;
+            }
         }
+        tracing::info!(
+            run_id,
+            workflow = run.workflow.as_str(),
+            trigger = run.trigger.as_str(),
+            retries = run.retries,
+            status = "running",
+            "run started"
+        );
         let program = deployment.program;
         let result = match program.workflow(&run.workflow) {
             Some(workflow) => {
-                let mut interp = Interp::new(self, run_id, &program, workflow, &detail.steps);
+                let mut interp = Interp::new(self, run, &program, workflow, &detail.steps, cancel);
                 interp.execute(workflow, &run.input).await
             }
             None => Err(Stop::Fault(
@@ -154,10 +351,91 @@ impl Engine {
         let outcome = match result {
             Ok(output) => RunOutcome::Succeeded(output.to_json()),
             Err(Stop::Fault(error)) => RunOutcome::Failed(error.to_json()),
-            Err(Stop::Engine(error)) => return Err(error),
+            Err(Stop::Cancelled) => return Ok(RunOutcome::Cancelled),
+            Err(Stop::Engine(error)) => return self.unless_cancelled(run_id, error).await,
         };
-        self.store.finish_run(run_id, outcome.clone()).await?;
-        Ok(outcome)
+        match self.store.finish_run(run_id, outcome.clone()).await {
+            Ok(()) => Ok(outcome),
+            Err(error) => self.unless_cancelled(run_id, error.into()).await,
+        }
+    }
+
+    /// A failed write for a run that was cancelled meanwhile is the cancellation,
+    /// not a failure of the engine.
+    async fn unless_cancelled(&self, run_id: &str, error: Error) -> Result<RunOutcome, Error> {
+        if self.stored_as_cancelled(run_id).await {
+            Ok(RunOutcome::Cancelled)
+        } else {
+            Err(error)
+        }
+    }
+}
+
+/// Whether `input` is what a run of `workflow` takes: the one parameter's type
+/// for the whole input, or each parameter's type for the field of its name.
+pub fn check_input(
+    program: &Program,
+    workflow: &Workflow,
+    input: &Json,
+) -> Result<(), flowc_compiler::value::Mismatch> {
+    if let [param] = workflow.params.as_slice() {
+        return Value::from_json_typed(input, &param.ty, &program.types).map(drop);
+    }
+    for param in &workflow.params {
+        let field = input.get(&param.name).unwrap_or(&Json::Null);
+        Value::from_json_typed(field, &param.ty, &program.types).map_err(|mut mismatch| {
+            mismatch.path = format!(".{}{}", param.name, mismatch.path);
+            mismatch
+        })?;
+    }
+    Ok(())
+}
+
+/// The type a workflow's input has, as Flow writes it: the one parameter's type,
+/// or a record of the parameters.
+pub fn input_type(workflow: &Workflow) -> String {
+    if let [param] = workflow.params.as_slice() {
+        return param.ty.to_string();
+    }
+    let fields: Vec<String> = workflow
+        .params
+        .iter()
+        .map(|param| format!("{}: {}", param.name, param.ty))
+        .collect();
+    if fields.is_empty() {
+        "{}".to_string()
+    } else {
+        format!("{{ {} }}", fields.join(", "))
+    }
+}
+
+/// A task's registration in the engine's running runs, removed on drop.
+struct Registration<'e> {
+    engine: &'e Engine,
+    run_id: &'e str,
+    sender: watch::Sender<bool>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .engine
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(signals) = running.get_mut(self.run_id) {
+            signals.retain(|signal| !signal.same_channel(&self.sender));
+            if signals.is_empty() {
+                running.remove(self.run_id);
+            }
+        }
+    }
+}
+
+/// Resolves once the signal says "cancelled"; never when the signal is gone.
+async fn cancelled(mut signal: watch::Receiver<bool>) {
+    if signal.wait_for(|cancelled| *cancelled).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -167,6 +445,8 @@ enum Stop {
     Fault(RunError),
     /// The engine failed: the run is left to be resumed.
     Engine(Error),
+    /// The run was cancelled: nothing more is written for it.
+    Cancelled,
 }
 
 impl From<RunError> for Stop {
@@ -193,6 +473,9 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 struct Interp<'e> {
     engine: &'e Engine,
     run_id: &'e str,
+    /// The run's `retries`: failures journaled in an older generation run again.
+    generation: i64,
+    cancel: watch::Receiver<bool>,
     program: &'e Program,
     types: Arc<TypeTable>,
     frame: Frame,
@@ -204,10 +487,11 @@ struct Interp<'e> {
 impl<'e> Interp<'e> {
     fn new(
         engine: &'e Engine,
-        run_id: &'e str,
+        run: &'e stores::Run,
         program: &'e Arc<Program>,
         workflow: &Workflow,
         steps: &[Step],
+        cancel: watch::Receiver<bool>,
     ) -> Interp<'e> {
         let mut journal: HashMap<String, Step> = HashMap::new();
         let mut recorded = HashMap::new();
@@ -225,13 +509,21 @@ impl<'e> Interp<'e> {
                 }
             }
         }
+        let webhook = run.webhook.as_ref().map_or(Value::Null, Value::from_json);
         Interp {
             engine,
-            run_id,
+            run_id: &run.id,
+            generation: run.retries,
+            cancel,
             program,
             types: Arc::new(program.types.clone()),
             frame: Frame::new(usize::try_from(workflow.frame_size).unwrap_or(0)),
-            recorder: Recorder::new(Arc::clone(program), Arc::clone(&engine.clock), recorded),
+            recorder: Recorder::new(
+                Arc::clone(program),
+                Arc::clone(&engine.clock),
+                recorded,
+                webhook,
+            ),
             journal,
         }
     }
@@ -295,6 +587,9 @@ impl<'e> Interp<'e> {
                 action,
                 ty,
             } => {
+                if *self.cancel.borrow() {
+                    return Err(Stop::Cancelled);
+                }
                 let value = match action {
                     StepAction::Http(request) => self.http(name, request, ty).await?,
                     StepAction::Call { .. } => return unsupported("`call`"),
@@ -494,6 +789,7 @@ impl<'e> Interp<'e> {
                     let output = step.output.clone().unwrap_or_default();
                     return self.read_back(&path, &output, ty);
                 }
+                StepStatus::Failed if step.generation < self.generation => step.attempt + 1,
                 StepStatus::Failed => {
                     let mut error = RunError::from_json(&step.error.clone().unwrap_or_default());
                     if error.step.is_none() {
@@ -517,13 +813,49 @@ impl<'e> Interp<'e> {
         store
             .step_started(self.run_id, &path, attempt, Some(input))
             .await?;
+        let began = self.engine.clock.now_ms();
         let result = match built {
-            Ok(request) => match self.engine.client.send(&request).await {
-                Ok(response) => Ok(response_value(&response).to_json()),
-                Err(error) => Err(RunError::http(&error, &path)),
-            },
+            Ok(request) => {
+                let send = self.engine.client.send(&request);
+                tokio::select! {
+                    sent = send => match sent {
+                        Ok(response) => Ok(response_value(&response).to_json()),
+                        Err(error) => Err(RunError::http(&error, &path)),
+                    },
+                    () = cancelled(self.cancel.clone()) => {
+                        tracing::info!(
+                            run_id = self.run_id,
+                            step = path.as_str(),
+                            attempt,
+                            status = "cancelled",
+                            "step abandoned: the run was cancelled"
+                        );
+                        return Err(Stop::Cancelled);
+                    }
+                }
+            }
             Err(error) => Err(error),
         };
+        let duration_ms = self.engine.clock.now_ms().saturating_sub(began);
+        match &result {
+            Ok(_) => tracing::info!(
+                run_id = self.run_id,
+                step = path.as_str(),
+                attempt,
+                status = "succeeded",
+                duration_ms,
+                "step finished"
+            ),
+            Err(error) => tracing::info!(
+                run_id = self.run_id,
+                step = path.as_str(),
+                attempt,
+                status = "failed",
+                duration_ms,
+                code = error.code.as_str(),
+                "step finished"
+            ),
+        }
         match result {
             Ok(output) => {
                 store

@@ -6,12 +6,21 @@
 //! values to `outbound::step::request` in a [`Resolved`] that lives for that one
 //! request. Nothing here is journaled: step inputs record header values that hold
 //! a secret as [`REDACTED`].
+//!
+//! [`missing_secrets`] is the deploy-time check: every `secrets.NAME` a program
+//! mentions (in a workflow, or in a connection a workflow uses), with the
+//! workflows that need it, that the source does not have. It is computed from the
+//! IR's JSON form, so a new place in the IR that holds an expression is covered
+//! without a change here.
 
 use crate::outbound::step::Secrets;
 use crate::store::BoxFuture;
 use crate::vault::{SecretStorage, SecretString, Vault};
+use flowc_compiler::ir::Program;
 use flowc_compiler::value::{SecretPart, Value};
-use std::collections::{BTreeSet, HashMap};
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What a journaled step input shows instead of a secret.
 pub const REDACTED: &str = "<redacted>";
@@ -87,6 +96,93 @@ fn collect(value: &Value, names: &mut BTreeSet<String>) {
         }
         Value::List(items) => items.iter().for_each(|item| collect(item, names)),
         Value::Record(fields) => fields.values().for_each(|field| collect(field, names)),
+        _ => {}
+    }
+}
+
+/// A secret a program mentions that the vault does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MissingSecret {
+    pub name: String,
+    /// The workflows that mention it, directly or through a connection they use;
+    /// empty for a secret only an unused connection mentions.
+    pub workflows: Vec<String>,
+}
+
+/// Every `secrets.NAME` the program mentions, with the workflows that need it.
+pub fn referenced_secrets(program: &Program) -> BTreeMap<String, BTreeSet<String>> {
+    let json = serde_json::to_value(program).unwrap_or(Json::Null);
+    let mut by_connection: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut all = BTreeSet::new();
+    scan(&json, &mut all, &mut BTreeSet::new());
+    let mut referenced: BTreeMap<String, BTreeSet<String>> =
+        all.into_iter().map(|name| (name, BTreeSet::new())).collect();
+    for connection in json["connections"].as_array().into_iter().flatten() {
+        let mut names = BTreeSet::new();
+        scan(connection, &mut names, &mut BTreeSet::new());
+        if let Some(name) = connection["name"].as_str() {
+            by_connection.insert(name.to_string(), names);
+        }
+    }
+    for workflow in json["workflows"].as_array().into_iter().flatten() {
+        let Some(workflow_name) = workflow["name"].as_str() else {
+            continue;
+        };
+        let (mut names, mut connections) = (BTreeSet::new(), BTreeSet::new());
+        scan(workflow, &mut names, &mut connections);
+        for connection in &connections {
+            names.extend(by_connection.get(connection).into_iter().flatten().cloned());
+        }
+        for name in names {
+            referenced
+                .entry(name)
+                .or_default()
+                .insert(workflow_name.to_string());
+        }
+    }
+    referenced
+}
+
+/// The secrets `program` mentions that `source` does not have, sorted by name.
+/// The error is the source's own (a message without any secret value).
+pub async fn missing_secrets(
+    program: &Program,
+    source: &dyn SecretSource,
+) -> Result<Vec<MissingSecret>, String> {
+    let mut missing = Vec::new();
+    for (name, workflows) in referenced_secrets(program) {
+        if source.get(&name).await?.is_none() {
+            missing.push(MissingSecret {
+                name,
+                workflows: workflows.into_iter().collect(),
+            });
+        }
+    }
+    Ok(missing)
+}
+
+/// Collects the names of `{"expr": "secret", "name": …}` nodes and of the
+/// connections `{"connection": "…"}` fields name, anywhere under `json`.
+fn scan(json: &Json, secrets: &mut BTreeSet<String>, connections: &mut BTreeSet<String>) {
+    match json {
+        Json::Object(map) => {
+            if map.get("expr").and_then(Json::as_str) == Some("secret")
+                && let Some(name) = map.get("name").and_then(Json::as_str)
+            {
+                secrets.insert(name.to_string());
+            }
+            if let Some(name) = map.get("connection").and_then(Json::as_str) {
+                connections.insert(name.to_string());
+            }
+            for value in map.values() {
+                scan(value, secrets, connections);
+            }
+        }
+        Json::Array(items) => {
+            for item in items {
+                scan(item, secrets, connections);
+            }
+        }
         _ => {}
     }
 }

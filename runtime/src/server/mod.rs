@@ -28,18 +28,21 @@
 //! inside runs (the engine reads it as `null`), the provider presets, and the
 //! admin API (only its token exists, see [`token`]).
 
+mod admin;
 mod ingress;
 mod problem;
 pub mod routes;
 pub mod token;
 pub mod verify;
 
+pub use admin::{MAX_PAGE, PREFIX as ADMIN_PREFIX};
 pub use problem::Problem;
 pub use routes::{DeployError, Route, Routes, deploy};
 
 use crate::clock::Clock;
 use crate::engine::{Engine, SecretSource};
-use crate::store::{self, Store};
+use crate::store::{self, Deployment, Store};
+use crate::vault::SecretString;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use flowc_compiler::eval::Limits;
@@ -62,6 +65,9 @@ pub struct Options {
     /// Where verification secrets come from (the vault).
     pub secrets: Arc<dyn SecretSource>,
     pub clock: Arc<dyn Clock>,
+    /// The admin API's bearer token; without one every `/api/v1` route answers
+    /// 401.
+    pub admin_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for Options {
@@ -102,6 +108,7 @@ impl Options {
             engine,
             secrets,
             clock,
+            admin_token: None,
         }
     }
 
@@ -122,6 +129,7 @@ impl Options {
             clock: self.clock,
             limits: Limits::default(),
             body_limit: self.body_limit,
+            admin_token: self.admin_token,
         });
         let handle = Handle { addr, shared };
         handle.reload().await?;
@@ -153,6 +161,7 @@ impl Server {
         }
         let body_limit = shared.body_limit;
         let router = Router::new()
+            .nest(admin::PREFIX, admin::router(Arc::clone(&shared)))
             .fallback(move |request: Request| ingress::handle(Arc::clone(&shared), request))
             .layer(DefaultBodyLimit::max(body_limit));
         axum::serve(
@@ -190,11 +199,7 @@ impl Handle {
     /// an activation or a deactivation).
     pub async fn reload(&self) -> Result<(), store::Error> {
         let active = self.shared.store.active_deployments().await?;
-        let routes = Arc::new(Routes::new(&active));
-        match self.shared.routes.write() {
-            Ok(mut current) => *current = routes,
-            Err(poisoned) => *poisoned.into_inner() = routes,
-        }
+        self.shared.set_routes(&active);
         Ok(())
     }
 
@@ -213,9 +218,19 @@ struct Shared {
     clock: Arc<dyn Clock>,
     limits: Limits,
     body_limit: usize,
+    admin_token: Option<SecretString>,
 }
 
 impl Shared {
+    /// Replaces the routes with those of `active`.
+    fn set_routes(&self, active: &[Deployment]) {
+        let routes = Arc::new(Routes::new(active));
+        match self.routes.write() {
+            Ok(mut current) => *current = routes,
+            Err(poisoned) => *poisoned.into_inner() = routes,
+        }
+    }
+
     fn routes(&self) -> Arc<Routes> {
         match self.routes.read() {
             Ok(routes) => Arc::clone(&routes),
@@ -229,7 +244,11 @@ impl Shared {
         let engine = Arc::clone(&self.engine);
         tokio::spawn(async move {
             if let Err(error) = engine.run(&run).await {
-                eprintln!("flowc: run {run} stopped and will resume at the next start: {error}");
+                tracing::warn!(
+                    run_id = run.as_str(),
+                    %error,
+                    "run stopped and will resume at the next start"
+                );
             }
         });
     }

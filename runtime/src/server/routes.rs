@@ -155,10 +155,42 @@ pub enum DeployError {
 /// collides with a deployment that stays active (one that defines none of the
 /// program's workflows: the others are deactivated by activation).
 pub async fn deploy(store: &dyn Store, program: &Program) -> Result<Deployed, DeployError> {
+    check_claims(store, program, None).await?;
+    let deployed = store.deploy(program).await?;
+    store.activate(&deployed.id).await?;
+    Ok(deployed)
+}
+
+/// Activates a stored deployment under the same rule as [`deploy`]; returns the
+/// deployments activation replaced. A missing deployment is a store
+/// `NotFound`.
+pub async fn activate(
+    store: &dyn Store,
+    deployment: &str,
+) -> Result<Vec<DeploymentId>, DeployError> {
+    let stored = store
+        .get_deployment(deployment)
+        .await?
+        .ok_or_else(|| store::Error::NotFound {
+            kind: "deployment",
+            id: deployment.to_string(),
+        })?;
+    check_claims(store, &stored.program, Some(deployment)).await?;
+    Ok(store.activate(deployment).await?)
+}
+
+/// Refuses `program` when one of its claims belongs to an active deployment that
+/// activating it would leave active (`itself` is never a conflict).
+async fn check_claims(
+    store: &dyn Store,
+    program: &Program,
+    itself: Option<&str>,
+) -> Result<(), DeployError> {
     let names: BTreeSet<&str> = program.workflows.iter().map(|w| w.name.as_str()).collect();
     let active = store.active_deployments().await?;
     let staying: Vec<&Deployment> = active
         .iter()
+        .filter(|d| Some(d.id.as_str()) != itself)
         .filter(|d| !d.workflows.iter().any(|w| names.contains(w.as_str())))
         .collect();
     for claim in claims(program) {
@@ -177,7 +209,5 @@ pub async fn deploy(store: &dyn Store, program: &Program) -> Result<Deployed, De
             }
         }
     }
-    let deployed = store.deploy(program).await?;
-    store.activate(&deployed.id).await?;
-    Ok(deployed)
+    Ok(())
 }

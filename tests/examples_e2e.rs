@@ -34,12 +34,12 @@ use support::{Recorded, Recorder, Reply, Served};
 
 /// The examples and the test that runs each.
 const COVERED: [&str; 6] = [
-    "deal_closed.flow",           // deal_closed_announces_a_won_deal
+    "deal_closed.flow",           // deal_closed_*
     "github_slack.flow",          // github_slack_*
     "hourly_enrich_approve.flow", // hourly_enrich_approve_*
     "order_events.flow",          // order_events_*
     "payment_validation.flow",    // payment_validation_*
-    "quickstart.flow",            // quickstart_prices_and_routes_an_order
+    "quickstart.flow",            // quickstart_*
 ];
 
 /// The vault key the tests seal with and the server reads (`FLOWC_MASTER_KEY`).
@@ -58,6 +58,17 @@ fn every_example_has_a_test() {
         .collect();
     found.sort();
     assert_eq!(found, COVERED, "add a test here for each new example");
+}
+
+#[test]
+fn urls_point_at_the_recorder_by_host_and_the_own_address_at_the_server() {
+    let source = "base_url: \"https://api.example.com/v1\" // see https://slack.com/api\n\
+                  step q = http POST \"http://127.0.0.1:8080/quote\" { json: { http: 1 } }";
+    assert_eq!(
+        point_at_loopback(source, "http://127.0.0.1:7", 9),
+        "base_url: \"http://127.0.0.1:7/api.example.com/v1\" // see http://127.0.0.1:7/slack.com/api\n\
+         step q = http POST \"http://127.0.0.1:9/quote\" { json: { http: 1 } }"
+    );
 }
 
 /// One example served against a recorder, with its secrets in the vault.
@@ -148,17 +159,15 @@ fn point_at_loopback(source: &str, recorder: &str, port: u16) -> String {
     }
     out.push_str(rest);
 
-    let mut scan = out.as_str();
-    while let Some(at) = scan.find("://") {
-        let before = &scan[..at];
-        let after = &scan[at..];
-        assert!(
-            (before.ends_with("http")
-                && (after.starts_with(&recorder[4..]) || after.starts_with(&own[4..]))),
-            "a URL still points outside loopback: …{}…",
-            &scan[at.saturating_sub(8)..(at + 40).min(scan.len())]
-        );
-        scan = &scan[at + 3..];
+    for line in out.lines() {
+        for (at, _) in line.match_indices("://") {
+            let (scheme, address) = line.split_at(at);
+            assert!(
+                scheme.ends_with("http")
+                    && (address.starts_with(&recorder[4..]) || address.starts_with(&own[4..])),
+                "a URL still points outside loopback: {line}"
+            );
+        }
     }
     out
 }

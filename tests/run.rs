@@ -79,7 +79,14 @@ fn the_input_can_come_from_a_file_or_standard_input_and_the_run_stays_in_db() {
     std::fs::write(dir.path().join("in.json"), r#"{"id": "o-2", "amount": 1}"#).unwrap();
     let done = run(
         dir.path(),
-        &["run", "order.flow", "--input", "@in.json", "--db", "keep.db"],
+        &[
+            "run",
+            "order.flow",
+            "--input",
+            "@in.json",
+            "--db",
+            "keep.db",
+        ],
     );
     assert_eq!(done.code, Some(0), "{done}");
     assert!(done.stdout.contains(r#""id": "o-2""#), "{done}");
@@ -114,7 +121,11 @@ fn a_failed_run_exits_1_with_its_error() {
     assert!(done.stderr.contains("error: the run failed: R01"), "{done}");
     assert!(done.stderr.contains("step `charge`"), "{done}");
     assert!(done.stderr.contains("step charge failed in "), "{done}");
-    assert_eq!(downstream.bodies("/refuse").len(), 1, "a 400 is not retried");
+    assert_eq!(
+        downstream.bodies("/refuse").len(),
+        1,
+        "a 400 is not retried"
+    );
 }
 
 #[test]
@@ -144,7 +155,8 @@ fn an_input_of_the_wrong_type_is_refused_before_anything_runs() {
     let done = run(dir.path(), &["run", "order.flow"]);
     assert_eq!(done.code, Some(2), "{done}");
     assert!(
-        done.stderr.contains("workflow `order` takes an input of type"),
+        done.stderr
+            .contains("workflow `order` takes an input of type"),
         "{done}"
     );
     assert!(downstream.requests.lock().unwrap().is_empty());
@@ -162,7 +174,8 @@ fn several_workflows_need_a_name_and_the_error_lists_them() {
     );
     assert_eq!(done.code, Some(2), "{done}");
     assert!(
-        done.stderr.contains("several workflows: `order`, `refund`; choose one with --workflow NAME"),
+        done.stderr
+            .contains("several workflows: `order`, `refund`; choose one with --workflow NAME"),
         "{done}"
     );
 
@@ -172,7 +185,8 @@ fn several_workflows_need_a_name_and_the_error_lists_them() {
     );
     assert_eq!(done.code, Some(2), "{done}");
     assert!(
-        done.stderr.contains("no workflow `nope`; the program has `order`, `refund`"),
+        done.stderr
+            .contains("no workflow `nope`; the program has `order`, `refund`"),
         "{done}"
     );
 
@@ -199,7 +213,10 @@ fn a_program_with_errors_runs_nothing() {
         "workflow w(x: { id: string }) {\n  let y: int = \"no\"\n}\n",
     )
     .unwrap();
-    let done = run(dir.path(), &["run", "bad.flow", "--input", r#"{"id": "a"}"#]);
+    let done = run(
+        dir.path(),
+        &["run", "bad.flow", "--input", r#"{"id": "a"}"#],
+    );
     assert_eq!(done.code, Some(1), "{done}");
     assert!(done.stderr.contains("] Error:"), "{done}");
     assert!(done.stderr.contains("nothing run"), "{done}");

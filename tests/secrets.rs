@@ -55,7 +55,10 @@ fn set_list_and_rm_never_show_the_value() {
 
     let done = run_with_stdin(dir.path(), &["secrets", "set", "SLACK_HOOK"], "https://x");
     assert_eq!(done.code, Some(0), "{done}");
-    assert!(!done.stderr.contains("created"), "the key is made once: {done}");
+    assert!(
+        !done.stderr.contains("created"),
+        "the key is made once: {done}"
+    );
 
     let done = run(dir.path(), &["secrets", "list"]);
     assert_eq!(done.code, Some(0), "{done}");
@@ -123,7 +126,11 @@ fn a_value_set_again_replaces_the_old_one_in_the_vault() {
         let vault = flowc_runtime::vault::Vault::new(&key, store);
         vault.get("TOKEN").await.unwrap().unwrap()
     });
-    assert_eq!(value.expose(), "second-value", "no trailing newline was stored either");
+    assert_eq!(
+        value.expose(),
+        "second-value",
+        "no trailing newline was stored either"
+    );
 }
 
 #[test]
@@ -152,8 +159,14 @@ fn bad_names_and_empty_values_store_nothing() {
 
     let done = run(dir.path(), &["secrets", "list"]);
     assert_eq!(done.code, Some(2), "{done}");
-    assert!(done.stderr.contains("error: no database at flowc.db"), "{done}");
-    assert!(!dir.path().join("flowc.db").exists(), "list creates nothing");
+    assert!(
+        done.stderr.contains("error: no database at flowc.db"),
+        "{done}"
+    );
+    assert!(
+        !dir.path().join("flowc.db").exists(),
+        "list creates nothing"
+    );
 }
 
 #[test]

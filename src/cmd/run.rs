@@ -11,7 +11,9 @@
 //! the end, so `flowc run … | jq` sees only JSON.
 //!
 //! Secrets come from the vault of the database: with `--db`, the one `flowc
-//! secrets set --db` fills; a temporary database has none.
+//! secrets set --db` fills; a temporary database has none. Every secret the
+//! workflow uses is looked up before the run starts, so a missing one is an
+//! error naming it rather than a failed step halfway through.
 
 use super::local;
 use super::present;
@@ -19,9 +21,8 @@ use super::runs::{error_line, read_input};
 use super::{Exit, error, help, loader, note};
 use anyhow::Context as _;
 use flowc_compiler::ir::{Program, Workflow};
-use flowc_compiler::value::Value;
 use flowc_runtime::clock::{Clock, SystemClock};
-use flowc_runtime::engine::{Engine, NoSecrets, SecretSource, is_recorded_path};
+use flowc_runtime::engine::{self, Engine, NoSecrets, SecretSource, is_recorded_path};
 use flowc_runtime::outbound::Client;
 use flowc_runtime::store::{NewRun, RunOutcome, Step, StepStatus, Store};
 use flowc_runtime::vault::Vault;
@@ -47,7 +48,8 @@ otherwise); the run's output, as JSON, to standard output.
 Exit status: 0 the run succeeded, 1 the sources have errors (printed as by
 `flowc check`) or the run failed (its error is printed), 2 bad arguments, an
 unreadable path, no such workflow, an input that is not JSON or not of the
-workflow's input type, or a database that cannot be used.";
+workflow's input type, a secret the workflow uses missing from the vault, or a
+database that cannot be used.";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -112,14 +114,19 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             error(format_args!(
                 "workflow `{}` takes an input of type `{}`",
                 workflow.name,
-                input_type(workflow)
+                engine::input_type(workflow)
             ));
             help("give it with --input JSON, --input @FILE or --input - (standard input)");
             return Ok(Exit::Failure);
         }
     };
-    if let Err(message) = check_input(&program, workflow, &input) {
-        error(message);
+    // Checked as the engine will bind it, so a mismatch is reported before a run
+    // is stored, the way a webhook's 422 is.
+    if let Err(mismatch) = engine::check_input(&program, workflow, &input) {
+        error(format_args!(
+            "the input does not have the type of `{}`'s input: {mismatch}",
+            workflow.name
+        ));
         return Ok(Exit::Failure);
     }
     let name = workflow.name.clone();
@@ -198,52 +205,6 @@ fn choose<'p>(program: &'p Program, wanted: Option<&str>) -> Option<&'p Workflow
     }
 }
 
-/// The type an input must have: the one parameter's, or a record of them.
-fn input_type(workflow: &Workflow) -> String {
-    match workflow.params.as_slice() {
-        [one] => one.ty.to_string(),
-        params => {
-            let fields: Vec<String> = params
-                .iter()
-                .map(|param| format!("{}: {}", param.name, param.ty))
-                .collect();
-            format!("{{ {} }}", fields.join(", "))
-        }
-    }
-}
-
-/// Checks the input as the engine will bind it (the whole input to a single
-/// parameter, fields by name to several), so a mismatch is reported before a run
-/// is stored, the way a webhook's 422 is.
-fn check_input(program: &Program, workflow: &Workflow, input: &Json) -> Result<(), String> {
-    let mismatch = |at: String| {
-        format!(
-            "the input does not have the type of `{}`'s input{at}",
-            workflow.name
-        )
-    };
-    match workflow.params.as_slice() {
-        [] => Ok(()),
-        [one] => Value::from_json_typed(input, &one.ty, &program.types)
-            .map(drop)
-            .map_err(|found| mismatch(format!(": {found}"))),
-        params => {
-            if !input.is_object() {
-                return Err(mismatch(format!(
-                    ": expected a record `{}`",
-                    input_type(workflow)
-                )));
-            }
-            for param in params {
-                let value = input.get(&param.name).unwrap_or(&Json::Null);
-                Value::from_json_typed(value, &param.ty, &program.types)
-                    .map_err(|found| mismatch(format!(", parameter `{}`: {found}", param.name)))?;
-            }
-            Ok(())
-        }
-    }
-}
-
 struct Job {
     store: Arc<dyn Store>,
     secrets: Arc<dyn SecretSource>,
@@ -257,6 +218,39 @@ struct Job {
 async fn execute(job: Job) -> anyhow::Result<Exit> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = job.store;
+    match engine::missing_secrets(&job.program, job.secrets.as_ref()).await {
+        Ok(missing) => {
+            let missing: Vec<_> = missing
+                .into_iter()
+                .filter(|secret| secret.workflows.contains(&job.workflow))
+                .collect();
+            for secret in &missing {
+                match &job.kept {
+                    Some(db) => error(format_args!(
+                        "secret `{}` is not in the vault of {db}; set it with \
+                         `flowc secrets set {} --db {db}`",
+                        secret.name, secret.name
+                    )),
+                    None => error(format_args!(
+                        "workflow `{}` uses secret `{}`, and a temporary database has none",
+                        job.workflow, secret.name
+                    )),
+                }
+            }
+            if !missing.is_empty() {
+                if job.kept.is_none() {
+                    help(
+                        "set secrets with `flowc secrets set NAME --db FILE` and run with --db FILE",
+                    );
+                }
+                return Ok(Exit::Failure);
+            }
+        }
+        Err(message) => {
+            error(format_args!("cannot read the vault: {message}"));
+            return Ok(Exit::Failure);
+        }
+    }
     let deployed = match store.deploy(&job.program).await {
         Ok(deployed) => deployed,
         Err(err) => {

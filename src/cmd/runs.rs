@@ -306,7 +306,29 @@ fn show(args: &ShowArgs) -> anyhow::Result<Exit> {
         Ok(client) => client,
         Err(exit) => return Ok(exit),
     };
-    let detail = match api::block_on(client.get(&format!("/runs/{}", segment(&args.id))))? {
+    let fetched = api::block_on(async {
+        let mut detail = client.get(&format!("/runs/{}", segment(&args.id))).await?;
+        // The run names its deployment by id; people know deployments by their
+        // version, which the deployment's own record has. Without it the id is
+        // shown, so a failure here is no reason to fail the command.
+        if !args.json {
+            let deployment = detail
+                .get("run")
+                .and_then(|run| run.get("deployment"))
+                .and_then(Json::as_str)
+                .map(str::to_owned);
+            if let Some(deployment) = deployment {
+                let path = format!("/deployments/{}", segment(&deployment));
+                if let (Ok(summary), Some(object)) =
+                    (client.get(&path).await, detail.as_object_mut())
+                {
+                    object.insert("deployment".to_owned(), summary);
+                }
+            }
+        }
+        Ok::<_, api::Error>(detail)
+    })?;
+    let detail = match fetched {
         Ok(detail) => detail,
         Err(err) => return Ok(err.report()),
     };

@@ -60,6 +60,13 @@ pub struct Done {
     pub stderr: String,
 }
 
+impl Done {
+    /// Runs a prepared command (one with extra environment, say) to the end.
+    pub fn of(command: &mut Command) -> Done {
+        Done::from(command.output().unwrap())
+    }
+}
+
 impl From<Output> for Done {
     fn from(output: Output) -> Done {
         Done {
@@ -89,7 +96,8 @@ pub struct Recorded {
 }
 
 /// A downstream API on loopback: `answer(path)` gives the status and JSON body of
-/// each answer; every request is recorded.
+/// each answer (it may sleep, to make a step slow); every request is recorded
+/// when it arrives.
 pub struct Downstream {
     pub base: String,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
@@ -104,20 +112,28 @@ impl Downstream {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let (head, body) = read_message(&mut stream);
-                let mut words = head.split_whitespace();
-                let (Some(method), Some(path)) = (words.next(), words.next()) else {
-                    continue;
-                };
-                let (method, path) = (method.to_string(), path.to_string());
-                let (status, answer_body) = answer(&path);
-                recorded.lock().unwrap().push(Recorded { method, path, body });
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{answer_body}",
-                    answer_body.len()
-                );
+                let recorded = Arc::clone(&recorded);
+                // A thread per connection, so a slow answer delays no other.
+                std::thread::spawn(move || {
+                    let (head, body) = read_message(&mut stream);
+                    let mut words = head.split_whitespace();
+                    let (Some(method), Some(path)) = (words.next(), words.next()) else {
+                        return;
+                    };
+                    let (method, path) = (method.to_string(), path.to_string());
+                    recorded.lock().unwrap().push(Recorded {
+                        method,
+                        path: path.clone(),
+                        body,
+                    });
+                    let (status, answer_body) = answer(&path);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{answer_body}",
+                        answer_body.len()
+                    );
+                });
             }
         });
         Downstream { base, requests }

@@ -14,6 +14,7 @@ pub mod cron;
 pub mod diagnostic;
 pub mod eval;
 pub mod ir;
+pub mod report;
 pub mod resolve;
 pub mod stdlib;
 pub mod syntax;

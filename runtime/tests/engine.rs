@@ -86,6 +86,8 @@ impl Harness {
                 idempotency_key: None,
                 trigger: "manual".into(),
                 delivery: None,
+                webhook: None,
+                replay_of: None,
             })
             .await
             .unwrap();
@@ -564,6 +566,9 @@ impl Store for CrashingStore {
     }
     fn finish_run(&self, run: &str, outcome: RunOutcome) -> BoxFuture<'_, store::Result<()>> {
         self.inner.finish_run(run, outcome)
+    }
+    fn retry_run(&self, run: &str) -> BoxFuture<'_, store::Result<()>> {
+        self.inner.retry_run(run)
     }
     fn get_run(&self, run: &str) -> BoxFuture<'_, store::Result<Option<RunDetail>>> {
         self.inner.get_run(run)

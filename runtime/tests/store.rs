@@ -65,6 +65,8 @@ fn new_run(deployment: &str, workflow: &str, key: Option<&str>) -> NewRun {
         idempotency_key: key.map(str::to_owned),
         trigger: "manual".into(),
         delivery: None,
+        webhook: None,
+        replay_of: None,
     }
 }
 

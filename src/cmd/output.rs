@@ -4,12 +4,15 @@
 //! The compiler reports byte spans only; this is the edge where they become lines
 //! and columns (1-based, columns in Unicode code points, as editors and GitHub show
 //! them). Each machine format is a set of `Serialize` structs, so its field order is
-//! the declaration order and cannot drift; the JSON schema is documented in
-//! `flowc check --help` and versioned by its `version` field.
+//! the declaration order and cannot drift. The JSON report lives in the compiler
+//! ([`flowc_compiler::report`]), because the admin API answers a deploy with
+//! compile errors with the same object; its schema is documented in `flowc check
+//! --help` and versioned by its `version` field.
 
 use clap::ValueEnum;
 use flowc_compiler::diagnostic::Renderer;
-use flowc_compiler::{Diagnostic, Label, LineIndex, Severity, Span, codes};
+use flowc_compiler::report;
+use flowc_compiler::{Diagnostic, Label, Severity, Span, codes};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -27,58 +30,10 @@ pub enum Format {
 }
 
 /// One file that was checked, with what the compiler said about it.
-pub struct Checked {
-    /// The name to report it under: the path as found, or `<stdin>`.
-    pub path: String,
-    pub source: String,
-    pub diagnostics: Vec<Diagnostic>,
-    lines: LineIndex,
-}
-
-impl Checked {
-    pub fn new(path: String, source: String, diagnostics: Vec<Diagnostic>) -> Checked {
-        let lines = LineIndex::new(&source);
-        Checked {
-            path,
-            source,
-            diagnostics,
-            lines,
-        }
-    }
-
-    fn position(&self, byte: u32) -> Position {
-        let byte = byte.min(u32::try_from(self.source.len()).unwrap_or(u32::MAX));
-        let line_col = self.lines.line_col(&self.source, byte);
-        Position {
-            line: line_col.line,
-            column: line_col.column,
-            byte,
-        }
-    }
-}
-
-/// A workflow of the checked program, for `--verbose` and the JSON `workflows`.
-pub struct Workflow {
-    pub name: String,
-    /// The file it is declared in, as in [`Checked::path`].
-    pub file: String,
-    /// The line of its declaration.
-    pub line: u32,
-    /// Its worst-case duration, when it has one.
-    pub bound_ms: Option<i64>,
-    /// What makes it unbounded, when it is: "the await `x` without a timeout".
-    pub unbounded: Option<String>,
-    pub schedules: Vec<ScheduleTimes>,
-}
-
-/// An `on schedule` trigger and its next fire times.
-#[derive(Serialize)]
-pub struct ScheduleTimes {
-    pub cron: String,
-    pub tz: String,
-    /// RFC 3339 with the zone's offset at that instant, earliest first.
-    pub next: Vec<String>,
-}
+pub use report::File as Checked;
+/// A workflow of the checked program, for `--verbose` and the JSON `workflows`,
+/// and an `on schedule` trigger with its next fire times.
+pub use report::{ScheduleTimes, Workflow};
 
 /// Everything one `flowc check` run prints on standard output.
 pub struct Report<'a> {
@@ -95,13 +50,21 @@ pub struct Report<'a> {
     pub show_workflows: bool,
 }
 
-impl Report<'_> {
+impl<'a> Report<'a> {
+    /// The compiler's report of the same facts.
+    fn shared(&self) -> report::Report<'a> {
+        report::Report {
+            files: self.files,
+            valid: self.valid,
+            error_count: self.error_count,
+            warning_count: self.warning_count,
+            workflows: self.workflows,
+        }
+    }
+
     /// The file a label of a diagnostic of `file` points into.
-    fn label_file<'a>(&'a self, file: &'a Checked, label: &Label) -> &'a Checked {
-        label
-            .file
-            .and_then(|id| self.files.get(id.0 as usize))
-            .unwrap_or(file)
+    fn label_file(&self, file: &'a Checked, label: &Label) -> &'a Checked {
+        self.shared().label_file(file, label)
     }
 }
 
@@ -179,111 +142,9 @@ fn duration(ms: i64) -> String {
 
 // ------------------------------------------------------------------ json
 
-/// Version 1 of `--format json`. Adding a field keeps the version; changing or
-/// removing one bumps it.
-#[derive(Serialize)]
-struct Json<'a> {
-    version: u32,
-    valid: bool,
-    error_count: usize,
-    warning_count: usize,
-    files: Vec<&'a str>,
-    diagnostics: Vec<JsonDiagnostic<'a>>,
-    workflows: Vec<JsonWorkflow<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonWorkflow<'a> {
-    name: &'a str,
-    file: &'a str,
-    line: u32,
-    bound_ms: Option<i64>,
-    unbounded: Option<&'a str>,
-    schedules: &'a [ScheduleTimes],
-}
-
-#[derive(Serialize)]
-struct JsonDiagnostic<'a> {
-    file: &'a str,
-    code: &'static str,
-    severity: Severity,
-    message: &'a str,
-    start: Position,
-    end: Position,
-    labels: Vec<JsonLabel<'a>>,
-    notes: &'a [String],
-    help: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct JsonLabel<'a> {
-    message: &'a str,
-    primary: bool,
-    start: Position,
-    end: Position,
-    /// The file the label is in: usually the diagnostic's, not always.
-    file: &'a str,
-}
-
-#[derive(Clone, Copy, Serialize)]
-struct Position {
-    line: u32,
-    column: u32,
-    byte: u32,
-}
-
+/// `--format json`: the compiler's report, pretty-printed, and a newline.
 fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    let diagnostics = each_diagnostic(report)
-        .map(|(file, diagnostic)| {
-            let (start, end) = positions(file, diagnostic.span());
-            JsonDiagnostic {
-                file: &file.path,
-                code: diagnostic.code.as_str(),
-                severity: diagnostic.severity,
-                message: &diagnostic.message,
-                start,
-                end,
-                labels: diagnostic
-                    .labels
-                    .iter()
-                    .map(|label| {
-                        let in_file = report.label_file(file, label);
-                        let (start, end) = positions(in_file, label.span);
-                        JsonLabel {
-                            message: &label.message,
-                            primary: label.primary,
-                            start,
-                            end,
-                            file: &in_file.path,
-                        }
-                    })
-                    .collect(),
-                notes: &diagnostic.notes,
-                help: diagnostic.help.as_deref(),
-            }
-        })
-        .collect();
-    let json = Json {
-        version: 1,
-        valid: report.valid,
-        error_count: report.error_count,
-        warning_count: report.warning_count,
-        files: report.files.iter().map(|file| file.path.as_str()).collect(),
-        diagnostics,
-        workflows: report
-            .workflows
-            .iter()
-            .map(|workflow| JsonWorkflow {
-                name: &workflow.name,
-                file: &workflow.file,
-                line: workflow.line,
-                bound_ms: workflow.bound_ms,
-                unbounded: workflow.unbounded.as_deref(),
-                schedules: &workflow.schedules,
-            })
-            .collect(),
-    };
-    serde_json::to_writer_pretty(&mut *out, &json)?;
+    serde_json::to_writer_pretty(&mut *out, &report.shared().json())?;
     writeln!(out)
 }
 
@@ -563,18 +424,12 @@ fn uri(path: &str) -> String {
 
 fn each_diagnostic<'a>(
     report: &'a Report<'a>,
-) -> impl Iterator<Item = (&'a Checked, &'a Diagnostic)> {
-    report.files.iter().flat_map(|file| {
-        file.diagnostics
-            .iter()
-            .map(move |diagnostic| (file, diagnostic))
-    })
+) -> impl Iterator<Item = (&'a Checked, &'a Diagnostic)> + 'a {
+    report.shared().each_diagnostic()
 }
 
-fn positions(file: &Checked, span: Span) -> (Position, Position) {
-    let start = file.position(span.start);
-    let end = file.position(span.end.max(span.start));
-    (start, end)
+fn positions(file: &Checked, span: Span) -> (report::Position, report::Position) {
+    file.positions(span)
 }
 
 /// The message with its notes and help on lines of their own, for formats that

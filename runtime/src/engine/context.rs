@@ -10,13 +10,15 @@
 //! the process (an HTTP step, the run's end). A crash before that loses only values
 //! nothing outside has seen.
 //!
-//! `context.*` reads `null` and `webhook` is `null` for now: the cross-run context
-//! store and webhook metadata come with the server.
+//! `webhook` is the record the delivery that started the run stored with it (`null`
+//! for other runs); it is part of the run, so it reads the same on every replay.
+//! `context.*` reads `null` for now: the cross-run context store is still to come.
 
 use crate::clock::Clock;
 use flowc_compiler::eval::{self, Context};
 use flowc_compiler::ir::{Function, Program};
 use flowc_compiler::ty::TypeTable;
+use flowc_compiler::value::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -49,6 +51,8 @@ pub struct Recorder {
     clock: Arc<dyn Clock>,
     /// What the journal already holds, by path.
     recorded: HashMap<String, serde_json::Value>,
+    /// What `webhook` reads.
+    webhook: Value,
     state: Mutex<State>,
 }
 
@@ -57,11 +61,13 @@ impl Recorder {
         program: Arc<Program>,
         clock: Arc<dyn Clock>,
         recorded: HashMap<String, serde_json::Value>,
+        webhook: Value,
     ) -> Recorder {
         Recorder {
             program,
             clock,
             recorded,
+            webhook,
             state: Mutex::new(State::default()),
         }
     }
@@ -105,6 +111,10 @@ impl Context for Recorder {
             .pending
             .push((path, serde_json::Value::from(uuid.as_str())));
         uuid
+    }
+
+    fn webhook(&self) -> Value {
+        self.webhook.clone()
     }
 
     fn function(&self, index: u32) -> Option<&Function> {

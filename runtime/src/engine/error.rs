@@ -191,4 +191,10 @@ pub enum Error {
     RunNotFound(String),
     #[error("no deployment `{deployment}` for run `{run}`")]
     DeploymentNotFound { run: String, deployment: String },
+    /// A replay's input does not have the workflow's parameter type.
+    #[error("the input does not have the type of `{workflow}`'s input: {mismatch}")]
+    Input {
+        workflow: String,
+        mismatch: flowc_compiler::value::Mismatch,
+    },
 }

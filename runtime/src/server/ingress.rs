@@ -158,6 +158,8 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
                 method: route.method.clone(),
                 path: route.path.clone(),
             }),
+            webhook: Some(ctx.webhook.to_json()),
+            replay_of: None,
         })
         .await
         .map_err(|error| {

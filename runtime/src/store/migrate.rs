@@ -10,7 +10,10 @@ use super::{Error, Result};
 use rusqlite::Connection;
 
 /// Every migration, in order: (version, SQL). Versions are 1, 2, 3, … without gaps.
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_run_control.sql")),
+];
 
 /// The schema version this build writes.
 pub(crate) fn latest() -> i64 {
@@ -77,6 +80,40 @@ mod tests {
         assert_eq!(migrate(&mut conn).expect("migrate again"), 0);
         assert_eq!(user_version(&conn).expect("version"), latest());
         assert_eq!(schema(&conn), before);
+    }
+
+    #[test]
+    fn a_version_1_database_keeps_its_runs_and_steps_through_migration_2() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let (_, first) = MIGRATIONS[0];
+        conn.execute_batch(first).expect("migration 1");
+        conn.execute_batch("PRAGMA user_version = 1").expect("set version");
+        conn.execute_batch(
+            "INSERT INTO deployments (id, hash, ir_version, ir, version, created_at)
+                 VALUES ('d', 'h', 1, x'00', 1, 0);
+             INSERT INTO runs (id, deployment, workflow, status, trigger, input,
+                               created_at, updated_at)
+                 VALUES ('r', 'd', 'w', 'failed', 'manual', '{}', 0, 0);
+             INSERT INTO steps (run, path, attempt, status, started_at)
+                 VALUES ('r', 's', 1, 'failed', 0);",
+        )
+        .expect("version 1 rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), MIGRATIONS.len() - 1);
+        assert_eq!(user_version(&conn).expect("version"), latest());
+        let run: (Option<String>, Option<String>, i64) = conn
+            .query_row(
+                "SELECT webhook, replay_of, retries FROM runs WHERE id = 'r'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .expect("run");
+        assert_eq!(run, (None, None, 0));
+        let generation: i64 = conn
+            .query_row("SELECT generation FROM steps WHERE run = 'r'", [], |row| {
+                row.get(0)
+            })
+            .expect("step");
+        assert_eq!(generation, 0);
     }
 
     #[test]

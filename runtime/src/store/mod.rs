@@ -178,6 +178,11 @@ pub struct NewRun {
     /// The webhook delivery that asked for the run, recorded in the same
     /// transaction whether or not a new run is created.
     pub delivery: Option<Delivery>,
+    /// The `webhook` record the workflow reads (headers without authentication,
+    /// query, method, path, remote address); `None` when no webhook started it.
+    pub webhook: Option<serde_json::Value>,
+    /// The run this one replays, for `trigger: "replay"`.
+    pub replay_of: Option<RunId>,
 }
 
 /// One webhook request that was accepted (verified and valid).
@@ -210,6 +215,12 @@ pub struct Run {
     pub idempotency_key: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The `webhook` record the run reads, when a webhook started it.
+    pub webhook: Option<serde_json::Value>,
+    /// The run this one replays.
+    pub replay_of: Option<RunId>,
+    /// How many times the run was retried after failing (0 for most runs).
+    pub retries: i64,
 }
 
 /// A run with its journal, steps in the order they started.
@@ -271,6 +282,9 @@ pub struct Step {
     pub error: Option<serde_json::Value>,
     pub started_at: Millis,
     pub finished_at: Option<Millis>,
+    /// The run's `retries` when this attempt was journaled: a failure from an
+    /// older generation than the run's is not replayed after a retry.
+    pub generation: i64,
 }
 
 /// How a step attempt ended.
@@ -385,6 +399,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends a run. A run that already ended is a [`Error::Conflict`].
     fn finish_run(&self, run: &str, outcome: RunOutcome) -> BoxFuture<'_, Result<()>>;
+
+    /// Cancels a run that has not ended (pending, running or waiting); a run that
+    /// already ended is a [`Error::Conflict`], a missing one [`Error::NotFound`].
+    /// The engine's later journal writes for the run then fail with a conflict,
+    /// which is how an engine that missed the signal still stops.
+    fn cancel_run(&self, run: &str) -> BoxFuture<'_, Result<()>> {
+        self.finish_run(run, RunOutcome::Cancelled)
+    }
+
+    /// Reopens a failed run for a retry: back to pending, its error cleared, its
+    /// `retries` counted up, its journal kept (steps that succeeded keep their
+    /// results; failed ones run again). A run that is not failed is a
+    /// [`Error::Conflict`].
+    fn retry_run(&self, run: &str) -> BoxFuture<'_, Result<()>>;
 
     fn get_run(&self, run: &str) -> BoxFuture<'_, Result<Option<RunDetail>>>;
 

@@ -360,7 +360,7 @@ fn conversion_error(index: usize, message: String) -> rusqlite::Error {
 }
 
 const RUN_COLUMNS: &str = "id, deployment, workflow, status, trigger, input, output, error, \
-                           idempotency_key, created_at, updated_at";
+                           idempotency_key, created_at, updated_at, webhook, replay_of, retries";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     let status: String = row.get(3)?;
@@ -377,6 +377,9 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         idempotency_key: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
+        webhook: json_column(row, 11)?,
+        replay_of: row.get(12)?,
+        retries: row.get(13)?,
     })
 }
 
@@ -392,6 +395,7 @@ fn step_from_row(row: &Row<'_>) -> rusqlite::Result<Step> {
         error: json_column(row, 5)?,
         started_at: row.get(6)?,
         finished_at: row.get(7)?,
+        generation: row.get(8)?,
     })
 }
 
@@ -656,8 +660,9 @@ impl Store for SqliteStore {
                     let id = ids.new_id();
                     conn.execute(
                         "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
-                                           idempotency_key, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7)",
+                                           idempotency_key, created_at, updated_at, webhook,
+                                           replay_of)
+                         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
                         params![
                             id,
                             run.deployment,
@@ -665,7 +670,9 @@ impl Store for SqliteStore {
                             run.trigger,
                             to_json_text(&run.input),
                             run.idempotency_key,
-                            now
+                            now,
+                            run.webhook.as_ref().map(to_json_text),
+                            run.replay_of
                         ],
                     )?;
                     Started {
@@ -750,6 +757,36 @@ impl Store for SqliteStore {
         })
     }
 
+    fn retry_run(&self, run: &str) -> BoxFuture<'_, Result<()>> {
+        let run = run.to_owned();
+        let clock = self.clock();
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE runs SET status = 'pending', error = NULL, output = NULL,
+                     retries = retries + 1, updated_at = ?2
+                 WHERE id = ?1 AND status = 'failed'",
+                params![run, clock.now_ms()],
+            )?;
+            if changed == 0 {
+                let status: Option<String> = conn
+                    .query_row("SELECT status FROM runs WHERE id = ?1", [&run], |row| {
+                        row.get(0)
+                    })
+                    .optional()?;
+                return Err(match status {
+                    None => Error::NotFound {
+                        kind: "run",
+                        id: run,
+                    },
+                    Some(status) => {
+                        Error::Conflict(format!("run `{run}` is {status}, not failed"))
+                    }
+                });
+            }
+            Ok(())
+        })
+    }
+
     fn get_run(&self, run: &str) -> BoxFuture<'_, Result<Option<RunDetail>>> {
         let run = run.to_owned();
         self.read(move |conn| {
@@ -765,7 +802,8 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let mut statement = transaction.prepare(
-                "SELECT path, attempt, status, input, output, error, started_at, finished_at
+                "SELECT path, attempt, status, input, output, error, started_at, finished_at,
+                        generation
                  FROM steps WHERE run = ?1 ORDER BY started_at, path, attempt",
             )?;
             let steps = statement
@@ -844,8 +882,9 @@ impl Store for SqliteStore {
             let now = clock.now_ms();
             touch_run(conn, &run, now)?;
             let inserted = conn.execute(
-                "INSERT INTO steps (run, path, attempt, status, input, started_at)
-                 VALUES (?1, ?2, ?3, 'started', ?4, ?5)
+                "INSERT INTO steps (run, path, attempt, status, input, started_at, generation)
+                 VALUES (?1, ?2, ?3, 'started', ?4, ?5,
+                         (SELECT retries FROM runs WHERE id = ?1))
                  ON CONFLICT (run, path, attempt) DO NOTHING",
                 params![run, path, attempt, input.as_ref().map(to_json_text), now],
             )?;

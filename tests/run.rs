@@ -221,3 +221,60 @@ fn a_program_with_errors_runs_nothing() {
     assert!(done.stderr.contains("] Error:"), "{done}");
     assert!(done.stderr.contains("nothing run"), "{done}");
 }
+
+#[test]
+fn secrets_come_from_the_vault_of_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let downstream = Downstream::start(answer);
+    let program = r#"
+workflow order(order: { id: string, amount: int }) -> { seen: string } {
+  step notify = http POST "BASE/notify" {
+    headers: { "X-Api-Key": secrets.NOTIFY_KEY }
+    json: { id: order.id }
+  } -> { seen: string }
+  return { seen: notify.body.seen }
+}
+"#;
+    std::fs::write(
+        dir.path().join("order.flow"),
+        program.replace("BASE", &downstream.base),
+    )
+    .unwrap();
+    let input = r#"{"id": "o-1", "amount": 1}"#;
+    let done = run(dir.path(), &["run", "order.flow", "--input", input]);
+    assert_eq!(done.code, Some(2), "{done}");
+    assert!(
+        done.stderr.contains(
+            "workflow `order` uses secret `NOTIFY_KEY`, and a temporary database has none"
+        ),
+        "{done}"
+    );
+
+    let done = run(
+        dir.path(),
+        &["run", "order.flow", "--input", input, "--db", "dev.db"],
+    );
+    assert_eq!(done.code, Some(2), "{done}");
+    assert!(
+        done.stderr.contains(
+            "secret `NOTIFY_KEY` is not in the vault of dev.db; set it with \
+             `flowc secrets set NOTIFY_KEY --db dev.db`"
+        ),
+        "{done}"
+    );
+    assert!(downstream.requests.lock().unwrap().is_empty());
+
+    let done = run_with_stdin(
+        dir.path(),
+        &["secrets", "set", "NOTIFY_KEY", "--db", "dev.db"],
+        "k-123",
+    );
+    assert_eq!(done.code, Some(0), "{done}");
+    let done = run(
+        dir.path(),
+        &["run", "order.flow", "--input", input, "--db", "dev.db"],
+    );
+    assert_eq!(done.code, Some(0), "{done}");
+    assert!(!done.stderr.contains("k-123"), "{done}");
+    assert_eq!(downstream.bodies("/notify").len(), 1);
+}

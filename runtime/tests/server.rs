@@ -34,6 +34,25 @@ workflow order(order: Order) -> { ok: bool, status: int } {
   return { ok: true, status: notify.status }
 }
 
+workflow priced(order: Order) -> { id: string, total: int, notified: int } {
+  on webhook POST "/priced" {
+    respond: wait
+    idempotency_key: order.id
+  }
+  step notify = http POST "BASE/notify" { json: { id: order.id } }
+  return { id: order.id, total: order.lines.map(l => l.qty).sum() * order.amount, notified: notify.status }
+}
+
+workflow refused(order: Order) -> { id: string } {
+  on webhook POST "/refused" {
+    respond: wait
+  }
+  if order.amount > 10 {
+    fail "order ${order.id} is too large"
+  }
+  return { id: order.id }
+}
+
 workflow signed(delivery: { id: string }) {
   on webhook POST "/signed" {
     verify: hmac_sha256(header: "X-Signature", secret: secrets.hook_key, encoding: "hex")
@@ -430,4 +449,60 @@ workflow order(x: { id: string }) {
     assert_eq!(status, 202);
     let (status, _, _) = h.post_json("/signed", r#"{"id": "new"}"#).await;
     assert_eq!(status, 404, "the old deployment is no longer active");
+}
+
+#[tokio::test]
+async fn respond_wait_answers_with_the_runs_output_and_a_repeat_gets_it_again() {
+    let h = Harness::new().await;
+    let order =
+        r#"{"id": "w-1", "amount": 5, "lines": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}]}"#;
+    let (status, headers, body) = h.post_json("/priced", order).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "id": "w-1", "total": 15, "notified": 200 }));
+    let run = headers
+        .get("flowc-run-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap()
+        .to_string();
+    let detail = h.store.get_run(&run).await.unwrap().unwrap();
+    assert_eq!(detail.run.status, RunStatus::Succeeded);
+    assert_eq!(detail.run.output, Some(body.clone()));
+
+    // The same delivery again: the same run's answer, and no second effect.
+    let (again_status, again_headers, again) = h.post_json("/priced", order).await;
+    assert_eq!(again_status, 200, "{again}");
+    assert_eq!(again, body);
+    assert_eq!(
+        again_headers.get("flowc-run-id").unwrap().to_str().unwrap(),
+        run
+    );
+    assert_eq!(h.recorder.requests().len(), 1);
+    assert_eq!(h.run_count().await, 1);
+}
+
+#[tokio::test]
+async fn respond_wait_answers_500_run_failed_with_the_runs_error() {
+    let h = Harness::new().await;
+    let (status, headers, body) = h.post_json("/refused", ORDER).await;
+    assert_eq!(status, 500, "{body}");
+    assert_problem(&body, "run_failed");
+    let run = headers.get("flowc-run-id").unwrap().to_str().unwrap();
+    assert_eq!(body["details"]["run_id"], run);
+    assert_eq!(
+        body["details"]["error"]["message"],
+        "order o-1 is too large"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("order o-1 is too large"),
+        "{body}"
+    );
+    let detail = h.store.get_run(run).await.unwrap().unwrap();
+    assert_eq!(detail.run.status, RunStatus::Failed);
+
+    let small = ORDER.replace("\"amount\": 12", "\"amount\": 3");
+    let (status, _, body) = h.post_json("/refused", &small).await;
+    assert_eq!((status, body), (200, json!({ "id": "o-1" })));
 }

@@ -13,18 +13,19 @@ use super::Shared;
 use super::problem::Problem;
 use super::routes::{Lookup, Route};
 use super::verify::{Check, Encoding};
-use crate::store::{Delivery, NewRun};
+use crate::store::{Delivery, NewRun, RunOutcome, RunStatus};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowc_compiler::eval::{self, Context, Frame};
-use flowc_compiler::ir::{Expr, ExprKind, Function, Program};
+use flowc_compiler::ir::{Expr, ExprKind, Function, Program, Respond};
 use flowc_compiler::ty::TypeTable;
 use flowc_compiler::value::{SecretPart, Value};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Headers never shown to a workflow as `webhook.headers`.
 const AUTH_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
@@ -166,19 +167,115 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
             eprintln!("flowc: cannot store a run of `{}`: {error}", route.workflow);
             Problem::internal()
         })?;
+    if route.respond == Respond::Wait {
+        return Ok(answer_when_done(shared, started.run, started.created).await);
+    }
     if started.created {
         shared.spawn_run(started.run.clone());
     }
-    // `respond: wait` is not served yet: it answers as `accepted` does, which is
-    // also what it falls back to when a run outlives the response limit.
-    let body = json!({ "run_id": started.run }).to_string();
-    Ok((
+    Ok(accepted(&started.run))
+}
+
+/// How long a `respond: wait` request is held before it falls back to 202.
+pub const RESPONSE_LIMIT: Duration = Duration::from_secs(30);
+
+/// `202 {run_id}`: the run is stored and will be (or is being) interpreted.
+fn accepted(run: &str) -> Response {
+    (
         StatusCode::ACCEPTED,
         [(header::CONTENT_TYPE, "application/json")],
-        body,
+        json!({ "run_id": run }).to_string(),
     )
-        .into_response())
+        .into_response()
 }
+
+/// `respond: wait`: the run's output (200) or error, when it ends within
+/// [`RESPONSE_LIMIT`]; 202 with the run id otherwise (the run goes on).
+///
+/// The run is interpreted on a task of its own, as for `accepted`, so a caller
+/// hanging up does not stop it; this request only listens for the outcome. A
+/// repeated delivery of a run that has already ended gets that run's outcome; of a
+/// run still going, 202.
+async fn answer_when_done(shared: &Shared, run: String, created: bool) -> Response {
+    if !created {
+        return match shared.store.get_run(&run).await {
+            Ok(Some(detail)) => match outcome_of(&detail.run) {
+                Some(outcome) => finished(&run, &outcome),
+                None => accepted(&run),
+            },
+            _ => accepted(&run),
+        };
+    }
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let engine = Arc::clone(&shared.engine);
+    let id = run.clone();
+    tokio::spawn(async move {
+        let result = engine.run(&id).await;
+        if let Err(error) = &result {
+            eprintln!("flowc: run {id} stopped and will resume at the next start: {error}");
+        }
+        let _ = sender.send(result);
+    });
+    // A transport limit in wall time, like a socket timeout, not workflow time:
+    // it is not read through the runtime's `Clock`.
+    match tokio::time::timeout(RESPONSE_LIMIT, receiver).await {
+        Ok(Ok(Ok(outcome))) => finished(&run, &outcome),
+        _ => accepted(&run),
+    }
+}
+
+/// The outcome of a run that has ended, from its stored form.
+fn outcome_of(run: &crate::store::Run) -> Option<RunOutcome> {
+    match run.status {
+        RunStatus::Succeeded => Some(RunOutcome::Succeeded(
+            run.output.clone().unwrap_or_default(),
+        )),
+        RunStatus::Failed => Some(RunOutcome::Failed(run.error.clone().unwrap_or_default())),
+        RunStatus::Cancelled => Some(RunOutcome::Cancelled),
+        _ => None,
+    }
+}
+
+/// The answer for a run that ended: 200 with its output; 500 `run_failed` with
+/// the run's error in `details.error`; 409 `run_cancelled`. The run id is in the
+/// `Flowc-Run-Id` header either way.
+fn finished(run: &str, outcome: &RunOutcome) -> Response {
+    let mut response = match outcome {
+        RunOutcome::Succeeded(output) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            output.to_string(),
+        )
+            .into_response(),
+        RunOutcome::Failed(error) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "run_failed",
+            format!(
+                "the run failed: {}",
+                error
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("no message")
+            ),
+        )
+        .with_details(json!({ "run_id": run, "error": error }))
+        .into_response(),
+        RunOutcome::Cancelled => Problem::new(
+            StatusCode::CONFLICT,
+            "run_cancelled",
+            "the run was cancelled before it finished",
+        )
+        .with_details(json!({ "run_id": run }))
+        .into_response(),
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(run) {
+        response.headers_mut().insert(RUN_ID_HEADER, value);
+    }
+    response
+}
+
+/// The header naming the run on a `respond: wait` answer.
+pub const RUN_ID_HEADER: &str = "flowc-run-id";
 
 /// `application/json`, `application/*+json`, with any parameters.
 fn is_json(headers: &HeaderMap) -> bool {

@@ -141,7 +141,10 @@ impl Harness {
         source.replace("BASE", &self.recorder.base())
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Json) {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> (u16, reqwest::header::HeaderMap, Json) {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -184,7 +187,9 @@ impl Harness {
     }
 
     async fn start(&self, workflow: &str, input: Json) -> String {
-        let (status, body) = self.post(&format!("/workflows/{workflow}/runs"), input).await;
+        let (status, body) = self
+            .post(&format!("/workflows/{workflow}/runs"), input)
+            .await;
         assert_eq!(status, 201, "{body}");
         body["run_id"].as_str().unwrap().to_string()
     }
@@ -198,7 +203,10 @@ impl Harness {
             if done(&body) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "run {run} never got there: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "run {run} never got there: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -285,7 +293,10 @@ async fn every_route_refuses_a_missing_or_wrong_token_with_401() {
 async fn a_server_without_an_admin_token_refuses_every_admin_route() {
     let h = Harness::with_token(None).await;
     for (method, path) in every_route() {
-        let request = h.http.request(method.clone(), h.url(path)).bearer_auth(TOKEN);
+        let request = h
+            .http
+            .request(method.clone(), h.url(path))
+            .bearer_auth(TOKEN);
         let (status, _, body) = h.send(request).await;
         assert_eq!(status, 401, "{method} {path}: {body}");
         assert_problem(&body, "unauthorized");
@@ -369,11 +380,15 @@ async fn deploying_source_answers_the_deployment_and_serves_its_webhooks() {
     assert_eq!(one["workflows"], json!(["tagged"]));
 
     // Deactivated: the webhook is gone; activated: it is back.
-    let (status, off) = h.post(&format!("/deployments/{id}/deactivate"), json!({})).await;
+    let (status, off) = h
+        .post(&format!("/deployments/{id}/deactivate"), json!({}))
+        .await;
     assert_eq!((status, &off["active"]), (200, &json!(false)), "{off}");
     let webhook = h.http.post(h.url("/items")).json(&json!({ "id": "i-2" }));
     assert_eq!(h.send(webhook).await.0, 404);
-    let (status, on) = h.post(&format!("/deployments/{id}/activate"), json!({})).await;
+    let (status, on) = h
+        .post(&format!("/deployments/{id}/activate"), json!({}))
+        .await;
     assert_eq!((status, &on["active"]), (200, &json!(true)), "{on}");
     let webhook = h.http.post(h.url("/items")).json(&json!({ "id": "i-3" }));
     assert_eq!(h.send(webhook).await.0, 202);
@@ -400,7 +415,9 @@ async fn deploying_ir_works_like_source_and_can_stay_inactive() {
     let (_, workflows) = h.get("/workflows").await;
     assert_eq!(workflows["workflows"], json!([]));
 
-    let (status, body) = h.post("/deployments", json!({ "ir": { "ir_version": 999 } })).await;
+    let (status, body) = h
+        .post("/deployments", json!({ "ir": { "ir_version": 999 } }))
+        .await;
     assert_eq!(status, 400);
     assert_problem(&body, "bad_ir");
 }
@@ -462,7 +479,9 @@ async fn a_webhook_claimed_by_another_active_deployment_is_a_409() {
         .await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().unwrap();
-    let (status, body) = h.post(&format!("/deployments/{id}/activate"), json!({})).await;
+    let (status, body) = h
+        .post(&format!("/deployments/{id}/activate"), json!({}))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_problem(&body, "webhook_conflict");
 }
@@ -500,7 +519,10 @@ workflow sync(input: { id: string }) {
         ])
     );
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("crm_token") && message.contains("notes_key"), "{message}");
+    assert!(
+        message.contains("crm_token") && message.contains("notes_key"),
+        "{message}"
+    );
     let (_, list) = h.get("/deployments").await;
     assert_eq!(list["deployments"], json!([]));
 }
@@ -588,9 +610,7 @@ async fn a_started_run_completes_and_shows_its_steps() {
 async fn starting_a_run_checks_the_input_and_honours_idempotency_keys() {
     let h = Harness::new().await;
     h.deploy_program().await;
-    let (status, body) = h
-        .post("/workflows/greet/runs", json!({ "name": 3 }))
-        .await;
+    let (status, body) = h.post("/workflows/greet/runs", json!({ "name": 3 })).await;
     assert_eq!(status, 422, "{body}");
     assert_problem(&body, "input_mismatch");
     assert_eq!(body["details"]["path"], "$.name");
@@ -708,7 +728,9 @@ async fn cancelling_a_pending_run_means_the_engine_never_runs_it() {
         })
         .await
         .unwrap();
-    let (status, _) = h.post(&format!("/runs/{}/cancel", started.run), json!({})).await;
+    let (status, _) = h
+        .post(&format!("/runs/{}/cancel", started.run), json!({}))
+        .await;
     assert_eq!(status, 200);
     let outcome = h.engine.run(&started.run).await.unwrap();
     assert_eq!(outcome, flowc_runtime::store::RunOutcome::Cancelled);
@@ -842,7 +864,10 @@ async fn runs_page_through_120_runs_with_filters() {
         assert_eq!(status, 200, "{page}");
         pages += 1;
         let runs = page["runs"].as_array().unwrap();
-        seen.extend(runs.iter().map(|run| run["id"].as_str().unwrap().to_string()));
+        seen.extend(
+            runs.iter()
+                .map(|run| run["id"].as_str().unwrap().to_string()),
+        );
         match page["next"].as_str() {
             Some(next) => {
                 assert_eq!(runs.len(), 50);

@@ -348,6 +348,117 @@ workflow score(id: string) -> int {
     assert!(h.clock.now_ms() > START);
 }
 
+const TWO_STEPS: &str = r#"
+workflow two(input: { n: int }) -> int {
+  on manual
+  step a = http POST "BASE/a"
+  step b = http POST "BASE/b"
+  return b.status
+}
+"#;
+
+#[tokio::test]
+async fn a_resume_replays_a_journaled_failure_and_a_retry_resends_only_that_step() {
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = {
+        let healthy = Arc::clone(&healthy);
+        Harness::new(TWO_STEPS, move |_, _| {
+            if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                Reply::json(200, json!({ "ok": true }))
+            } else {
+                Reply::status(400)
+            }
+        })
+        .await
+    };
+    let run = h.start("two", json!({ "n": 1 })).await;
+    // A process journaled `a` and a failed `b`, then died before ending the run.
+    let response = json!({ "status": 200, "headers": {}, "body": { "ok": true } });
+    h.store.step_started(&run, "a", 1, None).await.unwrap();
+    h.store
+        .step_finished(&run, "a", 1, StepOutcome::Succeeded(response))
+        .await
+        .unwrap();
+    h.store.step_started(&run, "b", 1, None).await.unwrap();
+    h.store
+        .step_finished(
+            &run,
+            "b",
+            1,
+            StepOutcome::Failed(json!({ "code": "R0104", "kind": "http", "message": "400" })),
+        )
+        .await
+        .unwrap();
+
+    // Resuming replays both: nothing is sent, the run fails as `b` did.
+    let outcome = h.engine().run(&run).await.unwrap();
+    assert_eq!(failed(&outcome)["step"], "b");
+    assert!(h.server.requests().is_empty());
+
+    // A retry keeps `a` and sends `b` again, as attempt 2.
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = h.engine().retry(&run).await.unwrap();
+    assert_eq!(outcome, RunOutcome::Succeeded(json!(200)));
+    assert_eq!(h.server.count("/a"), 0);
+    assert_eq!(h.server.count("/b"), 1);
+    let detail = h.detail(&run).await;
+    assert_eq!(detail.run.retries, 1);
+    let b: Vec<_> = detail.steps.iter().filter(|s| s.path == "b").collect();
+    assert_eq!(b.len(), 2);
+    assert_eq!((b[1].attempt, b[1].status), (2, StepStatus::Succeeded));
+
+    // Retrying a run that did not fail is refused by the store.
+    assert!(matches!(
+        h.engine().retry(&run).await,
+        Err(flowc_runtime::engine::Error::Store(store::Error::Conflict(
+            _
+        )))
+    ));
+}
+
+#[tokio::test]
+async fn a_run_reads_the_webhook_record_stored_with_it() {
+    let h = Harness::new(
+        r#"
+workflow hooked(delivery: { id: string }) {
+  on webhook POST "/in"
+  step out = http POST "BASE/out" {
+    json: { test: webhook.headers."x-test", query: webhook.query, method: webhook.method }
+  }
+}
+"#,
+        |_, _| Reply::json(200, json!({})),
+    )
+    .await;
+    let run = h
+        .store
+        .start_run(NewRun {
+            deployment: h.deployment.clone(),
+            workflow: "hooked".into(),
+            input: json!({ "id": "d-1" }),
+            idempotency_key: None,
+            trigger: "webhook".into(),
+            delivery: None,
+            webhook: Some(json!({
+                "headers": { "x-test": "yes" },
+                "query": { "page": "2" },
+                "method": "POST",
+                "path": "/in",
+                "remote_ip": "127.0.0.1",
+            })),
+            replay_of: None,
+        })
+        .await
+        .unwrap()
+        .run;
+    let outcome = h.engine().run(&run).await.unwrap();
+    assert_eq!(outcome, RunOutcome::Succeeded(Json::Null));
+    assert_eq!(
+        h.server.requests()[0].json(),
+        json!({ "test": "yes", "query": { "page": "2" }, "method": "POST" })
+    );
+}
+
 #[tokio::test]
 async fn try_catches_a_failed_step_and_match_and_fail_work_on_the_error() {
     let source = r#"

@@ -627,3 +627,94 @@ async fn a_reopened_database_has_everything_and_passes_the_integrity_check() {
     assert!(matches!(store.list_secrets().await, Err(Error::Closed)));
     assert!(matches!(store.delete_secret("k").await, Err(Error::Closed)));
 }
+
+#[tokio::test]
+async fn cancel_and_retry_move_runs_only_from_the_states_they_allow() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, _) = open(&dir);
+    let deployment = store.deploy(&program(ORDERS)).await.expect("deploy").id;
+    let start = |key: &'static str| {
+        let mut run = new_run(&deployment, "orders", Some(key));
+        run.webhook = Some(json!({ "method": "POST", "headers": { "x-test": "1" } }));
+        store.start_run(run)
+    };
+
+    // Cancel: a pending run ends cancelled; its journal is closed to writes.
+    let cancelled = start("a").await.expect("start").run;
+    store.cancel_run(&cancelled).await.expect("cancel");
+    let detail = store.get_run(&cancelled).await.expect("get").expect("run");
+    assert_eq!(detail.run.status, RunStatus::Cancelled);
+    assert_eq!(
+        detail.run.webhook,
+        Some(json!({ "method": "POST", "headers": { "x-test": "1" } }))
+    );
+    assert!(matches!(
+        store.cancel_run(&cancelled).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.step_started(&cancelled, "check", 1, None).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.cancel_run("missing").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.retry_run(&cancelled).await,
+        Err(Error::Conflict(_))
+    ));
+
+    // Retry: a failed run goes back to pending with its error cleared, its
+    // journal kept and its generation counted up; new attempts carry it.
+    let failed = start("b").await.expect("start").run;
+    store
+        .step_started(&failed, "check", 1, None)
+        .await
+        .expect("step 1");
+    store
+        .step_finished(
+            &failed,
+            "check",
+            1,
+            StepOutcome::Failed(json!({ "status": 500 })),
+        )
+        .await
+        .expect("fail 1");
+    store
+        .finish_run(&failed, RunOutcome::Failed(json!({ "code": "R0104" })))
+        .await
+        .expect("fail run");
+    store.retry_run(&failed).await.expect("retry");
+    store
+        .step_started(&failed, "check", 2, None)
+        .await
+        .expect("step 2");
+    let detail = store.get_run(&failed).await.expect("get").expect("run");
+    assert_eq!(detail.run.status, RunStatus::Pending);
+    assert_eq!(detail.run.error, None);
+    assert_eq!(detail.run.retries, 1);
+    let generations: Vec<(i64, i64)> = detail
+        .steps
+        .iter()
+        .map(|step| (step.attempt, step.generation))
+        .collect();
+    assert_eq!(generations, [(1, 0), (2, 1)]);
+    assert!(matches!(
+        store.retry_run(&failed).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.retry_run("missing").await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // A replay names its original.
+    let mut replay = new_run(&deployment, "orders", None);
+    replay.trigger = "replay".into();
+    replay.replay_of = Some(failed.clone());
+    let replayed = store.start_run(replay).await.expect("replay").run;
+    let detail = store.get_run(&replayed).await.expect("get").expect("run");
+    assert_eq!(detail.run.replay_of.as_deref(), Some(failed.as_str()));
+    assert_eq!(detail.run.webhook, None);
+}

@@ -61,8 +61,7 @@ mod secrets;
 pub use context::{is_recorded_path, now_path, uuid_path};
 pub use error::{CANNOT_START, Error, FAILED, JOURNAL, RunError, UNSUPPORTED, VAULT};
 pub use secrets::{
-    MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets,
-    referenced_secrets,
+    MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets, referenced_secrets,
 };
 
 use crate::clock::Clock;
@@ -317,10 +316,10 @@ impl Engine {
                 run: run_id.to_string(),
                 deployment: run.deployment.clone(),
             })?;
-        if run.status != RunStatus::Running {
-            if let Err(error) = self.store.set_run_status(run_id, RunStatus::Running).await {
-                return self.unless_cancelled(run_id, error.into()).await;
-            }
+        if run.status != RunStatus::Running
+            && let Err(error) = self.store.set_run_status(run_id, RunStatus::Running).await
+        {
+            return self.unless_cancelled(run_id, error.into()).await;
         }
         tracing::info!(
             run_id,

@@ -115,8 +115,10 @@ pub fn referenced_secrets(program: &Program) -> BTreeMap<String, BTreeSet<String
     let mut by_connection: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut all = BTreeSet::new();
     scan(&json, &mut all, &mut BTreeSet::new());
-    let mut referenced: BTreeMap<String, BTreeSet<String>> =
-        all.into_iter().map(|name| (name, BTreeSet::new())).collect();
+    let mut referenced: BTreeMap<String, BTreeSet<String>> = all
+        .into_iter()
+        .map(|name| (name, BTreeSet::new()))
+        .collect();
     for connection in json["connections"].as_array().into_iter().flatten() {
         let mut names = BTreeSet::new();
         scan(connection, &mut names, &mut BTreeSet::new());

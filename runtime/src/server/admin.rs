@@ -139,7 +139,10 @@ fn reply(status: StatusCode, body: &impl Serialize) -> Response {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         text,
     )
         .into_response()
@@ -397,9 +400,8 @@ async fn deploy(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesReje
             }
             analysis.program
         }
-        (None, Some(ir)) => Program::from_json(&ir.to_string()).map_err(|error| {
-            Problem::new(StatusCode::BAD_REQUEST, "bad_ir", error.to_string())
-        })?,
+        (None, Some(ir)) => Program::from_json(&ir.to_string())
+            .map_err(|error| Problem::new(StatusCode::BAD_REQUEST, "bad_ir", error.to_string()))?,
         _ => {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -501,7 +503,10 @@ async fn list_deployments(State(shared): State<Arc<Shared>>) -> Answer {
         .list_deployments()
         .await
         .map_err(|error| internal(&error))?;
-    Ok(reply(StatusCode::OK, &json!({ "deployments": deployments })))
+    Ok(reply(
+        StatusCode::OK,
+        &json!({ "deployments": deployments }),
+    ))
 }
 
 async fn get_deployment(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {

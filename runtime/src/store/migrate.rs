@@ -87,7 +87,8 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         let (_, first) = MIGRATIONS[0];
         conn.execute_batch(first).expect("migration 1");
-        conn.execute_batch("PRAGMA user_version = 1").expect("set version");
+        conn.execute_batch("PRAGMA user_version = 1")
+            .expect("set version");
         conn.execute_batch(
             "INSERT INTO deployments (id, hash, ir_version, ir, version, created_at)
                  VALUES ('d', 'h', 1, x'00', 1, 0);

@@ -778,9 +778,7 @@ impl Store for SqliteStore {
                         kind: "run",
                         id: run,
                     },
-                    Some(status) => {
-                        Error::Conflict(format!("run `{run}` is {status}, not failed"))
-                    }
+                    Some(status) => Error::Conflict(format!("run `{run}` is {status}, not failed")),
                 });
             }
             Ok(())

@@ -19,10 +19,10 @@ use std::io::{IsTerminal as _, Write as _};
 
 pub const AFTER_HELP: &str = "\
 Examples:
-  flowc runs list                          the 20 newest runs
+  flowc runs list                       the 20 newest runs
   flowc runs list --workflow order --status failed --all
-  flowc runs show 01JB4T0M6V8Q           one run with every step's input and output
-  flowc runs retry 01JB4T0M6V8Q          run a failed run again from its failed step
+  flowc runs show 01JB4T0M6V8Q          one run, every step's input and output
+  flowc runs retry 01JB4T0M6V8Q         a failed run again, from its failed step
   flowc runs replay 01JB4T0M6V8Q --input @fixed.json
   flowc runs cancel 01JB4T0M6V8Q
 
@@ -633,6 +633,12 @@ fn render_step(out: &mut String, number_: usize, step: &Json) {
         block(out, "output", output, 5);
     }
     if let Some(err) = step.get("error").filter(|err| !err.is_null()) {
+        // The step is the one shown above: no need to name it again.
+        let mut err = err.clone();
+        if let Some(object) = err.as_object_mut() {
+            object.remove("step");
+        }
+        let err = &err;
         let bad = present::BAD;
         out.push_str(&format!(
             "     {bold}error{bold:#} {bad}{}{bad:#}\n",

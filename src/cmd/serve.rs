@@ -246,11 +246,14 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
     if webhooks.is_empty() {
         note("no active workflow has an `on webhook` trigger");
     }
+    let width = webhooks
+        .iter()
+        .map(|route| base.len() + route.path.len())
+        .max()
+        .unwrap_or(0);
     for route in webhooks {
-        println!(
-            "  {:<6} {base}{}  → {}",
-            route.method, route.path, route.workflow
-        );
+        let url = format!("{base}{}", route.path);
+        println!("  {:<6} {url:<width$}  → {}", route.method, route.workflow);
     }
     server.run(shutdown_signal()).await?;
     println!("stopped");

@@ -6,9 +6,11 @@
 //! PostgreSQL can follow), `vault` (secrets encrypted at rest, a `SecretString` that
 //! cannot be printed, a scrubber), `outbound` (HTTP with auth, retries, circuit
 //! breakers and an egress hook) and `engine` (the IR interpreter plus the journal:
-//! `let`, `http` steps, `if`, `match`, `try`, `fail`, `return` so far) and `server`
-//! (axum: webhook ingress with verification, typed bodies and idempotent starts).
-//! To come, per `ARCHITECTURE.md`: `schedule` (timers, cron) and the admin API. The
+//! `let`, `http` steps, `if`, `match`, `try`, `fail`, `return` so far; cancel,
+//! retry from the failed step and replay) and `server` (axum: webhook ingress with
+//! verification, typed bodies and idempotent starts, and the admin API under
+//! `/api/v1`). Structured events go to `tracing`; the binary chooses where they
+//! are written. To come, per `ARCHITECTURE.md`: `schedule` (timers, cron). The
 //! runtime depends on `flowc-compiler` and never the other way round.
 
 pub mod clock;

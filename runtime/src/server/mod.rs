@@ -1,4 +1,5 @@
-//! The HTTP server (axum): webhook ingress for every active deployment.
+//! The HTTP server (axum): webhook ingress for every active deployment, and the
+//! admin API.
 //!
 //! [`Options`] → [`Options::bind`] → [`Server::run`]`(shutdown)`, with a cheap
 //! [`Handle`] for the rest of the process (the address, the routes, reloading them
@@ -7,10 +8,16 @@
 //! resolves and the requests in flight are answered. Runs still executing then
 //! are left as they are in the store and resumed by the next start.
 //!
-//! Every request goes to one fallback handler ([`ingress`]), which looks the
-//! method and path up in the [`Routes`] built from the store's active deployments
-//! ([`routes`]; [`deploy`] refuses a second active claim of a method and path).
-//! Every error answer is JSON `{code, message, details}` ([`Problem`]):
+//! Requests under `/api/v1` go to the admin API (`admin.rs`: deployments,
+//! workflows, runs and their control, behind the bearer token of
+//! [`Options::admin_token`]); that prefix belongs to the API, so a webhook
+//! declared under it is never reached. Every other request goes to one fallback
+//! handler ([`ingress`]), which looks the method and path up in the [`Routes`]
+//! built from the store's active deployments ([`routes`]; [`deploy`] and
+//! [`routes::activate`] refuse a second active claim of a method and path). A
+//! webhook's `webhook` record (headers without authentication, query, method,
+//! path, remote address) is stored with its run, for the engine to bind. Every
+//! error answer is JSON `{code, message, details}` ([`Problem`]). Webhooks:
 //!
 //! | status | code | when |
 //! | --- | --- | --- |
@@ -24,9 +31,24 @@
 //! | 422 | `idempotency_key` | the key expression failed on this input |
 //! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault, a preset is not supported yet, the store failed |
 //!
-//! Not here yet: `respond: wait` (answered like `accepted`), `webhook` metadata
-//! inside runs (the engine reads it as `null`), the provider presets, and the
-//! admin API (only its token exists, see [`token`]).
+//! The admin API (every route, known or not, checks the token first):
+//!
+//! | status | code | when |
+//! | --- | --- | --- |
+//! | 401 | `unauthorized` | no `Authorization: Bearer`, a wrong token, or a server without one (`WWW-Authenticate: Bearer`) |
+//! | 404 | `not_found` | no admin route has this path |
+//! | 404 | `deployment_not_found`, `workflow_not_found`, `run_not_found` | the id or name is unknown (a workflow: to active deployments) |
+//! | 405 | `method_not_allowed` | the route exists with other methods |
+//! | 400 | `malformed_json`, `bad_body`, `bad_ir`, `bad_query`, `bad_idempotency_key` | the body is not JSON or not of the route's shape, the IR cannot be read, a `/runs` query parameter is unknown or out of range |
+//! | 413 | `payload_too_large` | the body is over the limit |
+//! | 409 | `webhook_conflict` | deploying or activating would give a method and path a second active owner |
+//! | 409 | `run_not_failed`, `run_finished` | retrying a run that did not fail, cancelling one that ended |
+//! | 422 | `compile_errors` | the posted source has errors (`details` is the `flowc check --format json` object) |
+//! | 422 | `missing_secrets` | the vault lacks secrets the program mentions (`details.secrets`, each with its workflows) |
+//! | 422 | `input_mismatch` | a run's (or a replay's) input is not of the workflow's input type (`details.path`) |
+//! | 500 | `internal` | the store failed |
+//!
+//! Not here yet: the provider presets of `verify:`.
 
 mod admin;
 mod ingress;

@@ -619,6 +619,12 @@ async fn starting_a_run_checks_the_input_and_honours_idempotency_keys() {
     assert_eq!(status, 404);
     assert_problem(&body, "workflow_not_found");
 
+    // `hook` has only a webhook trigger: what may start it is in its source.
+    let (status, body) = h.post("/workflows/hook/runs", json!({ "id": "d-1" })).await;
+    assert_eq!(status, 409, "{body}");
+    assert_problem(&body, "not_manual");
+    assert!(body["message"].as_str().unwrap().contains("on manual"));
+
     let keyed = || {
         h.http
             .post(h.url("/api/v1/workflows/greet/runs"))

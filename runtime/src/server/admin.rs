@@ -19,7 +19,7 @@
 //! | `POST /deployments/{id}/activate`, `/deactivate` | the summary; 409 `webhook_conflict` |
 //! | `GET /workflows` | `{workflows: [{name, deployment, version, triggers, input_type}]}` of active deployments |
 //! | `GET /workflows/{name}` | the same for one, plus `versions` |
-//! | `POST /workflows/{name}/runs` | the input as the body, `Idempotency-Key` → 201 `{run_id, created}` (200 when the key is known); 422 `input_mismatch` |
+//! | `POST /workflows/{name}/runs` | the input as the body, `Idempotency-Key` → 201 `{run_id, created}` (200 when the key is known); 422 `input_mismatch`; 409 `not_manual` without `on manual` |
 //! | `GET /runs?workflow=&status=&deployment=&limit=&after=` | `{runs, next}`, newest first; 400 `bad_query` |
 //! | `GET /runs/{id}` | `{run, steps}`, each step marked `recorded` when it is a journaled `now()`/`uuid()` |
 //! | `POST /runs/{id}/retry` | 202 `{run_id}`; 409 `run_not_failed` |
@@ -641,6 +641,23 @@ async fn start_run(
     let Some(workflow) = deployment.program.workflow(&name) else {
         return Err(workflow_not_found(&name));
     };
+    // What may start a workflow is written in its source (SPEC §5.4): a workflow
+    // without `on manual` is started by its triggers only.
+    if !workflow
+        .triggers
+        .iter()
+        .any(|trigger| matches!(trigger, Trigger::Manual))
+    {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not_manual",
+            format!(
+                "workflow `{name}` has no `on manual` trigger, so it cannot be started by \
+                 hand; add `on manual` to its triggers to allow it"
+            ),
+        )
+        .with_details(json!({ "workflow": name })));
+    }
     check_input(&deployment.program, workflow, &input)
         .map_err(|mismatch| input_mismatch(&name, &mismatch))?;
     let idempotency_key = match headers.get("idempotency-key") {

@@ -43,6 +43,7 @@
 //! | 413 | `payload_too_large` | the body is over the limit |
 //! | 409 | `webhook_conflict` | deploying or activating would give a method and path a second active owner |
 //! | 409 | `run_not_failed`, `run_finished` | retrying a run that did not fail, cancelling one that ended |
+//! | 409 | `not_manual` | starting a workflow that has no `on manual` trigger |
 //! | 422 | `compile_errors` | the posted source has errors (`details` is the `flowc check --format json` object) |
 //! | 422 | `missing_secrets` | the vault lacks secrets the program mentions (`details.secrets`, each with its workflows) |
 //! | 422 | `input_mismatch` | a run's (or a replay's) input is not of the workflow's input type (`details.path`) |

@@ -88,14 +88,16 @@ Exit status:
 #[command(
     name = "flowc",
     version,
-    about = "Check, explain and (soon) run Flow workflows",
+    about = "Check, run and operate Flow workflows",
     long_about = "\
 flowc is the toolchain of Flow, a typed workflow language: a workflow is a typed
 function whose steps (HTTP calls, waits, approvals, child workflows) are checked
 before anything runs, then executed durably by a journaling runtime.
 
-Today flowc checks `.flow` files, explains its diagnostic codes, evaluates
-expressions (`eval`, `repl`) and compiles programs to IR (`build`).",
+flowc checks `.flow` files (`check`, `explain`), tries expressions (`eval`,
+`repl`), compiles programs to IR (`build`), runs them durably (`serve`, or `run`
+for one run without a server) and operates a running server (`deploy`, `runs`,
+`secrets`).",
     after_help = format!("\
 Examples:
   flowc check                    check every .flow file under the current directory
@@ -107,6 +109,9 @@ Examples:
   flowc build examples/ -o app.ir
                                  compile to IR for the runtime
   flowc serve examples/          deploy the examples and serve their webhooks
+  flowc runs show RUN            a run of that server, step by step
+  flowc run app.flow --input @order.json
+                                 one run here, without a server
 
 {EXIT_CODES}"),
     propagate_version = true,

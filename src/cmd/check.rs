@@ -12,14 +12,10 @@
 //! duration and the next fire times of its schedules, from the system clock.
 
 use super::loader::DiskLoader;
-use super::output::{self, Checked, Format, ScheduleTimes, Workflow};
+use super::output::{self, Checked, Format, Workflow};
 use super::{Exit, WARNING, error, io_message, labelled, note};
 use anyhow::Context;
-use flowc_compiler::check::Bound;
-use flowc_compiler::eval::{Error as EvalError, Limits};
-use flowc_compiler::stdlib::{self, Host};
-use flowc_compiler::value::Value;
-use flowc_compiler::{Analysis, FileId, SourceFile, cron};
+use flowc_compiler::{Analysis, FileId, SourceFile, report};
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -252,7 +248,7 @@ fn check_project(roots: Vec<SourceFile>) -> Project {
     match analyze(roots.clone()) {
         Ok(analysis) => {
             project.files = checked_files(&analysis, &[]);
-            project.workflows = workflows(&analysis, now);
+            project.workflows = report::workflows(&analysis, now);
         }
         Err(_) if roots.len() > 1 => {
             for root in roots {
@@ -266,7 +262,7 @@ fn check_project(roots: Vec<SourceFile>) -> Project {
                         // analysis; renumber them for the merged list.
                         renumber(&mut files, &analysis, &project.files);
                         project.files.extend(files);
-                        project.workflows.extend(workflows(&analysis, now));
+                        project.workflows.extend(report::workflows(&analysis, now));
                     }
                     Err(panic) => project.crashed.push((name, panic)),
                 }
@@ -306,16 +302,9 @@ fn analyze(roots: Vec<SourceFile>) -> Result<Analysis, String> {
 /// The files of an analysis with their diagnostics, in the analysis's order, except
 /// those whose path is in `skip` (already reported by an earlier analysis).
 fn checked_files(analysis: &Analysis, skip: &[String]) -> Vec<Checked> {
-    analysis
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, file)| !skip.contains(&file.path))
-        .map(|(index, file)| {
-            let id = FileId(u32::try_from(index).unwrap_or(u32::MAX));
-            let diagnostics = analysis.diagnostics_of(id).cloned().collect();
-            Checked::new(file.path.clone(), file.text.clone(), diagnostics)
-        })
+    report::files(analysis)
+        .into_iter()
+        .filter(|file| !skip.contains(&file.path))
         .collect()
 }
 
@@ -337,119 +326,6 @@ fn renumber(files: &mut [Checked], analysis: &Analysis, before: &[Checked]) {
                 });
             }
         }
-    }
-}
-
-/// How many next fire times `--verbose` shows per schedule.
-const NEXT_FIRES: usize = 5;
-
-/// Each workflow's worst-case duration and the next fire times of its schedules,
-/// counted from `now` (milliseconds since the Unix epoch).
-fn workflows(analysis: &Analysis, now: i64) -> Vec<Workflow> {
-    analysis
-        .info
-        .bounds
-        .iter()
-        .map(|bound| {
-            let path = analysis
-                .file(bound.file)
-                .map(|file| file.path.clone())
-                .unwrap_or_default();
-            let line = analysis.file(bound.file).map_or(1, |file| {
-                file.lines.line_col(&file.text, bound.span.start).line
-            });
-            let schedules = analysis
-                .info
-                .schedules
-                .iter()
-                .filter(|schedule| schedule.workflow == bound.workflow)
-                .map(|schedule| ScheduleTimes {
-                    cron: schedule.cron.clone(),
-                    tz: schedule.tz.clone(),
-                    next: next_fires(&schedule.cron, &schedule.tz, now),
-                })
-                .collect();
-            let (bound_ms, unbounded) = match &bound.bound {
-                Bound::Millis(ms) => (Some(*ms), None),
-                Bound::Unbounded(why) => (None, Some(why.clone())),
-            };
-            Workflow {
-                name: bound.workflow.clone(),
-                file: path,
-                line,
-                bound_ms,
-                unbounded,
-                schedules,
-            }
-        })
-        .collect()
-}
-
-/// The next [`NEXT_FIRES`] fire times of a schedule after `now`, as RFC 3339 text
-/// with the offset of the zone at that instant; fewer when the expression or the
-/// zone is invalid (the checker has said why) or the schedule runs out.
-fn next_fires(cron: &str, tz: &str, now: i64) -> Vec<String> {
-    let Ok(schedule) = cron::parse(cron) else {
-        return Vec::new();
-    };
-    let mut fires = Vec::with_capacity(NEXT_FIRES);
-    let mut after = now;
-    while fires.len() < NEXT_FIRES {
-        let Some(next) = schedule.next_after(after, tz) else {
-            break;
-        };
-        match local_time(next, tz) {
-            Some(text) => fires.push(text),
-            None => break,
-        }
-        after = next;
-    }
-    fires
-}
-
-/// An instant as `2025-03-30T01:00:00+00:00` in the zone `tz`, formatted by the
-/// standard library's `format_time`, so that `--verbose` shows times exactly as a
-/// workflow would print them.
-fn local_time(ms: i64, tz: &str) -> Option<String> {
-    let format_time = stdlib::lookup("format_time")?;
-    let mut host = PureHost {
-        limits: Limits::default(),
-    };
-    let args = [
-        Value::Time(ms),
-        Value::string("%Y-%m-%dT%H:%M:%S%:z"),
-        Value::string(tz),
-    ];
-    match (format_time.run)(&mut host, &args) {
-        Ok(Value::String(text)) => Some(text.to_string()),
-        _ => None,
-    }
-}
-
-/// The host of a call to a pure built-in function: no lambdas, no clock.
-struct PureHost {
-    limits: Limits,
-}
-
-impl Host for PureHost {
-    fn apply(&mut self, _arg: usize, _values: &[Value]) -> Result<Value, EvalError> {
-        Ok(Value::Null)
-    }
-
-    fn now(&mut self) -> i64 {
-        0
-    }
-
-    fn uuid(&mut self) -> String {
-        String::new()
-    }
-
-    fn charge(&mut self, _steps: u64) -> Result<(), EvalError> {
-        Ok(())
-    }
-
-    fn limits(&self) -> &Limits {
-        &self.limits
     }
 }
 

@@ -33,7 +33,7 @@ pub enum Format {
 pub use report::File as Checked;
 /// A workflow of the checked program, for `--verbose` and the JSON `workflows`,
 /// and an `on schedule` trigger with its next fire times.
-pub use report::{ScheduleTimes, Workflow};
+pub use report::Workflow;
 
 /// Everything one `flowc check` run prints on standard output.
 pub struct Report<'a> {

@@ -49,34 +49,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
-    let mut roots = Vec::new();
-    for path in &args.paths {
-        match loader::flow_files(path) {
-            Ok(found) if found.is_empty() => {
-                error(format_args!("no .flow files in {}", path.display()));
-                return Ok(Exit::Failure);
-            }
-            Ok(found) => roots.extend(found),
-            Err(err) => {
-                error(format_args!("{err:#}"));
-                return Ok(Exit::Failure);
-            }
-        }
-    }
-    let analysis = match loader::analyze(&roots) {
+    let analysis = match loader::compile(&args.paths, "sent") {
         Ok(analysis) => analysis,
-        Err(err) => {
-            error(format_args!("{err:#}"));
-            return Ok(Exit::Failure);
-        }
+        Err(exit) => return Ok(exit),
     };
-    loader::render(&analysis);
-    let errors = loader::error_count(&analysis);
-    if errors > 0 {
-        let noun = if errors == 1 { "error" } else { "errors" };
-        error(format_args!("{errors} {noun}; nothing sent"));
-        return Ok(Exit::Diagnostics);
-    }
 
     let client = match Client::new(&args.target) {
         Ok(client) => client,

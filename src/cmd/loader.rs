@@ -6,7 +6,7 @@
 //! `--load` of `eval` and the REPL); tests and the language server have their own.
 
 use super::eval::render_diagnostics;
-use super::io_message;
+use super::{Exit, error, io_message};
 use flowc_compiler::{Analysis, Diagnostic, FileId, Loader, SourceFile};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
@@ -103,4 +103,38 @@ pub fn error_count(analysis: &Analysis) -> usize {
         .iter()
         .filter(|entry| entry.diagnostic.is_error())
         .count()
+}
+
+/// The `.flow` files under `paths`, compiled as `flowc check` compiles them, with
+/// every diagnostic printed the same way. `Err` is the exit status when there is
+/// nothing to use: a path that cannot be read or holds no `.flow` file (printed,
+/// [`Exit::Failure`]), or errors in the sources ([`Exit::Diagnostics`], after
+/// `N errors; nothing {what}`, as in "nothing deployed").
+pub fn compile(paths: &[PathBuf], what: &str) -> Result<Analysis, Exit> {
+    let mut roots = Vec::new();
+    for path in paths {
+        match flow_files(path) {
+            Ok(found) if found.is_empty() => {
+                error(format_args!("no .flow files in {}", path.display()));
+                return Err(Exit::Failure);
+            }
+            Ok(found) => roots.extend(found),
+            Err(err) => {
+                error(format_args!("{err:#}"));
+                return Err(Exit::Failure);
+            }
+        }
+    }
+    let analysis = analyze(&roots).map_err(|err| {
+        error(format_args!("{err:#}"));
+        Exit::Failure
+    })?;
+    render(&analysis);
+    let errors = error_count(&analysis);
+    if errors > 0 {
+        let noun = if errors == 1 { "error" } else { "errors" };
+        error(format_args!("{errors} {noun}; nothing {what}"));
+        return Err(Exit::Diagnostics);
+    }
+    Ok(analysis)
 }

@@ -72,31 +72,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
-    let roots = match loader::flow_files(&args.path) {
-        Ok(roots) if roots.is_empty() => {
-            error(format_args!("no .flow files in {}", args.path.display()));
-            return Ok(Exit::Failure);
-        }
-        Ok(roots) => roots,
-        Err(err) => {
-            error(format_args!("{err:#}"));
-            return Ok(Exit::Failure);
-        }
-    };
-    let analysis = match loader::analyze(&roots) {
+    let analysis = match loader::compile(std::slice::from_ref(&args.path), "run") {
         Ok(analysis) => analysis,
-        Err(err) => {
-            error(format_args!("{err:#}"));
-            return Ok(Exit::Failure);
-        }
+        Err(exit) => return Ok(exit),
     };
-    loader::render(&analysis);
-    let errors = loader::error_count(&analysis);
-    if errors > 0 {
-        let noun = if errors == 1 { "error" } else { "errors" };
-        error(format_args!("{errors} {noun}; nothing run"));
-        return Ok(Exit::Diagnostics);
-    }
     let program = analysis.program;
     let Some(workflow) = choose(&program, args.workflow.as_deref()) else {
         return Ok(Exit::Failure);

@@ -25,9 +25,9 @@ use flowc_runtime::outbound::Client;
 use flowc_runtime::server::{self, DeployError, token};
 use flowc_runtime::store::Store;
 use flowc_runtime::store::sqlite;
-use flowc_runtime::vault::{self, MasterKey, Vault};
+use flowc_runtime::vault::Vault;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const AFTER_HELP: &str = "\
@@ -106,49 +106,19 @@ fn init_logs(format: LogFormat) {
 
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
     init_logs(args.log_format);
-    let mut roots = Vec::new();
-    for path in &args.paths {
-        match loader::flow_files(path) {
-            Ok(found) if found.is_empty() => {
-                error(format_args!("no .flow files in {}", path.display()));
-                return Ok(Exit::Failure);
-            }
-            Ok(found) => roots.extend(found),
-            Err(err) => {
-                error(format_args!("{err:#}"));
-                return Ok(Exit::Failure);
-            }
-        }
-    }
-    let program = if roots.is_empty() {
+    let program = if args.paths.is_empty() {
         None
     } else {
-        let analysis = match loader::analyze(&roots) {
-            Ok(analysis) => analysis,
-            Err(err) => {
-                error(format_args!("{err:#}"));
-                return Ok(Exit::Failure);
-            }
-        };
-        loader::render(&analysis);
-        let errors = loader::error_count(&analysis);
-        if errors > 0 {
-            let noun = if errors == 1 { "error" } else { "errors" };
-            error(format_args!("{errors} {noun}; nothing deployed"));
-            return Ok(Exit::Diagnostics);
+        match loader::compile(&args.paths, "deployed") {
+            Ok(analysis) => Some(analysis.program),
+            Err(exit) => return Ok(exit),
         }
-        Some(analysis.program)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(args, program))
-}
-
-/// A file next to the database: `flowc.db` → `flowc.key`.
-fn beside(db: &Path, extension: &str) -> PathBuf {
-    db.with_extension(extension)
 }
 
 async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> anyhow::Result<Exit> {
@@ -166,23 +136,9 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
         }
     };
     let store: Arc<dyn Store> = Arc::new(store);
-    let (master, origin) = match MasterKey::from_env_or_file(&beside(&args.db, "key")) {
-        Ok(found) => found,
-        Err(err) => {
-            error(err);
-            return Ok(Exit::Failure);
-        }
+    let Some(master) = super::local::master_key(&args.db) else {
+        return Ok(Exit::Failure);
     };
-    if let vault::Origin::KeyFile {
-        path,
-        created: true,
-    } = &origin
-    {
-        note(format_args!(
-            "created the vault's master key in {}; back it up: losing it loses every secret",
-            path.display()
-        ));
-    }
     let secrets: Arc<dyn SecretSource> = Arc::new(Vault::new(&master, Arc::clone(&store)));
 
     if let Some(program) = program {
@@ -204,7 +160,7 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
         warn_missing_secrets(&program, secrets.as_ref()).await;
     }
 
-    let admin_token = match token::admin_token(&beside(&args.db, "admin-token")) {
+    let admin_token = match token::admin_token(&super::local::beside(&args.db, "admin-token")) {
         Ok((token, token::Origin::Environment)) => {
             println!("admin token: from {}", token::ENV_VAR);
             token

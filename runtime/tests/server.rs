@@ -506,3 +506,36 @@ async fn respond_wait_answers_500_run_failed_with_the_runs_error() {
     let (status, _, body) = h.post_json("/refused", &small).await;
     assert_eq!((status, body), (200, json!({ "id": "o-1" })));
 }
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_answers_413_and_starts_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::new().await;
+    let mut stream = tokio::net::TcpStream::connect(h.handle.local_addr())
+        .await
+        .unwrap();
+    let head = "POST /orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // No Content-Length: the limit can only be found while reading. 64 KiB chunks,
+    // 2 MiB in all; the server may answer and close before it has read them all.
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..32 {
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let body: Json = serde_json::from_str(body).unwrap();
+    assert_problem(&body, "payload_too_large");
+    assert_eq!(h.run_count().await, 0);
+    assert_eq!(h.delivery_count(), 0);
+}

@@ -95,6 +95,19 @@ pub struct Engine {
     /// The runs this engine is interpreting, each with the senders of its
     /// cancellation signals (one per task interpreting it).
     running: Mutex<HashMap<String, Vec<watch::Sender<bool>>>>,
+    /// Programs already read from the store, by deployment id. A deployment's
+    /// program never changes once stored, and decoding its CBOR (and copying its
+    /// type table for the outbound client) on every run was the largest cost of a
+    /// short run; deployments are few, so the cache is never trimmed.
+    programs: Mutex<HashMap<String, Loaded>>,
+}
+
+/// A deployment's program, decoded once, and its type table shared with the
+/// outbound client.
+#[derive(Clone)]
+struct Loaded {
+    program: Arc<Program>,
+    types: Arc<TypeTable>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -119,6 +132,7 @@ impl Engine {
             clock,
             limits: Limits::default(),
             running: Mutex::new(HashMap::new()),
+            programs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -182,15 +196,8 @@ impl Engine {
             .run;
         let input = match input {
             Some(input) => {
-                let deployment = self
-                    .store
-                    .get_deployment(&original.deployment)
-                    .await?
-                    .ok_or_else(|| Error::DeploymentNotFound {
-                        run: run_id.to_string(),
-                        deployment: original.deployment.clone(),
-                    })?;
-                let program = &deployment.program;
+                let loaded = self.program(run_id, &original.deployment).await?;
+                let program = &loaded.program;
                 if let Some(workflow) = program.workflow(&original.workflow) {
                     check_input(program, workflow, &input).map_err(|mismatch| Error::Input {
                         workflow: original.workflow.clone(),
@@ -308,14 +315,7 @@ impl Engine {
                 _ => RunOutcome::Cancelled,
             });
         }
-        let deployment = self
-            .store
-            .get_deployment(&run.deployment)
-            .await?
-            .ok_or_else(|| Error::DeploymentNotFound {
-                run: run_id.to_string(),
-                deployment: run.deployment.clone(),
-            })?;
+        let loaded = self.program(run_id, &run.deployment).await?;
         if run.status != RunStatus::Running
             && let Err(error) = self.store.set_run_status(run_id, RunStatus::Running).await
         {
@@ -329,10 +329,10 @@ impl Engine {
             status = "running",
             "run started"
         );
-        let program = deployment.program;
+        let program = &loaded.program;
         let result = match program.workflow(&run.workflow) {
             Some(workflow) => {
-                let mut interp = Interp::new(self, run, &program, workflow, &detail.steps, cancel);
+                let mut interp = Interp::new(self, run, &loaded, workflow, &detail.steps, cancel);
                 interp.execute(workflow, &run.input).await
             }
             None => Err(Stop::Fault(
@@ -357,6 +357,34 @@ impl Engine {
             Ok(()) => Ok(outcome),
             Err(error) => self.unless_cancelled(run_id, error.into()).await,
         }
+    }
+
+    /// The program of `deployment` (which run `run_id` is pinned to), from the
+    /// cache or else the store.
+    async fn program(&self, run_id: &str, deployment: &str) -> Result<Loaded, Error> {
+        if let Some(loaded) = self
+            .programs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(deployment)
+        {
+            return Ok(loaded.clone());
+        }
+        let stored = self.store.get_deployment(deployment).await?.ok_or_else(|| {
+            Error::DeploymentNotFound {
+                run: run_id.to_string(),
+                deployment: deployment.to_string(),
+            }
+        })?;
+        let loaded = Loaded {
+            types: Arc::new(stored.program.types.clone()),
+            program: stored.program,
+        };
+        self.programs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(deployment.to_string(), loaded.clone());
+        Ok(loaded)
     }
 
     /// A failed write for a run that was cancelled meanwhile is the cancellation,
@@ -487,7 +515,7 @@ impl<'e> Interp<'e> {
     fn new(
         engine: &'e Engine,
         run: &'e stores::Run,
-        program: &'e Arc<Program>,
+        loaded: &'e Loaded,
         workflow: &Workflow,
         steps: &[Step],
         cancel: watch::Receiver<bool>,
@@ -514,11 +542,11 @@ impl<'e> Interp<'e> {
             run_id: &run.id,
             generation: run.retries,
             cancel,
-            program,
-            types: Arc::new(program.types.clone()),
+            program: &loaded.program,
+            types: Arc::clone(&loaded.types),
             frame: Frame::new(usize::try_from(workflow.frame_size).unwrap_or(0)),
             recorder: Recorder::new(
-                Arc::clone(program),
+                Arc::clone(&loaded.program),
                 Arc::clone(&engine.clock),
                 recorded,
                 webhook,

@@ -370,12 +370,14 @@ impl Engine {
         {
             return Ok(loaded.clone());
         }
-        let stored = self.store.get_deployment(deployment).await?.ok_or_else(|| {
-            Error::DeploymentNotFound {
+        let stored = self
+            .store
+            .get_deployment(deployment)
+            .await?
+            .ok_or_else(|| Error::DeploymentNotFound {
                 run: run_id.to_string(),
                 deployment: deployment.to_string(),
-            }
-        })?;
+            })?;
         let loaded = Loaded {
             types: Arc::new(stored.program.types.clone()),
             program: stored.program,

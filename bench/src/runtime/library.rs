@@ -35,6 +35,12 @@ pub struct StepsPass {
     pub writes: u64,
     /// Transactions (each one fsync with `synchronous=FULL`) during the timed part.
     pub commits: u64,
+    /// CPU time of this whole process (engine, store, client and the downstream
+    /// server) per step, in microseconds: a figure that holds on a busy machine.
+    pub cpu_us_per_step: f64,
+    /// CPU time of the store's writer thread as a share of the wall time: near 1.0
+    /// means the single writer is what limits throughput.
+    pub writer_busy: f64,
 }
 
 /// Latency of sequential runs, in milliseconds.
@@ -138,6 +144,48 @@ impl Bed {
     }
 }
 
+/// The name the store gives its writer thread (as `/proc` shows it, cut to 15
+/// bytes).
+const WRITER_THREAD: &str = "flowc-store-wri";
+
+/// CPU time from `/proc/self`, in seconds (clock ticks of 10 ms).
+mod cpu {
+    fn ticks(stat: &str) -> f64 {
+        // After the parenthesised name: utime and stime are the 12th and 13th fields.
+        let rest = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |at: usize| {
+            fields
+                .get(at)
+                .and_then(|text| text.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (field(11) + field(12)) / 100.0
+    }
+
+    pub fn process_seconds() -> f64 {
+        std::fs::read_to_string("/proc/self/stat")
+            .map(|stat| ticks(&stat))
+            .unwrap_or(0.0)
+    }
+
+    /// The summed CPU time of this process's threads called `name`.
+    pub fn thread_seconds(name: &str) -> f64 {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return 0.0;
+        };
+        tasks
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim() == name)
+            })
+            .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+            .map(|stat| ticks(&stat))
+            .sum()
+    }
+}
+
 fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -157,9 +205,13 @@ pub fn steps(
         let bed = Bed::new(downstream, steps).await?;
         bed.many(concurrency, concurrency).await?;
         let (writes, commits) = (bed.store.writes(), bed.store.commits());
+        let cpu = cpu::process_seconds();
+        let writer = cpu::thread_seconds(WRITER_THREAD);
         let start = Instant::now();
         bed.many(runs, concurrency).await?;
         let seconds = start.elapsed().as_secs_f64();
+        let cpu = cpu::process_seconds() - cpu;
+        let writer = cpu::thread_seconds(WRITER_THREAD) - writer;
         let pass = StepsPass {
             runs,
             steps_per_run: steps,
@@ -169,6 +221,8 @@ pub fn steps(
             runs_per_second: runs as f64 / seconds,
             writes: bed.store.writes() - writes,
             commits: bed.store.commits() - commits,
+            cpu_us_per_step: cpu * 1e6 / (runs * steps).max(1) as f64,
+            writer_busy: writer / seconds,
         };
         bed.store.close().await;
         Ok(pass)

@@ -219,6 +219,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
             flowc.display()
         );
     }
+    // `flowc serve` runs in a temporary directory: give it an absolute path.
+    let examples = std::fs::canonicalize(&options.examples)
+        .with_context(|| format!("cannot find {}", options.examples.display()))?;
     let scratch = tempfile::tempdir()?;
     let script = scratch.path().join("post.lua");
     wrk::write_script(&script)?;
@@ -308,7 +311,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     }
     if wanted(Section::Idle) {
         results.idle_examples = section("idle memory (flowc serve examples/)", || {
-            serve::idle_examples(&flowc, &options.examples)
+            serve::idle_examples(&flowc, &examples)
         });
     }
     let places = &options.places;
@@ -440,13 +443,15 @@ fn print_table(options: &Options, results: &Results) {
             let commits: u64 = passes.iter().map(|p| p.commits).sum::<u64>().max(1);
             let steps = library_steps.unwrap_or(f64::NAN);
             println!(
-                "  {:<44} {:>10} {:>9} {:>6}  {:>9}  {:.1} writes/commit; passes {}",
+                "  {:<44} {:>10} {:>9} {:>6}  {:>9}  {:.1} writes/commit, {:.0} µs CPU/step, writer busy {:.0}%; passes {}",
                 "flowc library (start_run + Engine::run)",
                 thousands(steps),
                 thousands(steps / options.steps as f64),
                 options.concurrency,
                 "1.0×",
                 writes as f64 / commits as f64,
+                median(passes.iter().map(|p| p.cpu_us_per_step).collect()),
+                100.0 * median(passes.iter().map(|p| p.writer_busy).collect()),
                 passes
                     .iter()
                     .map(|p| thousands(p.steps_per_second))
@@ -628,7 +633,11 @@ fn print_table(options: &Options, results: &Results) {
             "under the wrk load (largest VmRSS sampled)",
             mib(ingest.load_rss_kib)
         );
-        println!("  {:<44} {:>10}", "peak (VmHWM)", mib(ingest.peak_kib));
+        println!(
+            "  {:<44} {:>10}",
+            "peak (VmHWM)",
+            mib(ingest.peak_kib.max(ingest.load_rss_kib))
+        );
     }
 }
 

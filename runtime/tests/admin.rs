@@ -418,7 +418,8 @@ async fn deploying_ir_works_like_source_and_can_stay_inactive() {
     let (status, body) = h
         .post("/deployments", json!({ "ir": { "ir_version": 999 } }))
         .await;
-    assert_eq!(status, 400);
+    // The body has the right shape; what it holds cannot be deployed.
+    assert_eq!(status, 422);
     assert_problem(&body, "bad_ir");
 }
 

@@ -11,34 +11,43 @@
 //! ([`Problem`]), unknown routes under the prefix 404 and wrong methods 405, both
 //! in that shape. Bodies are limited like webhook bodies.
 //!
+//! The one exception to the token is `GET /openapi.json`, this API's OpenAPI 3.1
+//! document, generated from the attributes on the handlers below and the types
+//! they answer with (`openapi.rs` says how, and why it is public). A route is
+//! registered only through `routes!`, which takes its path from the handler's
+//! `#[utoipa::path]`, so every route is in the document.
+//!
 //! | method and path | answer |
 //! | --- | --- |
-//! | `POST /deployments` | `{"files": [{path, source}]}` or `{"ir": …}`, `activate` (default true) → 201 (200 when the hash exists) `{id, version, hash, created, active, workflows, webhooks}`; 422 `compile_errors` (details: the `flowc check --format json` object), 422 `missing_secrets`, 409 `webhook_conflict` |
+//! | `POST /deployments` | `{"files": [{path, source}]}` or `{"ir": …}`, `activate` (default true) → 201 (200 when the hash exists) `{id, version, hash, created, active, workflows, webhooks}`; 422 `compile_errors` (details: the `flowc check --format json` object), 422 `bad_ir`, 422 `missing_secrets`, 409 `webhook_conflict` |
 //! | `GET /deployments` | `{deployments: [summary]}` |
 //! | `GET /deployments/{id}` | summary + `webhooks` |
-//! | `POST /deployments/{id}/activate`, `/deactivate` | the summary; 409 `webhook_conflict` |
+//! | `POST /deployments/{id}/activate` | the summary with webhooks; 409 `webhook_conflict` |
+//! | `POST /deployments/{id}/deactivate` | the summary with webhooks |
 //! | `GET /workflows` | `{workflows: [{name, deployment, version, triggers, input_type}]}` of active deployments |
 //! | `GET /workflows/{name}` | the same for one, plus `versions` |
 //! | `POST /workflows/{name}/runs` | the input as the body, `Idempotency-Key` → 201 `{run_id, created}` (200 when the key is known); 422 `input_mismatch`; 409 `not_manual` without `on manual` |
-//! | `GET /runs?workflow=&status=&deployment=&limit=&after=` | `{runs, next}`, newest first; 400 `bad_query` |
+//! | `GET /runs` `?workflow=&status=&deployment=&limit=&after=` | `{runs, next}`, newest first; 400 `bad_query` |
 //! | `GET /runs/{id}` | `{run, steps}`, each step marked `recorded` when it is a journaled `now()`/`uuid()` |
 //! | `POST /runs/{id}/retry` | 202 `{run_id}`; 409 `run_not_failed` |
 //! | `POST /runs/{id}/replay` | optional `{"input": …}` → 201 `{run_id}` (a new run) |
 //! | `POST /runs/{id}/cancel` | `{run_id, status: "cancelled"}`; 409 `run_finished` |
+//! | `GET /openapi.json` | this API's OpenAPI 3.1 document (no token) |
 
 use super::Shared;
+use super::openapi::{self, Document, ProblemSchema};
 use super::problem::Problem;
 use super::routes::{self, DeployError};
+use crate::clock::Millis;
 use crate::engine::{self, MissingSecret, check_input, input_type, is_recorded_path};
 use crate::store::{self, Deployment, DeploymentSummary, NewRun, Page, RunFilter, RunStatus};
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::{Extension, Router};
 use flowc_compiler::ir::{Program, Trigger, Workflow};
 use flowc_compiler::{Loader, SourceFile, report};
 use serde::{Deserialize, Serialize};
@@ -47,6 +56,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where the admin API is mounted.
 pub const PREFIX: &str = "/api/v1";
@@ -56,26 +68,43 @@ pub const MAX_PAGE: u32 = 500;
 
 /// The admin routes, to be nested under [`PREFIX`].
 pub(super) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/deployments", post(deploy).get(list_deployments))
-        .route("/deployments/{id}", get(get_deployment))
-        .route("/deployments/{id}/activate", post(activate))
-        .route("/deployments/{id}/deactivate", post(deactivate))
-        .route("/workflows", get(list_workflows))
-        .route("/workflows/{name}", get(get_workflow))
-        .route("/workflows/{name}/runs", post(start_run))
-        .route("/runs", get(list_runs))
-        .route("/runs/{id}", get(get_run))
-        .route("/runs/{id}/retry", post(retry))
-        .route("/runs/{id}/replay", post(replay))
-        .route("/runs/{id}/cancel", post(cancel))
+    // Every route registered here is behind the token, and so are the unknown
+    // routes and wrong methods: the fallbacks are set before the layer wraps them.
+    let (protected, protected_document) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(deploy, list_deployments))
+        .routes(routes!(get_deployment))
+        .routes(routes!(activate))
+        .routes(routes!(deactivate))
+        .routes(routes!(list_workflows))
+        .routes(routes!(get_workflow))
+        .routes(routes!(start_run))
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(retry))
+        .routes(routes!(replay))
+        .routes(routes!(cancel))
+        .split_for_parts();
+    let protected = protected
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             authenticate,
-        ))
-        .with_state(shared)
+        ));
+    let (public, public_document) = OpenApiRouter::new()
+        .routes(routes!(openapi::openapi))
+        .split_for_parts();
+    let mut document = protected_document;
+    document.merge(public_document);
+    let document = openapi::finish(document, PREFIX);
+    let text = document.to_json().unwrap_or_else(|error| {
+        tracing::error!(%error, "the OpenAPI document could not be serialised");
+        "{}".into()
+    });
+    let public = public
+        .method_not_allowed_fallback(wrong_method)
+        .layer(Extension(Document(Arc::from(text))));
+    protected.merge(public).with_state(shared)
 }
 
 type Answer = Result<Response, Problem>;
@@ -146,6 +175,19 @@ fn reply(status: StatusCode, body: &impl Serialize) -> Response {
         text,
     )
         .into_response()
+}
+
+/// A path parameter; one axum cannot decode (percent-encoded bytes that are not
+/// UTF-8) is a 400 in the API's error shape rather than axum's plain text.
+fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+    match path {
+        Ok(Path(value)) => Ok(value),
+        Err(rejection) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            format!("the path cannot be read: {}", rejection.body_text()),
+        )),
+    }
 }
 
 /// The request body as JSON; `None` when it is empty.
@@ -261,6 +303,7 @@ fn deploy_problem(error: DeployError, id: &str) -> Problem {
 
 // ---------------------------------------------------------------- deployments
 
+/// What `POST /deployments` reads; checked into a [`DeployRequest`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeployBody {
@@ -269,16 +312,60 @@ struct DeployBody {
     activate: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// A program to deploy: its source files, or its IR (what `flowc build` writes).
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    reason = "the document's view of `DeployBody`; see `DeployRequest::read`"
+)]
+enum DeployRequest {
+    Source(SourceRequest),
+    Ir(IrRequest),
+}
+
+/// Source files; imports between them resolve among the posted paths.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "described for the document, read through `DeployBody`"
+)]
+struct SourceRequest {
+    /// The roots and every file they import.
+    #[schema(min_items = 1)]
+    files: Vec<PostedFile>,
+    /// Whether the deployment becomes active (default true).
+    activate: Option<bool>,
+}
+
+/// The IR of a program, as `flowc build` writes it.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "described for the document, read through `DeployBody`"
+)]
+struct IrRequest {
+    #[schema(value_type = Object)]
+    ir: Json,
+    /// Whether the deployment becomes active (default true).
+    activate: Option<bool>,
+}
+
+/// One posted `.flow` file.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PostedFile {
+    /// The path imports name it by (`lib/util.flow`).
     path: String,
     source: String,
 }
 
 /// A webhook a deployment claims.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Webhook {
+    /// Upper case: `POST`.
     method: String,
     path: String,
     workflow: String,
@@ -293,6 +380,65 @@ fn webhooks(program: &Program) -> Vec<Webhook> {
             workflow: claim.workflow,
         })
         .collect()
+}
+
+/// What `POST /deployments` answers.
+#[derive(Serialize, ToSchema)]
+struct Deployed {
+    id: String,
+    /// 1, 2, 3, … in the order deployments were first stored.
+    version: i64,
+    /// The program's content hash (SHA-256 of its IR without spans).
+    hash: String,
+    /// False when a deployment with the same hash existed and is answered instead.
+    created: bool,
+    active: bool,
+    workflows: Vec<String>,
+    webhooks: Vec<Webhook>,
+}
+
+/// A deployment without its program.
+#[derive(Serialize, ToSchema)]
+struct Summary {
+    id: String,
+    hash: String,
+    version: i64,
+    workflows: Vec<String>,
+    active: bool,
+    /// Milliseconds since the Unix epoch.
+    created_at: Millis,
+}
+
+impl From<DeploymentSummary> for Summary {
+    fn from(summary: DeploymentSummary) -> Summary {
+        Summary {
+            id: summary.id,
+            hash: summary.hash,
+            version: summary.version,
+            workflows: summary.workflows,
+            active: summary.active,
+            created_at: summary.created_at,
+        }
+    }
+}
+
+/// `GET /deployments`.
+#[derive(Serialize, ToSchema)]
+struct Deployments {
+    deployments: Vec<Summary>,
+}
+
+/// A deployment's summary with the webhooks it claims.
+#[derive(Serialize, ToSchema)]
+struct Described {
+    id: String,
+    hash: String,
+    version: i64,
+    workflows: Vec<String>,
+    active: bool,
+    /// Milliseconds since the Unix epoch.
+    created_at: Millis,
+    webhooks: Vec<Webhook>,
 }
 
 /// The posted files, for imports between them: `./` and `a/../` are
@@ -361,6 +507,22 @@ fn missing_secrets_problem(missing: &[MissingSecret]) -> Problem {
     .with_details(json!({ "secrets": missing }))
 }
 
+/// Deploys a program, from source or IR.
+#[utoipa::path(
+    post,
+    path = "/deployments",
+    tag = "deployments",
+    summary = "Deploy a program from source files or IR",
+    request_body(content = DeployRequest, description = "`files` or `ir`, exactly one"),
+    responses(
+        (status = 201, description = "stored as a new deployment", body = Deployed),
+        (status = 200, description = "a deployment with the same hash exists and is answered", body = Deployed),
+        (status = 400, description = "`malformed_json`, `bad_body`: the body is not JSON or not of this shape", body = ProblemSchema),
+        (status = 409, description = "`webhook_conflict`: a webhook is claimed by another active deployment", body = ProblemSchema),
+        (status = 413, description = "`payload_too_large`", body = ProblemSchema),
+        (status = 422, description = "`compile_errors` (details: the `flowc check --format json` report), `bad_ir` (the IR cannot be read), `missing_secrets` (details.secrets)", body = ProblemSchema),
+    ),
+)]
 async fn deploy(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Answer {
     let Some(json) = body_json(body, shared.body_limit)? else {
         return Err(Problem::new(
@@ -400,8 +562,22 @@ async fn deploy(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesReje
             }
             analysis.program
         }
-        (None, Some(ir)) => Program::from_json(&ir.to_string())
-            .map_err(|error| Problem::new(StatusCode::BAD_REQUEST, "bad_ir", error.to_string()))?,
+        (None, Some(ir)) => {
+            if !ir.is_object() {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "`ir` must be an object (what `flowc build` writes)",
+                ));
+            }
+            Program::from_json(&ir.to_string()).map_err(|error| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_ir",
+                    error.to_string(),
+                )
+            })?
+        }
         _ => {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -448,15 +624,15 @@ async fn deploy(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesReje
     };
     Ok(reply(
         status,
-        &json!({
-            "id": stored.id,
-            "version": stored.version,
-            "hash": stored.hash,
-            "created": deployed.created,
-            "active": stored.active,
-            "workflows": stored.workflows,
-            "webhooks": webhooks(&stored.program),
-        }),
+        &Deployed {
+            webhooks: webhooks(&stored.program),
+            id: stored.id,
+            version: stored.version,
+            hash: stored.hash,
+            created: deployed.created,
+            active: stored.active,
+            workflows: stored.workflows,
+        },
     ))
 }
 
@@ -470,22 +646,17 @@ async fn reload(shared: &Arc<Shared>) -> Result<(), Problem> {
     Ok(())
 }
 
-fn summary(deployment: &Deployment) -> DeploymentSummary {
-    DeploymentSummary {
+/// A deployment's summary with its webhooks.
+fn described(deployment: &Deployment) -> Described {
+    Described {
         id: deployment.id.clone(),
         hash: deployment.hash.clone(),
         version: deployment.version,
         workflows: deployment.workflows.clone(),
         active: deployment.active,
         created_at: deployment.created_at,
+        webhooks: webhooks(&deployment.program),
     }
-}
-
-/// A deployment's summary with its webhooks.
-fn described(deployment: &Deployment) -> Json {
-    let mut json = serde_json::to_value(summary(deployment)).unwrap_or_else(|_| json!({}));
-    json["webhooks"] = serde_json::to_value(webhooks(&deployment.program)).unwrap_or_default();
-    json
 }
 
 async fn load_deployment(shared: &Shared, id: &str) -> Result<Deployment, Problem> {
@@ -497,6 +668,14 @@ async fn load_deployment(shared: &Shared, id: &str) -> Result<Deployment, Proble
         .ok_or_else(|| deployment_not_found(id))
 }
 
+/// Every deployment, oldest first.
+#[utoipa::path(
+    get,
+    path = "/deployments",
+    tag = "deployments",
+    summary = "List the deployments",
+    responses((status = 200, description = "every deployment", body = Deployments)),
+)]
 async fn list_deployments(State(shared): State<Arc<Shared>>) -> Answer {
     let deployments = shared
         .store
@@ -505,16 +684,51 @@ async fn list_deployments(State(shared): State<Arc<Shared>>) -> Answer {
         .map_err(|error| internal(&error))?;
     Ok(reply(
         StatusCode::OK,
-        &json!({ "deployments": deployments }),
+        &Deployments {
+            deployments: deployments.into_iter().map(Summary::from).collect(),
+        },
     ))
 }
 
-async fn get_deployment(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+#[utoipa::path(
+    get,
+    path = "/deployments/{id}",
+    tag = "deployments",
+    summary = "Show a deployment and its webhooks",
+    params(("id" = String, Path, description = "the deployment's id")),
+    responses(
+        (status = 200, description = "the deployment", body = Described),
+        (status = 400, description = "`bad_path`: the id cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`deployment_not_found`", body = ProblemSchema),
+    ),
+)]
+async fn get_deployment(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_param(id)?;
     let deployment = load_deployment(&shared, &id).await?;
     Ok(reply(StatusCode::OK, &described(&deployment)))
 }
 
-async fn activate(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+#[utoipa::path(
+    post,
+    path = "/deployments/{id}/activate",
+    tag = "deployments",
+    summary = "Activate a deployment: its webhooks answer and its workflows start",
+    params(("id" = String, Path, description = "the deployment's id")),
+    responses(
+        (status = 200, description = "the deployment, now active", body = Described),
+        (status = 400, description = "`bad_path`: the id cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`deployment_not_found`", body = ProblemSchema),
+        (status = 409, description = "`webhook_conflict`: another active deployment claims one of its webhooks", body = ProblemSchema),
+    ),
+)]
+async fn activate(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_param(id)?;
     routes::activate(shared.store.as_ref(), &id)
         .await
         .map_err(|error| deploy_problem(error, &id))?;
@@ -524,7 +738,23 @@ async fn activate(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
     Ok(reply(StatusCode::OK, &described(&deployment)))
 }
 
-async fn deactivate(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+#[utoipa::path(
+    post,
+    path = "/deployments/{id}/deactivate",
+    tag = "deployments",
+    summary = "Deactivate a deployment: its webhooks stop answering; its runs go on",
+    params(("id" = String, Path, description = "the deployment's id")),
+    responses(
+        (status = 200, description = "the deployment, now inactive", body = Described),
+        (status = 400, description = "`bad_path`: the id cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`deployment_not_found`", body = ProblemSchema),
+    ),
+)]
+async fn deactivate(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_param(id)?;
     match shared.store.deactivate(&id).await {
         Ok(()) => {}
         Err(store::Error::NotFound { .. }) => return Err(deployment_not_found(&id)),
@@ -538,31 +768,94 @@ async fn deactivate(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -
 
 // ---------------------------------------------------------------- workflows
 
-fn triggers(workflow: &Workflow) -> Vec<Json> {
+/// What starts a workflow's runs.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum TriggerJson {
+    Webhook {
+        /// Upper case: `POST`.
+        method: String,
+        path: String,
+    },
+    Schedule {
+        cron: String,
+        /// The IANA time zone (`UTC` when the source names none).
+        tz: String,
+    },
+    Event {
+        event: String,
+    },
+    Manual,
+}
+
+fn triggers(workflow: &Workflow) -> Vec<TriggerJson> {
     workflow
         .triggers
         .iter()
         .map(|trigger| match trigger {
-            Trigger::Webhook { method, path, .. } => json!({
-                "kind": "webhook",
-                "method": method.to_ascii_uppercase(),
-                "path": path,
-            }),
-            Trigger::Schedule { cron, tz } => json!({ "kind": "schedule", "cron": cron, "tz": tz }),
-            Trigger::Event { event } => json!({ "kind": "event", "event": event }),
-            Trigger::Manual => json!({ "kind": "manual" }),
+            Trigger::Webhook { method, path, .. } => TriggerJson::Webhook {
+                method: method.to_ascii_uppercase(),
+                path: path.clone(),
+            },
+            Trigger::Schedule { cron, tz } => TriggerJson::Schedule {
+                cron: cron.clone(),
+                tz: tz.clone(),
+            },
+            Trigger::Event { event } => TriggerJson::Event {
+                event: event.clone(),
+            },
+            Trigger::Manual => TriggerJson::Manual,
         })
         .collect()
 }
 
-fn workflow_json(deployment: &Deployment, workflow: &Workflow) -> Json {
-    json!({
-        "name": workflow.name,
-        "deployment": deployment.id,
-        "version": deployment.version,
-        "triggers": triggers(workflow),
-        "input_type": input_type(workflow),
-    })
+/// A workflow of an active deployment.
+#[derive(Serialize, ToSchema)]
+struct WorkflowJson {
+    name: String,
+    /// The active deployment that defines it.
+    deployment: String,
+    version: i64,
+    triggers: Vec<TriggerJson>,
+    /// The input's type in flowc syntax: `{ name: string }`.
+    input_type: String,
+}
+
+/// `GET /workflows`.
+#[derive(Serialize, ToSchema)]
+struct Workflows {
+    workflows: Vec<WorkflowJson>,
+}
+
+/// A deployment that defines the workflow.
+#[derive(Serialize, ToSchema)]
+struct Version {
+    deployment: String,
+    version: i64,
+    active: bool,
+    /// Milliseconds since the Unix epoch.
+    created_at: Millis,
+}
+
+/// `GET /workflows/{name}`: the workflow and every deployment that defines it.
+#[derive(Serialize, ToSchema)]
+struct WorkflowDetail {
+    name: String,
+    deployment: String,
+    version: i64,
+    triggers: Vec<TriggerJson>,
+    input_type: String,
+    versions: Vec<Version>,
+}
+
+fn workflow_json(deployment: &Deployment, workflow: &Workflow) -> WorkflowJson {
+    WorkflowJson {
+        name: workflow.name.clone(),
+        deployment: deployment.id.clone(),
+        version: deployment.version,
+        triggers: triggers(workflow),
+        input_type: input_type(workflow),
+    }
 }
 
 /// The active deployment that defines `name`, if any.
@@ -580,13 +873,20 @@ async fn active_for(shared: &Shared, name: &str) -> Result<Option<Deployment>, P
         .find(|deployment| deployment.program.workflow(name).is_some()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workflows",
+    tag = "workflows",
+    summary = "List the workflows of the active deployments",
+    responses((status = 200, description = "sorted by name", body = Workflows)),
+)]
 async fn list_workflows(State(shared): State<Arc<Shared>>) -> Answer {
     let active = shared
         .store
         .active_deployments()
         .await
         .map_err(|error| internal(&error))?;
-    let mut workflows: Vec<Json> = active
+    let mut workflows: Vec<WorkflowJson> = active
         .iter()
         .flat_map(|deployment| {
             deployment
@@ -596,44 +896,100 @@ async fn list_workflows(State(shared): State<Arc<Shared>>) -> Answer {
                 .map(move |workflow| workflow_json(deployment, workflow))
         })
         .collect();
-    workflows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    Ok(reply(StatusCode::OK, &json!({ "workflows": workflows })))
+    workflows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(reply(StatusCode::OK, &Workflows { workflows }))
 }
 
-async fn get_workflow(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Answer {
+#[utoipa::path(
+    get,
+    path = "/workflows/{name}",
+    tag = "workflows",
+    summary = "Show a workflow and the deployments that define it",
+    params(("name" = String, Path, description = "the workflow's name")),
+    responses(
+        (status = 200, description = "the workflow", body = WorkflowDetail),
+        (status = 400, description = "`bad_path`: the name cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`workflow_not_found`: no active deployment defines it", body = ProblemSchema),
+    ),
+)]
+async fn get_workflow(
+    State(shared): State<Arc<Shared>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let name = path_param(name)?;
     let deployment = active_for(&shared, &name)
         .await?
         .ok_or_else(|| workflow_not_found(&name))?;
     let Some(workflow) = deployment.program.workflow(&name) else {
         return Err(workflow_not_found(&name));
     };
-    let versions: Vec<Json> = shared
+    let versions: Vec<Version> = shared
         .store
         .list_deployments()
         .await
         .map_err(|error| internal(&error))?
         .into_iter()
         .filter(|summary| summary.workflows.contains(&name))
-        .map(|summary| {
-            json!({
-                "deployment": summary.id,
-                "version": summary.version,
-                "active": summary.active,
-                "created_at": summary.created_at,
-            })
+        .map(|summary| Version {
+            deployment: summary.id,
+            version: summary.version,
+            active: summary.active,
+            created_at: summary.created_at,
         })
         .collect();
-    let mut json = workflow_json(&deployment, workflow);
-    json["versions"] = Json::Array(versions);
-    Ok(reply(StatusCode::OK, &json))
+    let json = workflow_json(&deployment, workflow);
+    Ok(reply(
+        StatusCode::OK,
+        &WorkflowDetail {
+            name: json.name,
+            deployment: json.deployment,
+            version: json.version,
+            triggers: json.triggers,
+            input_type: json.input_type,
+            versions,
+        },
+    ))
 }
 
+/// What starting a run answers.
+#[derive(Serialize, ToSchema)]
+struct RunStarted {
+    run_id: String,
+    /// False when the `Idempotency-Key` named a run already started.
+    created: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/workflows/{name}/runs",
+    tag = "workflows",
+    summary = "Start a run of a workflow that has `on manual`",
+    params(
+        ("name" = String, Path, description = "the workflow's name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a repeated key answers the run it started (200) instead of starting another"),
+    ),
+    request_body(
+        content = inline(Object),
+        description = "the workflow's input (an empty body is `null`)",
+        content_type = "application/json",
+    ),
+    responses(
+        (status = 201, description = "the run was started", body = RunStarted),
+        (status = 200, description = "the `Idempotency-Key` named a run already started", body = RunStarted),
+        (status = 400, description = "`malformed_json`, `bad_body`, `bad_idempotency_key`, `bad_path`", body = ProblemSchema),
+        (status = 404, description = "`workflow_not_found`: no active deployment defines it", body = ProblemSchema),
+        (status = 409, description = "`not_manual`: the workflow has no `on manual` trigger", body = ProblemSchema),
+        (status = 413, description = "`payload_too_large`", body = ProblemSchema),
+        (status = 422, description = "`input_mismatch`: the body is not of the workflow's input type (details.path)", body = ProblemSchema),
+    ),
+)]
 async fn start_run(
     State(shared): State<Arc<Shared>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let name = path_param(name)?;
     let input = body_json(body, shared.body_limit)?.unwrap_or(Json::Null);
     let deployment = active_for(&shared, &name)
         .await?
@@ -699,11 +1055,179 @@ async fn start_run(
     };
     Ok(reply(
         status,
-        &json!({ "run_id": started.run, "created": started.created }),
+        &RunStarted {
+            run_id: started.run,
+            created: started.created,
+        },
     ))
 }
 
 // ---------------------------------------------------------------- runs
+
+/// Where a run is in its life.
+#[derive(Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    /// Stored, not yet picked up.
+    Pending,
+    Running,
+    /// Parked on a timer, callback, approval or event.
+    Waiting,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl From<RunStatus> for Status {
+    fn from(status: RunStatus) -> Status {
+        match status {
+            RunStatus::Pending => Status::Pending,
+            RunStatus::Running => Status::Running,
+            RunStatus::Waiting => Status::Waiting,
+            RunStatus::Succeeded => Status::Succeeded,
+            RunStatus::Failed => Status::Failed,
+            RunStatus::Cancelled => Status::Cancelled,
+        }
+    }
+}
+
+/// A run as stored.
+#[derive(Serialize, ToSchema)]
+struct RunJson {
+    id: String,
+    deployment: String,
+    workflow: String,
+    status: Status,
+    /// What started it: `webhook`, `api`, `replay`, …
+    trigger: String,
+    #[schema(value_type = Object)]
+    input: Json,
+    /// The workflow's result, once it succeeded (`null` before).
+    output: Json,
+    /// The error it failed with (`null` unless it failed).
+    error: Json,
+    idempotency_key: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    created_at: Millis,
+    /// Milliseconds since the Unix epoch.
+    updated_at: Millis,
+    /// The `webhook` record the run reads, when a webhook started it.
+    #[schema(value_type = Option<Object>)]
+    webhook: Option<Json>,
+    /// The run this one replays.
+    replay_of: Option<String>,
+    /// How many times the run was retried after failing.
+    retries: i64,
+}
+
+impl From<store::Run> for RunJson {
+    fn from(run: store::Run) -> RunJson {
+        RunJson {
+            id: run.id,
+            deployment: run.deployment,
+            workflow: run.workflow,
+            status: run.status.into(),
+            trigger: run.trigger,
+            input: run.input,
+            output: run.output.unwrap_or(Json::Null),
+            error: run.error.unwrap_or(Json::Null),
+            idempotency_key: run.idempotency_key,
+            created_at: run.created_at,
+            updated_at: run.updated_at,
+            webhook: run.webhook,
+            replay_of: run.replay_of,
+            retries: run.retries,
+        }
+    }
+}
+
+/// One page of runs, newest first.
+#[derive(Serialize, ToSchema)]
+struct Runs {
+    runs: Vec<RunJson>,
+    /// The `after` of the next page, when there may be one.
+    next: Option<String>,
+}
+
+/// Where a step attempt is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum StepState {
+    /// Journaled before its effect.
+    Started,
+    Succeeded,
+    Failed,
+}
+
+/// One attempt of one step, as journaled.
+#[derive(Serialize, ToSchema)]
+struct StepJson {
+    /// The step path: `check`, `items[3].price`.
+    path: String,
+    /// 1 for the first attempt.
+    attempt: i64,
+    status: StepState,
+    /// What the step sent, when it sends anything (`null` otherwise).
+    input: Json,
+    /// Its result, once it succeeded (`null` before).
+    output: Json,
+    /// The error it failed with (`null` unless it failed).
+    error: Json,
+    /// Milliseconds since the Unix epoch.
+    started_at: Millis,
+    finished_at: Option<Millis>,
+    /// The run's `retries` when this attempt was journaled.
+    generation: i64,
+    /// A journaled `now()` or `uuid()` rather than a step of the source.
+    recorded: bool,
+}
+
+impl From<store::Step> for StepJson {
+    fn from(step: store::Step) -> StepJson {
+        StepJson {
+            recorded: is_recorded_path(&step.path),
+            status: match step.status {
+                store::StepStatus::Started => StepState::Started,
+                store::StepStatus::Succeeded => StepState::Succeeded,
+                store::StepStatus::Failed => StepState::Failed,
+            },
+            path: step.path,
+            attempt: step.attempt,
+            input: step.input.unwrap_or(Json::Null),
+            output: step.output.unwrap_or(Json::Null),
+            error: step.error.unwrap_or(Json::Null),
+            started_at: step.started_at,
+            finished_at: step.finished_at,
+            generation: step.generation,
+        }
+    }
+}
+
+/// `GET /runs/{id}`: the run and its journal, steps in the order they started.
+#[derive(Serialize, ToSchema)]
+struct RunDetail {
+    run: RunJson,
+    steps: Vec<StepJson>,
+}
+
+/// The filters and page of `GET /runs`. Read by [`run_query`], which refuses
+/// anything else; this type describes them for the document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "the document's view of what `run_query` reads")]
+struct RunsQuery {
+    /// Only runs of this workflow.
+    workflow: Option<String>,
+    /// Only runs in this state.
+    status: Option<Status>,
+    /// Only runs of this deployment.
+    deployment: Option<String>,
+    /// How many runs a page holds (50 by default).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The `next` of the previous page.
+    after: Option<String>,
+}
 
 fn bad_query(message: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "bad_query", message)
@@ -756,6 +1280,17 @@ fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
     Ok((filter, page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/runs",
+    tag = "runs",
+    summary = "List runs, newest first, a page at a time",
+    params(RunsQuery),
+    responses(
+        (status = 200, description = "one page", body = Runs),
+        (status = 400, description = "`bad_query`: an unknown parameter, one given twice, or a value out of range", body = ProblemSchema),
+    ),
+)]
 async fn list_runs(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Answer {
     let (filter, page) = run_query(query.as_deref())?;
     let runs = shared
@@ -763,32 +1298,71 @@ async fn list_runs(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery)
         .list_runs(filter, page)
         .await
         .map_err(|error| internal(&error))?;
-    Ok(reply(StatusCode::OK, &runs))
+    Ok(reply(
+        StatusCode::OK,
+        &Runs {
+            runs: runs.runs.into_iter().map(RunJson::from).collect(),
+            next: runs.next,
+        },
+    ))
 }
 
-async fn get_run(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+#[utoipa::path(
+    get,
+    path = "/runs/{id}",
+    tag = "runs",
+    summary = "Show a run with every step attempt",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "the run and its steps", body = RunDetail),
+        (status = 400, description = "`bad_path`: the id cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`run_not_found`", body = ProblemSchema),
+    ),
+)]
+async fn get_run(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_param(id)?;
     let detail = shared
         .store
         .get_run(&id)
         .await
         .map_err(|error| internal(&error))?
         .ok_or_else(|| run_not_found(&id))?;
-    let steps: Vec<Json> = detail
-        .steps
-        .iter()
-        .map(|step| {
-            let mut json = serde_json::to_value(step).unwrap_or_else(|_| json!({}));
-            json["recorded"] = Json::Bool(is_recorded_path(&step.path));
-            json
-        })
-        .collect();
     Ok(reply(
         StatusCode::OK,
-        &json!({ "run": detail.run, "steps": steps }),
+        &RunDetail {
+            run: detail.run.into(),
+            steps: detail.steps.into_iter().map(StepJson::from).collect(),
+        },
     ))
 }
 
-async fn retry(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+/// What retrying answers.
+#[derive(Serialize, ToSchema)]
+struct Retried {
+    run_id: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/retry",
+    tag = "runs",
+    summary = "Retry a failed run from its failed step",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 202, description = "the run is running again", body = Retried),
+        (status = 400, description = "`bad_path`: the id cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`run_not_found`", body = ProblemSchema),
+        (status = 409, description = "`run_not_failed`: only a failed run can be retried", body = ProblemSchema),
+    ),
+)]
+async fn retry(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_param(id)?;
     match shared.engine.reopen(&id).await {
         Ok(()) => {}
         Err(engine::Error::RunNotFound(_)) => return Err(run_not_found(&id)),
@@ -802,20 +1376,47 @@ async fn retry(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Ans
         Err(error) => return Err(internal(&error)),
     }
     shared.spawn_run(id.clone());
-    Ok(reply(StatusCode::ACCEPTED, &json!({ "run_id": id })))
+    Ok(reply(StatusCode::ACCEPTED, &Retried { run_id: id }))
 }
 
-#[derive(Deserialize)]
+/// What `POST /runs/{id}/replay` reads: an input to use instead of the run's.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplayBody {
+    /// The new run's input; the replayed run's when absent.
+    #[schema(value_type = Option<Object>)]
     input: Option<Json>,
 }
 
+/// What replaying answers.
+#[derive(Serialize, ToSchema)]
+struct Replayed {
+    /// The new run.
+    run_id: String,
+    replay_of: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/replay",
+    tag = "runs",
+    summary = "Start a new run of the same workflow with the same or an edited input",
+    params(("id" = String, Path, description = "the run's id")),
+    request_body(content = Option<ReplayBody>, description = "optional; an empty body replays the input as it was"),
+    responses(
+        (status = 201, description = "the new run", body = Replayed),
+        (status = 400, description = "`malformed_json`, `bad_body`, `bad_path`", body = ProblemSchema),
+        (status = 404, description = "`run_not_found`", body = ProblemSchema),
+        (status = 413, description = "`payload_too_large`", body = ProblemSchema),
+        (status = 422, description = "`input_mismatch`: the input is not of the workflow's input type", body = ProblemSchema),
+    ),
+)]
 async fn replay(
     State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let id = path_param(id)?;
     let input = match body_json(body, shared.body_limit)? {
         Some(json) => body_as::<ReplayBody>(json)?.input,
         None => None,
@@ -831,15 +1432,52 @@ async fn replay(
     shared.spawn_run(started.run.clone());
     Ok(reply(
         StatusCode::CREATED,
-        &json!({ "run_id": started.run, "replay_of": id }),
+        &Replayed {
+            run_id: started.run,
+            replay_of: id,
+        },
     ))
 }
 
-async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+/// The one state a cancel answers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum CancelledState {
+    Cancelled,
+}
+
+/// What cancelling answers.
+#[derive(Serialize, ToSchema)]
+struct Cancelled {
+    run_id: String,
+    status: CancelledState,
+}
+
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/cancel",
+    tag = "runs",
+    summary = "Cancel a run that has not ended; a step under way is aborted",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "the run is cancelled", body = Cancelled),
+        (status = 400, description = "`bad_path`: the id cannot be decoded", body = ProblemSchema),
+        (status = 404, description = "`run_not_found`", body = ProblemSchema),
+        (status = 409, description = "`run_finished`: the run has already ended", body = ProblemSchema),
+    ),
+)]
+async fn cancel(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_param(id)?;
     match shared.engine.cancel(&id).await {
         Ok(()) => Ok(reply(
             StatusCode::OK,
-            &json!({ "run_id": id, "status": "cancelled" }),
+            &Cancelled {
+                run_id: id,
+                status: CancelledState::Cancelled,
+            },
         )),
         Err(engine::Error::RunNotFound(_)) => Err(run_not_found(&id)),
         Err(engine::Error::Store(store::Error::Conflict(message))) => Err(Problem::new(

@@ -31,7 +31,8 @@
 //! | 422 | `idempotency_key` | the key expression failed on this input |
 //! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault, a preset is not supported yet, the store failed |
 //!
-//! The admin API (every route, known or not, checks the token first):
+//! The admin API (every route, known or not, checks the token first, except
+//! `GET /api/v1/openapi.json`, its OpenAPI 3.1 document: `openapi.rs`):
 //!
 //! | status | code | when |
 //! | --- | --- | --- |
@@ -39,12 +40,13 @@
 //! | 404 | `not_found` | no admin route has this path |
 //! | 404 | `deployment_not_found`, `workflow_not_found`, `run_not_found` | the id or name is unknown (a workflow: to active deployments) |
 //! | 405 | `method_not_allowed` | the route exists with other methods |
-//! | 400 | `malformed_json`, `bad_body`, `bad_ir`, `bad_query`, `bad_idempotency_key` | the body is not JSON or not of the route's shape, the IR cannot be read, a `/runs` query parameter is unknown or out of range |
+//! | 400 | `malformed_json`, `bad_body`, `bad_query`, `bad_idempotency_key`, `bad_path` | the body is not JSON or not of the route's shape, a `/runs` query parameter is unknown or out of range, a path parameter does not decode |
 //! | 413 | `payload_too_large` | the body is over the limit |
 //! | 409 | `webhook_conflict` | deploying or activating would give a method and path a second active owner |
 //! | 409 | `run_not_failed`, `run_finished` | retrying a run that did not fail, cancelling one that ended |
 //! | 409 | `not_manual` | starting a workflow that has no `on manual` trigger |
 //! | 422 | `compile_errors` | the posted source has errors (`details` is the `flowc check --format json` object) |
+//! | 422 | `bad_ir` | the posted IR cannot be read (another IR version, not a program) |
 //! | 422 | `missing_secrets` | the vault lacks secrets the program mentions (`details.secrets`, each with its workflows) |
 //! | 422 | `input_mismatch` | a run's (or a replay's) input is not of the workflow's input type (`details.path`) |
 //! | 500 | `internal` | the store failed |
@@ -53,6 +55,7 @@
 
 mod admin;
 mod ingress;
+mod openapi;
 mod problem;
 pub mod routes;
 pub mod token;

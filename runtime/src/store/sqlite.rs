@@ -270,6 +270,7 @@ impl Inner {
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(self.options.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch("PRAGMA query_only = ON")?;
         Ok(conn)
     }
@@ -292,8 +293,13 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Prepared statements each connection keeps: every statement the store runs
+/// fits, so none of the hot ones is ever parsed again (rusqlite's default is 16).
+const STATEMENT_CACHE: usize = 64;
+
 fn configure_writer(conn: &Connection, options: &Options) -> Result<()> {
     conn.busy_timeout(options.busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     expect("journal_mode", mode.to_ascii_lowercase(), "wal".to_owned())?;
     conn.execute_batch(&format!(
@@ -359,8 +365,14 @@ fn conversion_error(index: usize, message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, message.into())
 }
 
-const RUN_COLUMNS: &str = "id, deployment, workflow, status, trigger, input, output, error, \
-                           idempotency_key, created_at, updated_at, webhook, replay_of, retries";
+/// The columns `run_from_row` reads, in its order. A macro, not a `const`, so that
+/// statements using it stay literals for `concat!` and the statement cache.
+macro_rules! run_columns {
+    () => {
+        "id, deployment, workflow, status, trigger, input, output, error, idempotency_key, \
+         created_at, updated_at, webhook, replay_of, retries"
+    };
+}
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     let status: String = row.get(3)?;
@@ -399,12 +411,58 @@ fn step_from_row(row: &Row<'_>) -> rusqlite::Result<Step> {
     })
 }
 
-const UNFINISHED: &str = "('pending', 'running', 'waiting')";
+/// The non-terminal statuses, as an SQL list (a macro for `concat!`).
+macro_rules! unfinished {
+    () => {
+        "('pending', 'running', 'waiting')"
+    };
+}
+
+/// Runs a statement through the connection's cache of prepared statements: the
+/// statements of the hot path (a run's start, each step's journal writes, its end)
+/// are parsed once per connection, not once per call.
+fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// A read transaction begun and ended through the statement cache, so that what
+/// one read returns (a run and its steps) comes from one snapshot of the database.
+struct Snapshot<'c>(&'c Connection);
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Snapshot<'c>> {
+        execute(conn, "BEGIN", [])?;
+        Ok(Snapshot(conn))
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        // A reader goes back to the pool: it must not keep an old snapshot open.
+        if execute(self.0, "COMMIT", []).is_err() && !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Reads one row through the statement cache (see [`execute`]).
+fn query_row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, read)
+}
 
 /// Sets a non-terminal run's `updated_at` (and maybe more), or explains why not.
 fn touch_run(conn: &Connection, run: &str, now: Millis) -> Result<()> {
-    let changed = conn.execute(
-        &format!("UPDATE runs SET updated_at = ?2 WHERE id = ?1 AND status IN {UNFINISHED}"),
+    let changed = execute(
+        conn,
+        concat!(
+            "UPDATE runs SET updated_at = ?2 WHERE id = ?1 AND status IN ",
+            unfinished!()
+        ),
         params![run, now],
     )?;
     if changed == 0 {
@@ -415,11 +473,13 @@ fn touch_run(conn: &Connection, run: &str, now: Millis) -> Result<()> {
 
 /// The error for a run that is missing or already finished.
 fn not_open(conn: &Connection, run: &str) -> Result<Error> {
-    let status: Option<String> = conn
-        .query_row("SELECT status FROM runs WHERE id = ?1", [run], |row| {
-            row.get(0)
-        })
-        .optional()?;
+    let status: Option<String> = query_row(
+        conn,
+        "SELECT status FROM runs WHERE id = ?1",
+        [run],
+        |row| row.get(0),
+    )
+    .optional()?;
     Ok(match status {
         None => Error::NotFound {
             kind: "run",
@@ -438,22 +498,22 @@ fn workflows_of(conn: &Connection, deployment: &str) -> Result<Vec<String>> {
 }
 
 fn load_deployment(conn: &Connection, id: &str) -> Result<Option<Deployment>> {
-    let row = conn
-        .query_row(
-            "SELECT id, hash, version, active, created_at, ir FROM deployments WHERE id = ?1",
-            [id],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, bool>(3)?,
-                    row.get::<_, Millis>(4)?,
-                    row.get::<_, Vec<u8>>(5)?,
-                ))
-            },
-        )
-        .optional()?;
+    let row = query_row(
+        conn,
+        "SELECT id, hash, version, active, created_at, ir FROM deployments WHERE id = ?1",
+        [id],
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, bool>(3)?,
+                row.get::<_, Millis>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+            ))
+        },
+    )
+    .optional()?;
     let Some((id, hash, version, active, created_at, ir)) = row else {
         return Ok(None);
     };
@@ -492,13 +552,13 @@ impl Store for SqliteStore {
             });
         }
         self.write(move |conn| {
-            let existing = conn
-                .query_row(
-                    "SELECT id, version FROM deployments WHERE hash = ?1",
-                    [&hash],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
+            let existing = query_row(
+                conn,
+                "SELECT id, version FROM deployments WHERE hash = ?1",
+                [&hash],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
             if let Some((id, version)) = existing {
                 return Ok(Deployed {
                     id,
@@ -506,13 +566,15 @@ impl Store for SqliteStore {
                     created: false,
                 });
             }
-            let version: i64 = conn.query_row(
+            let version: i64 = query_row(
+                conn,
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM deployments",
                 [],
                 |row| row.get(0),
             )?;
             let id = ids.new_id();
-            conn.execute(
+            execute(
+                conn,
                 "INSERT INTO deployments (id, hash, ir_version, ir, version, active, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
                 params![id, hash, ir_version, ir, version, clock.now_ms()],
@@ -534,7 +596,8 @@ impl Store for SqliteStore {
     fn activate(&self, deployment: &str) -> BoxFuture<'_, Result<Vec<DeploymentId>>> {
         let deployment = deployment.to_owned();
         self.write(move |conn| {
-            let changed = conn.execute(
+            let changed = execute(
+                conn,
                 "UPDATE deployments SET active = 1 WHERE id = ?1",
                 [&deployment],
             )?;
@@ -563,7 +626,8 @@ impl Store for SqliteStore {
     fn deactivate(&self, deployment: &str) -> BoxFuture<'_, Result<()>> {
         let deployment = deployment.to_owned();
         self.write(move |conn| {
-            let changed = conn.execute(
+            let changed = execute(
+                conn,
                 "UPDATE deployments SET active = 0 WHERE id = ?1",
                 [&deployment],
             )?;
@@ -628,8 +692,8 @@ impl Store for SqliteStore {
         let (clock, ids) = (self.clock(), self.ids());
         self.write(move |conn| {
             let now = clock.now_ms();
-            let defined = conn
-                .query_row(
+            let defined = query_row(
+                    conn,
                     "SELECT 1 FROM deployment_workflows WHERE deployment = ?1 AND workflow = ?2",
                     params![run.deployment, run.workflow],
                     |_| Ok(()),
@@ -642,13 +706,13 @@ impl Store for SqliteStore {
                 });
             }
             let existing: Option<String> = match &run.idempotency_key {
-                Some(key) => conn
-                    .query_row(
-                        "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
-                        params![run.workflow, key],
-                        |row| row.get(0),
-                    )
-                    .optional()?,
+                Some(key) => query_row(
+                    conn,
+                    "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
+                    params![run.workflow, key],
+                    |row| row.get(0),
+                )
+                .optional()?,
                 None => None,
             };
             let started = match existing {
@@ -658,7 +722,8 @@ impl Store for SqliteStore {
                 },
                 None => {
                     let id = ids.new_id();
-                    conn.execute(
+                    execute(
+                conn,
                         "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
                                            idempotency_key, created_at, updated_at, webhook,
                                            replay_of)
@@ -682,7 +747,8 @@ impl Store for SqliteStore {
                 }
             };
             if let Some(Delivery { method, path }) = &run.delivery {
-                conn.execute(
+                execute(
+                conn,
                     "INSERT INTO webhook_deliveries
                          (id, method, path, workflow, idempotency_key, run, created_run, received_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -714,10 +780,11 @@ impl Store for SqliteStore {
             });
         }
         self.write(move |conn| {
-            let changed = conn.execute(
-                &format!(
-                    "UPDATE runs SET status = ?2, updated_at = ?3
-                     WHERE id = ?1 AND status IN {UNFINISHED}"
+            let changed = execute(
+                conn,
+                concat!(
+                    "UPDATE runs SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ",
+                    unfinished!()
                 ),
                 params![run, status.as_str(), clock.now_ms()],
             )?;
@@ -737,10 +804,12 @@ impl Store for SqliteStore {
                 RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
                 RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
             };
-            let changed = conn.execute(
-                &format!(
+            let changed = execute(
+                conn,
+                concat!(
                     "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5
-                     WHERE id = ?1 AND status IN {UNFINISHED}"
+                     WHERE id = ?1 AND status IN ",
+                    unfinished!()
                 ),
                 params![
                     run,
@@ -761,18 +830,21 @@ impl Store for SqliteStore {
         let run = run.to_owned();
         let clock = self.clock();
         self.write(move |conn| {
-            let changed = conn.execute(
+            let changed = execute(
+                conn,
                 "UPDATE runs SET status = 'pending', error = NULL, output = NULL,
                      retries = retries + 1, updated_at = ?2
                  WHERE id = ?1 AND status = 'failed'",
                 params![run, clock.now_ms()],
             )?;
             if changed == 0 {
-                let status: Option<String> = conn
-                    .query_row("SELECT status FROM runs WHERE id = ?1", [&run], |row| {
-                        row.get(0)
-                    })
-                    .optional()?;
+                let status: Option<String> = query_row(
+                    conn,
+                    "SELECT status FROM runs WHERE id = ?1",
+                    [&run],
+                    |row| row.get(0),
+                )
+                .optional()?;
                 return Err(match status {
                     None => Error::NotFound {
                         kind: "run",
@@ -788,18 +860,18 @@ impl Store for SqliteStore {
     fn get_run(&self, run: &str) -> BoxFuture<'_, Result<Option<RunDetail>>> {
         let run = run.to_owned();
         self.read(move |conn| {
-            let transaction = conn.unchecked_transaction()?;
-            let found = transaction
-                .query_row(
-                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                    [&run],
-                    run_from_row,
-                )
-                .optional()?;
+            let snapshot = Snapshot::begin(conn)?;
+            let found = query_row(
+                snapshot.0,
+                concat!("SELECT ", run_columns!(), " FROM runs WHERE id = ?1"),
+                [&run],
+                run_from_row,
+            )
+            .optional()?;
             let Some(found) = found else {
                 return Ok(None);
             };
-            let mut statement = transaction.prepare(
+            let mut statement = snapshot.0.prepare_cached(
                 "SELECT path, attempt, status, input, output, error, started_at, finished_at,
                         generation
                  FROM steps WHERE run = ?1 ORDER BY started_at, path, attempt",
@@ -839,7 +911,8 @@ impl Store for SqliteStore {
                 format!("WHERE {}", clauses.join(" AND "))
             };
             let mut statement = conn.prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id DESC LIMIT ?"
+                "SELECT {} FROM runs {filter} ORDER BY created_at DESC, id DESC LIMIT ?",
+                run_columns!()
             ))?;
             let mut runs = statement
                 .query_map(rusqlite::params_from_iter(values), run_from_row)?
@@ -857,9 +930,12 @@ impl Store for SqliteStore {
 
     fn runs_to_resume(&self) -> BoxFuture<'_, Result<Vec<Run>>> {
         self.read(|conn| {
-            let mut statement = conn.prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE status IN {UNFINISHED}
-                 ORDER BY created_at, id"
+            let mut statement = conn.prepare(concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM runs WHERE status IN ",
+                unfinished!(),
+                " ORDER BY created_at, id"
             ))?;
             Ok(statement
                 .query_map([], run_from_row)?
@@ -879,7 +955,8 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let now = clock.now_ms();
             touch_run(conn, &run, now)?;
-            let inserted = conn.execute(
+            let inserted = execute(
+                conn,
                 "INSERT INTO steps (run, path, attempt, status, input, started_at, generation)
                  VALUES (?1, ?2, ?3, 'started', ?4, ?5,
                          (SELECT retries FROM runs WHERE id = ?1))
@@ -911,7 +988,8 @@ impl Store for SqliteStore {
                 StepOutcome::Succeeded(output) => (StepStatus::Succeeded, Some(output), None),
                 StepOutcome::Failed(error) => (StepStatus::Failed, None, Some(error)),
             };
-            let changed = conn.execute(
+            let changed = execute(
+                conn,
                 "UPDATE steps SET status = ?4, output = ?5, error = ?6, finished_at = ?7
                  WHERE run = ?1 AND path = ?2 AND attempt = ?3 AND status = 'started'",
                 params![
@@ -925,13 +1003,13 @@ impl Store for SqliteStore {
                 ],
             )?;
             if changed == 0 {
-                let exists = conn
-                    .query_row(
-                        "SELECT 1 FROM steps WHERE run = ?1 AND path = ?2 AND attempt = ?3",
-                        params![run, path, attempt],
-                        |_| Ok(()),
-                    )
-                    .optional()?;
+                let exists = query_row(
+                    conn,
+                    "SELECT 1 FROM steps WHERE run = ?1 AND path = ?2 AND attempt = ?3",
+                    params![run, path, attempt],
+                    |_| Ok(()),
+                )
+                .optional()?;
                 return Err(match exists {
                     None => Error::NotFound {
                         kind: "step",
@@ -957,7 +1035,8 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let now = clock.now_ms();
             touch_run(conn, &run, now)?;
-            let inserted = conn.execute(
+            let inserted = execute(
+                conn,
                 "INSERT INTO steps (run, path, attempt, status, output, started_at, finished_at)
                  VALUES (?1, ?2, 1, 'succeeded', ?3, ?4, ?4)
                  ON CONFLICT (run, path, attempt) DO NOTHING",
@@ -976,7 +1055,8 @@ impl Store for SqliteStore {
         let name = name.to_owned();
         let clock = self.clock();
         self.write(move |conn| {
-            conn.execute(
+            execute(
+                conn,
                 "INSERT INTO secrets (name, ciphertext, nonce, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext,
                      nonce = excluded.nonce, updated_at = excluded.updated_at",
@@ -989,22 +1069,22 @@ impl Store for SqliteStore {
     fn get_secret(&self, name: &str) -> BoxFuture<'_, Result<Option<StoredSecret>>> {
         let name = name.to_owned();
         self.read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT name, ciphertext, nonce, updated_at FROM secrets WHERE name = ?1",
-                    [&name],
-                    |row| {
-                        Ok(StoredSecret {
-                            name: row.get(0)?,
-                            blob: SecretBlob {
-                                ciphertext: row.get(1)?,
-                                nonce: row.get(2)?,
-                            },
-                            updated_at: row.get(3)?,
-                        })
-                    },
-                )
-                .optional()?)
+            Ok(query_row(
+                conn,
+                "SELECT name, ciphertext, nonce, updated_at FROM secrets WHERE name = ?1",
+                [&name],
+                |row| {
+                    Ok(StoredSecret {
+                        name: row.get(0)?,
+                        blob: SecretBlob {
+                            ciphertext: row.get(1)?,
+                            nonce: row.get(2)?,
+                        },
+                        updated_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 
@@ -1026,7 +1106,7 @@ impl Store for SqliteStore {
     fn delete_secret(&self, name: &str) -> BoxFuture<'_, Result<bool>> {
         let name = name.to_owned();
         self.write(move |conn| {
-            Ok(conn.execute("DELETE FROM secrets WHERE name = ?1", [&name])? > 0)
+            Ok(execute(conn, "DELETE FROM secrets WHERE name = ?1", [&name])? > 0)
         })
     }
 }

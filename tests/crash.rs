@@ -24,7 +24,7 @@
 
 mod support;
 
-use flowc_runtime::store::{RunStatus, StepStatus, Store as _, sqlite};
+use flowc_runtime::store::{RunStatus, StepStatus, sqlite};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -199,11 +199,11 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::start(downstream);
-    std::fs::write(
-        dir.path().join("app.flow"),
-        PROGRAM.replace("BASE", recorder.base()),
-    )
-    .unwrap();
+    support::write(
+        dir.path(),
+        "app.flow",
+        &PROGRAM.replace("BASE", recorder.base()),
+    );
 
     let (mut server, mut port) = start(dir.path(), support::free_port());
     let senders = Arc::new(Senders {
@@ -280,26 +280,7 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
 
     // Let every run finish on the last server.
     let db = dir.path().join("data.db");
-    support::block_on(async {
-        let store = sqlite::Options::new(&db).open().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let unfinished = store.runs_to_resume().await.unwrap();
-            if unfinished.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} runs still unfinished 60 s after the last restart, e.g. {:?}; server \
-                 output:\n{}",
-                unfinished.len(),
-                unfinished.first().map(|run| (&run.id, run.status)),
-                server.output()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        store.close().await;
-    });
+    support::wait_for_runs_to_end(&db, Duration::from_secs(60), &server);
 
     // Sent again, every delivery answers with the run it started.
     let addr = server.addr.clone();
@@ -310,9 +291,8 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
                 for i in (sender..DELIVERIES).step_by(SENDERS) {
                     let (id, n) = delivery(i);
                     let body = json!({ "id": id, "n": n }).to_string();
-                    let (status, answer) = support::post(addr, "/chain", &[], &body);
                     assert_eq!(
-                        support::run_id(status, &answer),
+                        support::run_id(support::post(addr, "/chain", &[], &body)),
                         acknowledged[i],
                         "{id} sent again maps to another run"
                     );

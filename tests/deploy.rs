@@ -6,10 +6,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod operator;
+mod support;
 
-use operator::{Done, Serve, dead_address, request, run_with_stdin};
-use std::path::Path;
+use support::{Done, Served, run_with_stdin};
 
 const ORDERS: &str = r#"
 workflow order(order: { id: string }) -> { id: string } {
@@ -46,25 +45,16 @@ workflow ping(note: { id: string }) {
 }
 "#;
 
-/// `flowc deploy ARGS… --server URL --token-file data.admin-token`.
-fn deploy(dir: &Path, serve: &Serve, args: &[&str]) -> Done {
-    let url = serve.url();
-    let mut all = vec!["deploy"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--server", &url, "--token-file", "data.admin-token"]);
-    operator::run(dir, &all)
-}
-
 #[test]
 fn a_deployed_program_serves_its_webhooks() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path(), &[]);
-    std::fs::write(dir.path().join("orders.flow"), ORDERS).unwrap();
+    let serve = Served::in_dir(dir.path(), &[]);
+    support::write(dir.path(), "orders.flow", ORDERS);
 
-    let (status, _) = request(&serve.addr, "POST", "/orders", r#"{"id": "a"}"#);
+    let (status, _) = support::post(&serve.addr, "/orders", &[], r#"{"id": "a"}"#);
     assert_eq!(status, 404, "nothing deployed yet");
 
-    let done = deploy(dir.path(), &serve, &["orders.flow"]);
+    let done = serve.admin(&["deploy", "orders.flow"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert!(
         done.stdout.starts_with("deployed version 1 (hash sha256:"),
@@ -76,11 +66,11 @@ fn a_deployed_program_serves_its_webhooks() {
             .contains(&format!("  POST   {}/orders  → order", serve.url())),
         "{done}"
     );
-    let (status, body) = request(&serve.addr, "POST", "/orders", r#"{"id": "a"}"#);
+    let (status, body) = support::post(&serve.addr, "/orders", &[], r#"{"id": "a"}"#);
     assert_eq!(status, 202, "{body}");
 
     // The same program again is the same deployment.
-    let done = deploy(dir.path(), &serve, &["orders.flow"]);
+    let done = serve.admin(&["deploy", "orders.flow"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert!(done.stdout.contains("version 1 "), "{done}");
 }
@@ -88,44 +78,44 @@ fn a_deployed_program_serves_its_webhooks() {
 #[test]
 fn imports_travel_with_the_program_and_no_activate_keeps_it_inactive() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path(), &[]);
+    let serve = Served::in_dir(dir.path(), &[]);
     let app = dir.path().join("app");
     std::fs::create_dir_all(app.join("lib")).unwrap();
-    std::fs::write(
-        app.join("lib/types.flow"),
+    support::write(
+        &app,
+        "lib/types.flow",
         "type Order = { id: string, total: int }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        app.join("main.flow"),
+    );
+    support::write(
+        &app,
+        "main.flow",
         "import \"lib/types.flow\"\n\nworkflow take(order: Order) -> int {\n  on webhook POST \"/take\"\n  return order.total\n}\n",
-    )
-    .unwrap();
+    );
 
-    let done = deploy(dir.path(), &serve, &["app/main.flow", "--no-activate"]);
+    let done = serve.admin(&["deploy", "app/main.flow", "--no-activate"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert!(done.stdout.contains("), not active\n"), "{done}");
-    let (status, _) = request(&serve.addr, "POST", "/take", r#"{"id": "a", "total": 1}"#);
+    let (status, _) = support::post(&serve.addr, "/take", &[], r#"{"id": "a", "total": 1}"#);
     assert_eq!(status, 404, "an inactive deployment serves nothing");
 
-    let done = deploy(dir.path(), &serve, &["app/"]);
+    let done = serve.admin(&["deploy", "app/"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert!(done.stdout.contains("), active\n"), "{done}");
-    let (status, body) = request(&serve.addr, "POST", "/take", r#"{"id": "a", "total": 1}"#);
+    let (status, body) = support::post(&serve.addr, "/take", &[], r#"{"id": "a", "total": 1}"#);
     assert_eq!(status, 202, "{body}");
 }
 
 #[test]
 fn sources_with_errors_are_never_sent() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.flow"),
+    support::write(
+        dir.path(),
+        "bad.flow",
         "workflow w(x: { id: string }) {\n  let y: int = \"no\"\n}\n",
-    )
-    .unwrap();
+    );
     // Nothing listens at this address: sending anything would exit 2.
-    let dead = dead_address();
-    let done = operator::run(dir.path(), &["deploy", "bad.flow", "--server", &dead]);
+    let dead = support::dead_address();
+    let done = support::run(dir.path(), &["deploy", "bad.flow", "--server", &dead]);
     assert_eq!(done.code, Some(1), "{done}");
     assert!(done.stderr.contains("] Error:"), "{done}");
     assert!(done.stderr.contains("1 error; nothing sent"), "{done}");
@@ -134,10 +124,10 @@ fn sources_with_errors_are_never_sent() {
 #[test]
 fn missing_secrets_are_listed_with_their_workflows_until_they_are_set() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path(), &[]);
-    std::fs::write(dir.path().join("hooks.flow"), WITH_SECRETS).unwrap();
+    let serve = Served::in_dir(dir.path(), &[]);
+    support::write(dir.path(), "hooks.flow", WITH_SECRETS);
 
-    let done = deploy(dir.path(), &serve, &["hooks.flow"]);
+    let done = serve.admin(&["deploy", "hooks.flow"]);
     assert_eq!(done.code, Some(1), "{done}");
     assert_eq!(done.stdout, "", "{done}");
     let errors: Vec<&str> = done
@@ -164,7 +154,7 @@ fn missing_secrets_are_listed_with_their_workflows_until_they_are_set() {
         );
         assert_eq!(done.code, Some(0), "{done}");
     }
-    let done = deploy(dir.path(), &serve, &["hooks.flow"]);
+    let done = serve.admin(&["deploy", "hooks.flow"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert!(!done.stdout.contains("value-of-the-key"));
 }
@@ -172,12 +162,12 @@ fn missing_secrets_are_listed_with_their_workflows_until_they_are_set() {
 #[test]
 fn a_webhook_claimed_by_another_active_deployment_is_a_conflict() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path(), &[]);
-    std::fs::write(dir.path().join("orders.flow"), ORDERS).unwrap();
-    std::fs::write(dir.path().join("rival.flow"), RIVAL).unwrap();
-    assert_eq!(deploy(dir.path(), &serve, &["orders.flow"]).code, Some(0));
+    let serve = Served::in_dir(dir.path(), &[]);
+    support::write(dir.path(), "orders.flow", ORDERS);
+    support::write(dir.path(), "rival.flow", RIVAL);
+    assert_eq!(serve.admin(&["deploy", "orders.flow"]).code, Some(0));
 
-    let done = deploy(dir.path(), &serve, &["rival.flow"]);
+    let done = serve.admin(&["deploy", "rival.flow"]);
     assert_eq!(done.code, Some(1), "{done}");
     assert!(
         done.stderr.contains("(HTTP 409, webhook_conflict)"),
@@ -190,26 +180,26 @@ fn a_webhook_claimed_by_another_active_deployment_is_a_conflict() {
 #[test]
 fn no_token_a_wrong_token_and_no_server() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path(), &[]);
-    std::fs::write(dir.path().join("orders.flow"), ORDERS).unwrap();
+    let serve = Served::in_dir(dir.path(), &[]);
+    support::write(dir.path(), "orders.flow", ORDERS);
     let url = serve.url();
 
-    let done = operator::run(dir.path(), &["deploy", "orders.flow", "--server", &url]);
+    let done = support::run(dir.path(), &["deploy", "orders.flow", "--server", &url]);
     assert_eq!(done.code, Some(2), "{done}");
     assert!(done.stderr.contains("error: no admin token"), "{done}");
 
     let done = Done::of(
-        operator::flowc(dir.path(), &["deploy", "orders.flow", "--server", &url])
+        support::flowc(dir.path(), &["deploy", "orders.flow", "--server", &url])
             .env("FLOWC_ADMIN_TOKEN", "wrong"),
     );
     assert_eq!(done.code, Some(1), "{done}");
     assert!(done.stderr.contains("HTTP 401"), "{done}");
-    let (status, _) = request(&serve.addr, "POST", "/orders", r#"{"id": "a"}"#);
+    let (status, _) = support::post(&serve.addr, "/orders", &[], r#"{"id": "a"}"#);
     assert_eq!(status, 404, "nothing was deployed");
 
-    let dead = dead_address();
+    let dead = support::dead_address();
     let done = Done::of(
-        operator::flowc(dir.path(), &["deploy", "orders.flow"])
+        support::flowc(dir.path(), &["deploy", "orders.flow"])
             .env("FLOWC_ADMIN_TOKEN", "any")
             .env("FLOWC_SERVER", &dead),
     );

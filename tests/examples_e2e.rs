@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{Recorded, Recorder, Reply, Served};
 
 /// The examples and the test that runs each.
@@ -205,27 +205,7 @@ impl Example {
     /// run back with its journal, by id.
     fn finish(mut self) -> (BTreeMap<String, RunDetail>, Vec<Recorded>) {
         let db = self.dir.path().join("data.db");
-        support::block_on(async {
-            let store = sqlite::Options::new(&db).open().unwrap();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let unfinished = store.runs_to_resume().await.unwrap();
-                if unfinished.is_empty() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "runs still unfinished after 30 s: {:?}; server output:\n{}",
-                    unfinished
-                        .iter()
-                        .map(|run| (&run.workflow, run.status))
-                        .collect::<Vec<_>>(),
-                    self.server.output()
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            store.close().await;
-        });
+        support::wait_for_runs_to_end(&db, Duration::from_secs(30), &self.server);
         let status = self.server.stop();
         assert!(
             status.success(),
@@ -322,6 +302,16 @@ fn call<'a>(requests: &'a [Recorded], run: &str, step: &str) -> &'a Recorded {
     }
 }
 
+/// A call that went to `method path` with `Authorization: Bearer {token}`.
+fn assert_sent_with_bearer(call: &Recorded, method: &str, path: &str, token: &str) {
+    assert_eq!((call.method.as_str(), call.path()), (method, path));
+    assert_eq!(
+        call.header("authorization"),
+        Some(format!("Bearer {token}").as_str()),
+        "the token of {method} {path}"
+    );
+}
+
 /// The answer to a webhook whose `verify:` uses a provider preset. Presets come
 /// with the trust-boundary issue; until then the server refuses to guess and
 /// answers 500 `verification_unavailable` without creating a run. When they
@@ -389,18 +379,16 @@ fn deal_closed_announces_a_won_deal_and_fails_when_slack_refuses() {
         &hook("D-42"),
     );
     assert_eq!(status, 401, "{body}");
-    let (status, body) = served.post(
+    let won = support::run_id(served.post(
         "/crm/deal-closed",
         &[("X-CRM-Token", &token)],
         &hook("D-42"),
-    );
-    let won = support::run_id(status, &body);
-    let (status, body) = served.post(
+    ));
+    let refused = support::run_id(served.post(
         "/crm/deal-closed",
         &[("X-CRM-Token", &token)],
         &hook("D-43"),
-    );
-    let refused = support::run_id(status, &body);
+    ));
     let crm_token = served.secret("crm_token").to_string();
     let slack_token = served.secret("slack_bot_token").to_string();
 
@@ -413,22 +401,13 @@ fn deal_closed_announces_a_won_deal_and_fails_when_slack_refuses() {
     );
 
     let crm = call(&requests, &won, "crm_deal");
-    assert_eq!(
-        (crm.method.as_str(), crm.path()),
-        ("GET", "/api.example.com/v1/deals/D-42")
-    );
-    assert_eq!(
-        crm.header("authorization"),
-        Some(format!("Bearer {crm_token}").as_str())
-    );
+    assert_sent_with_bearer(crm, "GET", "/api.example.com/v1/deals/D-42", &crm_token);
     let post = call(&requests, &won, "post");
-    assert_eq!(
-        (post.method.as_str(), post.path()),
-        ("POST", "/slack.com/api/chat.postMessage")
-    );
-    assert_eq!(
-        post.header("authorization"),
-        Some(format!("Bearer {slack_token}").as_str())
+    assert_sent_with_bearer(
+        post,
+        "POST",
+        "/slack.com/api/chat.postMessage",
+        &slack_token,
     );
     assert_eq!(
         post.json(),
@@ -478,8 +457,8 @@ fn github_slack_charges_then_stops_at_the_await_and_reports_ci_then_stops_at_emi
         "payment_method": "pm_1",
     });
     let shop = served.secret("shop_token").to_string();
-    let (status, body) = served.post("/shop/charges", &[("X-Shop-Token", &shop)], &charge);
-    let charged = support::run_id(status, &body);
+    let charged =
+        support::run_id(served.post("/shop/charges", &[("X-Shop-Token", &shop)], &charge));
 
     // `ci_status`: an HMAC-SHA256 (hex) of the raw body, then `emit`.
     let report =
@@ -500,13 +479,12 @@ fn github_slack_charges_then_stops_at_the_await_and_reports_ci_then_stops_at_emi
         &report,
     );
     assert_eq!(status, 401, "one changed hex digit: {body}");
-    let (status, body) = support::post(
+    let reported = support::run_id(support::post(
         &served.server.addr,
         "/ci/status",
         &[("X-Signature", &signature)],
         &report,
-    );
-    let reported = support::run_id(status, &body);
+    ));
     let stripe_key = served.secret("stripe_secret_key").to_string();
 
     let (runs, requests) = served.finish();
@@ -517,13 +495,11 @@ fn github_slack_charges_then_stops_at_the_await_and_reports_ci_then_stops_at_emi
     );
     assert_unsupported(&runs, &charged, "`await webhook`", &["intent"]);
     let intent = call(&requests, &charged, "intent");
-    assert_eq!(
-        (intent.method.as_str(), intent.path()),
-        ("POST", "/api.stripe.com/v1/payment_intents")
-    );
-    assert_eq!(
-        intent.header("authorization"),
-        Some(format!("Bearer {stripe_key}").as_str())
+    assert_sent_with_bearer(
+        intent,
+        "POST",
+        "/api.stripe.com/v1/payment_intents",
+        &stripe_key,
     );
     assert_eq!(
         intent.header("content-type"),
@@ -556,8 +532,8 @@ fn hourly_enrich_approve_accepts_an_enrich_request_then_stops_at_the_callback() 
     let request = json!({ "request_id": "r-1", "customer_id": "c-1", "email": " Bo@Example.com ", "priority": "high" });
     let (status, body) = served.post("/trigger/enrich", &[("X-Shared-Secret", "wrong")], &request);
     assert_eq!(status, 401, "{body}");
-    let (status, body) = served.post("/trigger/enrich", &[("X-Shared-Secret", &secret)], &request);
-    let run = support::run_id(status, &body);
+    let run =
+        support::run_id(served.post("/trigger/enrich", &[("X-Shared-Secret", &secret)], &request));
 
     let (runs, requests) = served.finish();
     assert_eq!(runs.len(), 1);
@@ -586,19 +562,18 @@ fn payment_validation_accepts_payments_and_batches_then_stops_at_parallel_and_fo
     let served = serve("payment_validation.flow", not_found);
     let token = served.secret("payments_hook").to_string();
     let payment = json!({ "transactionId": "txn-1", "amount": 10.5, "currency": "BRL", "customerId": "cust-1" });
-    let (status, body) = served.post(
+    let single = support::run_id(served.post(
         "/payments/received",
         &[("X-Webhook-Token", &token)],
         &payment,
-    );
-    let single = support::run_id(status, &body);
-    let (status, again) = served.post(
+    ));
+    let again = served.post(
         "/payments/received",
         &[("X-Webhook-Token", &token)],
         &payment,
     );
     assert_eq!(
-        support::run_id(status, &again),
+        support::run_id(again),
         single,
         "the same transaction, the same run"
     );
@@ -607,8 +582,8 @@ fn payment_validation_accepts_payments_and_batches_then_stops_at_parallel_and_fo
     let (status, body) = served.post("/payments/received", &[("X-Webhook-Token", &token)], &euros);
     assert_eq!(status, 422, "a currency outside the union: {body}");
     let batch = json!({ "batchId": "b-1", "payments": [payment] });
-    let (status, body) = served.post("/payments/batch", &[("X-Webhook-Token", &token)], &batch);
-    let batched = support::run_id(status, &body);
+    let batched =
+        support::run_id(served.post("/payments/batch", &[("X-Webhook-Token", &token)], &batch));
 
     let (runs, requests) = served.finish();
     assert_eq!(runs.len(), 2);
@@ -632,10 +607,8 @@ fn quickstart_prices_and_routes_an_order() {
             "items": [{ "sku": "mug", "qty": 2, "price": price }, { "sku": "tee", "qty": 1, "price": 100.0 }],
         })
     };
-    let (status, body) = served.post("/quickstart/orders", &[], &order("q-1", 60.0));
-    let express = support::run_id(status, &body);
-    let (status, body) = served.post("/quickstart/orders", &[], &order("q-2", 5.0));
-    let standard = support::run_id(status, &body);
+    let express = support::run_id(served.post("/quickstart/orders", &[], &order("q-1", 60.0)));
+    let standard = support::run_id(served.post("/quickstart/orders", &[], &order("q-2", 5.0)));
 
     let (runs, requests) = served.finish();
     assert!(requests.is_empty(), "nothing went outside: {requests:#?}");

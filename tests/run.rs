@@ -5,9 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod operator;
+mod support;
 
-use operator::{Downstream, run, run_with_stdin};
+use serde_json::json;
+use support::{Recorded, Recorder, Reply, run, run_with_stdin};
 
 const PROGRAM: &str = r#"
 workflow order(order: { id: string, amount: int }) -> { id: string, seen: string } {
@@ -23,22 +24,25 @@ workflow refund(refund: { id: string }) -> { ok: bool } {
 }
 "#;
 
-fn answer(path: &str) -> (u16, String) {
-    match path {
-        "/notify" => (200, r#"{"seen": "yes"}"#.into()),
-        _ => (400, r#"{"error": "refused"}"#.into()),
+fn answer(request: &Recorded) -> Reply {
+    match request.path() {
+        "/notify" => Reply::json(200, json!({"seen": "yes"})),
+        _ => Reply::json(400, json!({"error": "refused"})),
     }
+}
+
+/// A temp dir holding `file`: `source` with its `BASE` pointed at a new
+/// downstream that answers `/notify` and refuses the rest.
+fn program(file: &str, source: &str) -> (tempfile::TempDir, Recorder) {
+    let dir = tempfile::tempdir().unwrap();
+    let downstream = Recorder::start(answer);
+    support::write(dir.path(), file, &source.replace("BASE", downstream.base()));
+    (dir, downstream)
 }
 
 #[test]
 fn a_run_calls_the_downstream_and_prints_its_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(answer);
-    std::fs::write(
-        dir.path().join("order.flow"),
-        PROGRAM.replace("BASE", &downstream.base),
-    )
-    .unwrap();
+    let (dir, downstream) = program("order.flow", PROGRAM);
     let done = run(
         dir.path(),
         &[
@@ -49,8 +53,7 @@ fn a_run_calls_the_downstream_and_prints_its_output() {
         ],
     );
     assert_eq!(done.code, Some(0), "{done}");
-    let output: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
-    assert_eq!(output, serde_json::json!({"id": "o-1", "seen": "yes"}));
+    assert_eq!(done.json(), json!({"id": "o-1", "seen": "yes"}));
     assert_eq!(
         downstream.bodies("/notify"),
         [r#"{"id":"o-1","twice":42}"#],
@@ -69,14 +72,8 @@ fn a_run_calls_the_downstream_and_prints_its_output() {
 
 #[test]
 fn the_input_can_come_from_a_file_or_standard_input_and_the_run_stays_in_db() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(answer);
-    std::fs::write(
-        dir.path().join("order.flow"),
-        PROGRAM.replace("BASE", &downstream.base),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("in.json"), r#"{"id": "o-2", "amount": 1}"#).unwrap();
+    let (dir, downstream) = program("order.flow", PROGRAM);
+    support::write(dir.path(), "in.json", r#"{"id": "o-2", "amount": 1}"#);
     let done = run(
         dir.path(),
         &[
@@ -105,13 +102,7 @@ fn the_input_can_come_from_a_file_or_standard_input_and_the_run_stays_in_db() {
 
 #[test]
 fn a_failed_run_exits_1_with_its_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(answer);
-    std::fs::write(
-        dir.path().join("refund.flow"),
-        FAILING.replace("BASE", &downstream.base),
-    )
-    .unwrap();
+    let (dir, downstream) = program("refund.flow", FAILING);
     let done = run(
         dir.path(),
         &["run", "refund.flow", "--input", r#"{"id": "r-1"}"#],
@@ -130,13 +121,7 @@ fn a_failed_run_exits_1_with_its_error() {
 
 #[test]
 fn an_input_of_the_wrong_type_is_refused_before_anything_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(answer);
-    std::fs::write(
-        dir.path().join("order.flow"),
-        PROGRAM.replace("BASE", &downstream.base),
-    )
-    .unwrap();
+    let (dir, downstream) = program("order.flow", PROGRAM);
     let done = run(
         dir.path(),
         &["run", "order.flow", "--input", r#"{"id": 7, "amount": 1}"#],
@@ -159,15 +144,12 @@ fn an_input_of_the_wrong_type_is_refused_before_anything_runs() {
             .contains("workflow `order` takes an input of type"),
         "{done}"
     );
-    assert!(downstream.requests.lock().unwrap().is_empty());
+    assert!(downstream.requests().is_empty());
 }
 
 #[test]
 fn several_workflows_need_a_name_and_the_error_lists_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(answer);
-    let both = format!("{PROGRAM}\n{FAILING}").replace("BASE", &downstream.base);
-    std::fs::write(dir.path().join("both.flow"), both).unwrap();
+    let (dir, downstream) = program("both.flow", &format!("{PROGRAM}\n{FAILING}"));
     let done = run(
         dir.path(),
         &["run", "both.flow", "--input", r#"{"id": "x"}"#],
@@ -208,11 +190,11 @@ fn several_workflows_need_a_name_and_the_error_lists_them() {
 #[test]
 fn a_program_with_errors_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.flow"),
+    support::write(
+        dir.path(),
+        "bad.flow",
         "workflow w(x: { id: string }) {\n  let y: int = \"no\"\n}\n",
-    )
-    .unwrap();
+    );
     let done = run(
         dir.path(),
         &["run", "bad.flow", "--input", r#"{"id": "a"}"#],
@@ -224,9 +206,7 @@ fn a_program_with_errors_runs_nothing() {
 
 #[test]
 fn secrets_come_from_the_vault_of_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(answer);
-    let program = r#"
+    let source = r#"
 workflow order(order: { id: string, amount: int }) -> { seen: string } {
   step notify = http POST "BASE/notify" {
     headers: { "X-Api-Key": secrets.NOTIFY_KEY }
@@ -235,11 +215,7 @@ workflow order(order: { id: string, amount: int }) -> { seen: string } {
   return { seen: notify.body.seen }
 }
 "#;
-    std::fs::write(
-        dir.path().join("order.flow"),
-        program.replace("BASE", &downstream.base),
-    )
-    .unwrap();
+    let (dir, downstream) = program("order.flow", source);
     let input = r#"{"id": "o-1", "amount": 1}"#;
     let done = run(dir.path(), &["run", "order.flow", "--input", input]);
     assert_eq!(done.code, Some(2), "{done}");
@@ -262,7 +238,7 @@ workflow order(order: { id: string, amount: int }) -> { seen: string } {
         ),
         "{done}"
     );
-    assert!(downstream.requests.lock().unwrap().is_empty());
+    assert!(downstream.requests().is_empty());
 
     let done = run_with_stdin(
         dir.path(),

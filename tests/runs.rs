@@ -6,12 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod operator;
+mod support;
 
-use operator::{Downstream, Serve, dead_address, request, wait_until};
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use support::{Done, Recorded, Recorder, Reply, Served};
 
 const PROGRAM: &str = r#"
 workflow order(order: { id: string, amount: int }) -> { ok: bool } {
@@ -35,65 +36,46 @@ workflow slow(job: { id: string }) {
 }
 "#;
 
-/// `/push` refuses its first call and accepts every later one.
-static PUSHES: AtomicUsize = AtomicUsize::new(0);
-
-fn answer(path: &str) -> (u16, String) {
-    match path {
-        "/push" if PUSHES.fetch_add(1, Ordering::SeqCst) == 0 => {
-            (400, r#"{"error": "not yet"}"#.into())
+/// A server on the program, with its downstream: `/push` refuses its first call
+/// and accepts every later one, `/crawl` takes 3 s, the rest answer at once.
+fn start(dir: &Path) -> (Served, Recorder) {
+    let pushes = AtomicUsize::new(0);
+    let downstream = Recorder::start(move |request: &Recorded| match request.path() {
+        "/push" if pushes.fetch_add(1, Ordering::SeqCst) == 0 => {
+            Reply::json(400, json!({"error": "not yet"}))
         }
         "/crawl" => {
-            std::thread::sleep(std::time::Duration::from_secs(3));
-            (200, "{}".into())
+            std::thread::sleep(Duration::from_secs(3));
+            Reply::json(200, json!({}))
         }
-        _ => (200, r#"{"fine": true}"#.into()),
-    }
+        _ => Reply::json(200, json!({"fine": true})),
+    });
+    support::write(dir, "app.flow", &PROGRAM.replace("BASE", downstream.base()));
+    (Served::in_dir(dir, &["app.flow"]), downstream)
 }
 
-/// A server on the program, with its downstream.
-fn start(dir: &Path) -> (Serve, Downstream) {
-    let downstream = Downstream::start(answer);
-    std::fs::write(
-        dir.join("app.flow"),
-        PROGRAM.replace("BASE", &downstream.base),
-    )
-    .unwrap();
-    (Serve::start(dir, &["app.flow"]), downstream)
-}
-
-/// `flowc runs ARGS… --server URL --token-file data.admin-token`.
-fn runs(dir: &Path, serve: &Serve, args: &[&str]) -> operator::Done {
-    let url = serve.url();
-    let mut all = vec!["runs"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--server", &url, "--token-file", "data.admin-token"]);
-    operator::run(dir, &all)
-}
-
-fn fire(serve: &Serve, path: &str, body: &str) -> String {
-    let (status, answer) = request(&serve.addr, "POST", path, body);
-    assert_eq!(status, 202, "{answer}");
-    let json: Json = serde_json::from_str(&answer).unwrap();
-    json["run_id"].as_str().unwrap().to_string()
+/// Sends a webhook, which must start a run: its id.
+fn fire(serve: &Served, path: &str, body: &str) -> String {
+    support::run_id(support::post(&serve.addr, path, &[], body))
 }
 
 /// `runs show ID --json`, parsed.
-fn detail(dir: &Path, serve: &Serve, id: &str) -> Json {
-    let done = runs(dir, serve, &["show", id, "--json"]);
+fn detail(serve: &Served, id: &str) -> Json {
+    let done = serve.admin(&["runs", "show", id, "--json"]);
     assert_eq!(done.code, Some(0), "{done}");
-    serde_json::from_str(&done.stdout).unwrap()
+    done.json()
 }
 
 /// Waits until the run has status `status`, and returns its detail.
-fn wait_for(dir: &Path, serve: &Serve, id: &str, status: &str) -> Json {
+fn wait_for(serve: &Served, id: &str, status: &str) -> Json {
     let mut last = Json::Null;
-    wait_until(
+    support::wait_until(
+        Duration::from_secs(20),
         || {
-            last = detail(dir, serve, id);
+            last = detail(serve, id);
             last["run"]["status"] == status
         },
-        &format!("run {id} to be {status}"),
+        || format!("timed out waiting for run {id} to be {status}"),
     );
     last
 }
@@ -103,17 +85,17 @@ fn list_and_show_a_webhook_run_with_every_step() {
     let dir = tempfile::tempdir().unwrap();
     let (serve, downstream) = start(dir.path());
     let id = fire(&serve, "/orders", r#"{"id": "o-1", "amount": 3}"#);
-    let detail = wait_for(dir.path(), &serve, &id, "succeeded");
-    assert_eq!(detail["run"]["output"], serde_json::json!({"ok": true}));
+    let detail = wait_for(&serve, &id, "succeeded");
+    assert_eq!(detail["run"]["output"], json!({"ok": true}));
     let sent: Vec<Json> = downstream
         .bodies("/notify")
         .iter()
         .map(|body| serde_json::from_str(body).unwrap())
         .collect();
-    assert_eq!(sent, [serde_json::json!({"id": "o-1", "amount": 3})]);
+    assert_eq!(sent, [json!({"id": "o-1", "amount": 3})]);
 
     // The table, not on a terminal: RFC 3339 start times.
-    let done = runs(dir.path(), &serve, &["list"]);
+    let done = serve.admin(&["runs", "list"]);
     assert_eq!(done.code, Some(0), "{done}");
     let mut lines = done.stdout.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
@@ -126,39 +108,31 @@ fn list_and_show_a_webhook_run_with_every_step() {
     assert!(row[4].ends_with('Z') && row[4].contains('T'), "{done}");
     assert!(!done.stdout.contains('\u{1b}'), "no colour into a pipe");
 
-    let done = runs(dir.path(), &serve, &["list", "--json"]);
-    let json: Json = serde_json::from_str(&done.stdout).unwrap();
+    let done = serve.admin(&["runs", "list", "--json"]);
+    let json = done.json();
     assert_eq!(json["runs"][0]["id"], id.as_str());
     assert_eq!(json["runs"][0]["workflow"], "order");
 
     // Filters go to the server.
-    let done = runs(dir.path(), &serve, &["list", "--status", "failed"]);
+    let done = serve.admin(&["runs", "list", "--status", "failed"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert_eq!(done.stdout, "", "{done}");
     assert!(done.stderr.contains("no runs"), "{done}");
-    let done = runs(
-        dir.path(),
-        &serve,
-        &["list", "--workflow", "order", "--json"],
-    );
-    let json: Json = serde_json::from_str(&done.stdout).unwrap();
+    let done = serve.admin(&["runs", "list", "--workflow", "order", "--json"]);
+    let json = done.json();
     assert_eq!(json["runs"].as_array().unwrap().len(), 1);
-    let done = runs(dir.path(), &serve, &["list", "--status", "bogus"]);
+    let done = serve.admin(&["runs", "list", "--status", "bogus"]);
     assert_eq!(done.code, Some(2), "{done}");
 
     // Pages: --limit 1 with a second run leaves a cursor, --all follows it.
     let second = fire(&serve, "/orders", r#"{"id": "o-2", "amount": 4}"#);
-    wait_for(dir.path(), &serve, &second, "succeeded");
-    let done = runs(dir.path(), &serve, &["list", "--limit", "1", "--json"]);
-    let json: Json = serde_json::from_str(&done.stdout).unwrap();
+    wait_for(&serve, &second, "succeeded");
+    let done = serve.admin(&["runs", "list", "--limit", "1", "--json"]);
+    let json = done.json();
     assert_eq!(json["runs"].as_array().unwrap().len(), 1, "{done}");
     assert!(json["next"].is_string(), "{done}");
-    let done = runs(
-        dir.path(),
-        &serve,
-        &["list", "--limit", "1", "--all", "--json"],
-    );
-    let json: Json = serde_json::from_str(&done.stdout).unwrap();
+    let done = serve.admin(&["runs", "list", "--limit", "1", "--all", "--json"]);
+    let json = done.json();
     let ids: Vec<&str> = json["runs"]
         .as_array()
         .unwrap()
@@ -168,7 +142,7 @@ fn list_and_show_a_webhook_run_with_every_step() {
     assert_eq!(ids, [second.as_str(), id.as_str()], "newest first");
 
     // The human form: the header, then every step with its input and output.
-    let done = runs(dir.path(), &serve, &["show", &id]);
+    let done = serve.admin(&["runs", "show", &id]);
     assert_eq!(done.code, Some(0), "{done}");
     let text = &done.stdout;
     assert!(text.contains(&format!("run         {id}")), "{text}");
@@ -193,28 +167,28 @@ fn retry_a_failed_run_and_replay_it() {
     let dir = tempfile::tempdir().unwrap();
     let (serve, downstream) = start(dir.path());
     let id = fire(&serve, "/flaky", r#"{"id": "j-1"}"#);
-    let detail = wait_for(dir.path(), &serve, &id, "failed");
+    let detail = wait_for(&serve, &id, "failed");
     assert_eq!(detail["run"]["error"]["step"], "push");
 
-    let done = runs(dir.path(), &serve, &["show", &id]);
+    let done = serve.admin(&["runs", "show", &id]);
     assert!(done.stdout.contains("status      failed"), "{done}");
     assert!(done.stdout.contains("error       R01"), "{done}");
     assert!(done.stdout.contains("2. push  attempt 1  failed"), "{done}");
 
     // Cancelling a finished run is refused.
-    let done = runs(dir.path(), &serve, &["cancel", &id]);
+    let done = serve.admin(&["runs", "cancel", &id]);
     assert_eq!(done.code, Some(1), "{done}");
     assert!(done.stderr.contains("run_finished"), "{done}");
 
-    let done = runs(dir.path(), &serve, &["retry", &id]);
+    let done = serve.admin(&["runs", "retry", &id]);
     assert_eq!(done.code, Some(0), "{done}");
     assert!(
         done.stdout
             .contains(&format!("retrying run {id} from its failed step")),
         "{done}"
     );
-    let detail = wait_for(dir.path(), &serve, &id, "succeeded");
-    assert_eq!(detail["run"]["output"], serde_json::json!({"done": true}));
+    let detail = wait_for(&serve, &id, "succeeded");
+    assert_eq!(detail["run"]["output"], json!({"done": true}));
     assert_eq!(
         downstream.bodies("/prepare").len(),
         1,
@@ -223,16 +197,12 @@ fn retry_a_failed_run_and_replay_it() {
     assert_eq!(downstream.bodies("/push").len(), 2);
 
     // Retrying a run that has not failed is refused.
-    let done = runs(dir.path(), &serve, &["retry", &id]);
+    let done = serve.admin(&["runs", "retry", &id]);
     assert_eq!(done.code, Some(1), "{done}");
     assert!(done.stderr.contains("run_not_failed"), "{done}");
 
     // A replay is a new run; its input may be edited.
-    let done = runs(
-        dir.path(),
-        &serve,
-        &["replay", &id, "--input", r#"{"id": "j-2"}"#],
-    );
+    let done = serve.admin(&["runs", "replay", &id, "--input", r#"{"id": "j-2"}"#]);
     assert_eq!(done.code, Some(0), "{done}");
     let new = done
         .stdout
@@ -241,22 +211,22 @@ fn retry_a_failed_run_and_replay_it() {
         .unwrap()
         .to_string();
     assert_ne!(new, id);
-    let replayed = wait_for(dir.path(), &serve, &new, "succeeded");
-    assert_eq!(replayed["run"]["input"], serde_json::json!({"id": "j-2"}));
+    let replayed = wait_for(&serve, &new, "succeeded");
+    assert_eq!(replayed["run"]["input"], json!({"id": "j-2"}));
     assert!(
         downstream
             .bodies("/prepare")
             .contains(&r#"{"id":"j-2"}"#.to_string())
     );
 
-    let done = runs(dir.path(), &serve, &["replay", &id, "--json"]);
+    let done = serve.admin(&["runs", "replay", &id, "--json"]);
     assert_eq!(done.code, Some(0), "{done}");
-    let json: Json = serde_json::from_str(&done.stdout).unwrap();
+    let json = done.json();
     let same = json["run_id"].as_str().unwrap();
-    let replayed = wait_for(dir.path(), &serve, same, "succeeded");
-    assert_eq!(replayed["run"]["input"], serde_json::json!({"id": "j-1"}));
+    let replayed = wait_for(&serve, same, "succeeded");
+    assert_eq!(replayed["run"]["input"], json!({"id": "j-1"}));
 
-    let done = runs(dir.path(), &serve, &["replay", &id, "--input", "{oops"]);
+    let done = serve.admin(&["runs", "replay", &id, "--input", "{oops"]);
     assert_eq!(done.code, Some(2), "{done}");
     assert!(done.stderr.contains("--input is not valid JSON"), "{done}");
 }
@@ -266,14 +236,15 @@ fn cancel_a_run_under_way() {
     let dir = tempfile::tempdir().unwrap();
     let (serve, downstream) = start(dir.path());
     let id = fire(&serve, "/slow", r#"{"id": "s-1"}"#);
-    wait_until(
+    support::wait_until(
+        Duration::from_secs(20),
         || !downstream.bodies("/crawl").is_empty(),
-        "the slow step to start",
+        || "timed out waiting for the slow step to start".into(),
     );
-    let done = runs(dir.path(), &serve, &["cancel", &id]);
+    let done = serve.admin(&["runs", "cancel", &id]);
     assert_eq!(done.code, Some(0), "{done}");
     assert_eq!(done.stdout, format!("cancelled run {id}\n"));
-    let detail = wait_for(dir.path(), &serve, &id, "cancelled");
+    let detail = wait_for(&serve, &id, "cancelled");
     assert_eq!(detail["run"]["id"], id.as_str());
 }
 
@@ -284,7 +255,7 @@ fn tokens_unknown_runs_and_unreachable_servers() {
     let url = serve.url();
 
     // No token anywhere: nothing is asked.
-    let done = operator::run(dir.path(), &["runs", "list", "--server", &url]);
+    let done = support::run(dir.path(), &["runs", "list", "--server", &url]);
     assert_eq!(done.code, Some(2), "{done}");
     assert!(
         done.stderr
@@ -293,8 +264,8 @@ fn tokens_unknown_runs_and_unreachable_servers() {
     );
 
     // A wrong token: the server refuses.
-    let done = operator::Done::of(
-        operator::flowc(dir.path(), &["runs", "list", "--server", &url])
+    let done = Done::of(
+        support::flowc(dir.path(), &["runs", "list", "--server", &url])
             .env("FLOWC_ADMIN_TOKEN", "not-the-token"),
     );
     assert_eq!(done.code, Some(1), "{done}");
@@ -302,22 +273,22 @@ fn tokens_unknown_runs_and_unreachable_servers() {
     assert!(done.stderr.contains("help: the admin token"), "{done}");
 
     // The right token from the environment, and the server from FLOWC_SERVER.
-    let token = std::fs::read_to_string(operator::token_file(dir.path())).unwrap();
-    let done = operator::Done::of(
-        operator::flowc(dir.path(), &["runs", "list", "--json"])
+    let token = std::fs::read_to_string(serve.token_file()).unwrap();
+    let done = Done::of(
+        support::flowc(dir.path(), &["runs", "list", "--json"])
             .env("FLOWC_ADMIN_TOKEN", token.trim())
             .env("FLOWC_SERVER", &url),
     );
     assert_eq!(done.code, Some(0), "{done}");
     assert!(done.stdout.contains("\"runs\""), "{done}");
 
-    let done = runs(dir.path(), &serve, &["show", "01NOSUCHRUN0000000000000000"]);
+    let done = serve.admin(&["runs", "show", "01NOSUCHRUN0000000000000000"]);
     assert_eq!(done.code, Some(1), "{done}");
     assert!(done.stderr.contains("run_not_found"), "{done}");
     assert_eq!(done.stderr.lines().count(), 1, "one line: {done}");
 
-    let dead = dead_address();
-    let done = operator::run(
+    let dead = support::dead_address();
+    let done = support::run(
         dir.path(),
         &[
             "runs",
@@ -336,7 +307,7 @@ fn tokens_unknown_runs_and_unreachable_servers() {
     );
     assert_eq!(done.stderr.lines().count(), 1, "one line: {done}");
 
-    let done = operator::run(
+    let done = support::run(
         dir.path(),
         &[
             "runs",

@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod operator;
+mod support;
 
-use operator::{Serve, run, run_with_stdin};
 use std::path::Path;
+use support::{Served, run, run_with_stdin};
 
 const VALUE: &str = "sk_live_Zq8vX2pL9wQ4";
 
@@ -72,7 +72,7 @@ fn set_list_and_rm_never_show_the_value() {
 
     let done = run(dir.path(), &["secrets", "list", "--json"]);
     assert_eq!(done.code, Some(0), "{done}");
-    let json: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+    let json = done.json();
     let secrets = json["secrets"].as_array().unwrap();
     assert_eq!(secrets.len(), 2);
     assert_eq!(secrets[1]["name"], "STRIPE_KEY");
@@ -110,10 +110,7 @@ fn a_value_set_again_replaces_the_old_one_in_the_vault() {
         assert_eq!(done.code, Some(0), "{done}");
     }
     // Read it back through the vault with the key file the command created.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let value = runtime.block_on(async {
+    let value = support::block_on(async {
         use flowc_runtime::store::Store;
         use std::sync::Arc;
         let store: Arc<dyn Store> = Arc::new(
@@ -172,12 +169,12 @@ fn bad_names_and_empty_values_store_nothing() {
 #[test]
 fn secrets_can_be_set_while_serve_has_the_database_open() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("app.flow"),
+    support::write(
+        dir.path(),
+        "app.flow",
         "workflow hook(x: { id: string }) {\n  on webhook POST \"/hook\"\n}\n",
-    )
-    .unwrap();
-    let serve = Serve::start(dir.path(), &["app.flow"]);
+    );
+    let serve = Served::in_dir(dir.path(), &["app.flow"]);
     let done = run_with_stdin(
         dir.path(),
         &["secrets", "set", "WHILE_SERVING", "--db", "data.db"],
@@ -191,7 +188,7 @@ fn secrets_can_be_set_while_serve_has_the_database_open() {
     let done = run(dir.path(), &["secrets", "list", "--db", "data.db"]);
     assert!(done.stdout.contains("WHILE_SERVING"), "{done}");
     // The server still answers.
-    let (status, body) = operator::request(&serve.addr, "POST", "/hook", r#"{"id": "a"}"#);
+    let (status, body) = support::post(&serve.addr, "/hook", &[], r#"{"id": "a"}"#);
     assert_eq!(status, 202, "{body}");
     drop(serve);
     assert_eq!(in_any_file(dir.path(), VALUE), Vec::<String>::new());

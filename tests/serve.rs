@@ -37,11 +37,11 @@ fn serve_deploys_prints_the_webhooks_runs_a_delivery_and_stops_on_sigint() {
             .map(support::Recorded::text)
             .collect::<Vec<_>>()
     };
-    std::fs::write(
-        dir.path().join("app.flow"),
-        PROGRAM.replace("BASE", recorder.base()),
-    )
-    .unwrap();
+    support::write(
+        dir.path(),
+        "app.flow",
+        &PROGRAM.replace("BASE", recorder.base()),
+    );
     let mut server = Served::start(
         dir.path(),
         &["app.flow", "--db", "data.db", "--addr", "127.0.0.1:0"],
@@ -84,9 +84,10 @@ fn serve_deploys_prints_the_webhooks_runs_a_delivery_and_stops_on_sigint() {
         }
     }
 
-    let (status, body) = support::post(&addr, "/orders", &[], r#"{"id": "o-7", "amount": 3}"#);
-    let run = support::run_id(status, &body);
-    let (status, again) = support::post(&addr, "/orders", &[], r#"{"id": "o-7", "amount": 3}"#);
+    let order = r#"{"id": "o-7", "amount": 3}"#;
+    let (status, body) = support::post(&addr, "/orders", &[], order);
+    let run = support::run_id((status, body.clone()));
+    let (status, again) = support::post(&addr, "/orders", &[], order);
     assert_eq!((status, &again), (202, &body), "the same run again");
 
     let (status, missing) = support::post(&addr, "/nope", &[], "{}");
@@ -139,17 +140,14 @@ fn wait_for_run(db: &Path, run: &str) -> String {
 #[test]
 fn a_program_with_errors_deploys_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.flow"),
+    support::write(
+        dir.path(),
+        "bad.flow",
         "workflow w(x: { id: string }) {\n  on webhook POST \"/w\"\n  let y: int = \"no\"\n}\n",
-    )
-    .unwrap();
-    let output = support::flowc(dir.path(), &["serve", "bad.flow", "--addr", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("] Error:"), "{stderr}");
-    assert!(stderr.contains("nothing deployed"), "{stderr}");
+    );
+    let done = support::run(dir.path(), &["serve", "bad.flow", "--addr", "127.0.0.1:0"]);
+    assert_eq!(done.code, Some(1), "{done}");
+    assert!(done.stderr.contains("] Error:"), "{done}");
+    assert!(done.stderr.contains("nothing deployed"), "{done}");
     assert!(!dir.path().join("flowc.db").exists());
 }

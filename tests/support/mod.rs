@@ -1,7 +1,8 @@
-//! Real parts for the end-to-end tests of `flowc serve`: the binary started on a
-//! loopback port with its output captured, a downstream HTTP server that records
-//! every request and answers what a test's handler says, webhooks sent over plain
-//! TCP, and the store read back through `flowc_runtime`.
+//! Real parts for the end-to-end tests of the built binary: `flowc` run in a temp
+//! directory with its output captured, `flowc serve` started on a loopback port
+//! (killed, stopped or asked things through its admin API), a downstream HTTP
+//! server that records every request and answers what a test's handler says,
+//! requests sent over plain TCP, and the store read back through `flowc_runtime`.
 //!
 //! The downstream server is deliberately a different thing from the server under
 //! test (threads in the test process), so killing `flowc serve` never loses what
@@ -11,21 +12,23 @@
 //! the same process.
 
 #![allow(dead_code, clippy::unwrap_used)]
-// Polling loops are bounded by a wall-clock deadline; nothing asserts on time.
 #![allow(
     clippy::disallowed_methods,
-    reason = "tests poll with wall-clock deadlines"
+    reason = "polling loops are bounded by a wall-clock deadline; nothing asserts on time"
 )]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-/// `flowc ARGS…` in `dir`, without the environment's key or admin token.
+// ---------------------------------------------------------------- commands
+
+/// `flowc ARGS…` in `dir`, without the environment's key, admin token or server,
+/// and without colour.
 pub fn flowc(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flowc"));
     command
@@ -33,16 +36,78 @@ pub fn flowc(dir: &Path, args: &[&str]) -> Command {
         .current_dir(dir)
         .env_remove("FLOWC_MASTER_KEY")
         .env_remove("FLOWC_ADMIN_TOKEN")
+        .env_remove("FLOWC_SERVER")
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     command
 }
 
-/// A loopback port that was free a moment ago, for a server that must come back
-/// on the same address after a restart.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// Runs `flowc ARGS…` in `dir` to the end.
+pub fn run(dir: &Path, args: &[&str]) -> Done {
+    Done::of(&mut flowc(dir, args))
 }
+
+/// Runs `flowc ARGS…` in `dir` with `stdin` as standard input.
+pub fn run_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Done {
+    let mut child = flowc(dir, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that refuses its arguments exits without reading its input: the
+    // write then fails with a broken pipe, which is not the test's business.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    Done::from(child.wait_with_output().unwrap())
+}
+
+/// Writes `text` to `dir/file`.
+pub fn write(dir: &Path, file: &str, text: &str) {
+    std::fs::write(dir.join(file), text).unwrap();
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub struct Done {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Done {
+    /// Runs a prepared command (one with extra environment, say) to the end.
+    pub fn of(command: &mut Command) -> Done {
+        Done::from(command.output().unwrap())
+    }
+
+    /// Standard output as JSON; fails showing the whole outcome when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{self}"))
+    }
+}
+
+impl From<Output> for Done {
+    fn from(output: Output) -> Done {
+        Done {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+// ---------------------------------------------------------------- time and ports
 
 /// Polls `done` until it holds; past the deadline, fails saying what was missing
 /// (the message is computed then, so it can describe the state at that moment).
@@ -52,6 +117,18 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool, missing: im
         assert!(Instant::now() < deadline, "{}", missing());
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A loopback port that was free a moment ago, for a server that must come back
+/// on the same address after a restart.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `http://127.0.0.1:PORT` where nothing listens (a port bound and released).
+pub fn dead_address() -> String {
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 // ---------------------------------------------------------------- downstream
@@ -111,8 +188,9 @@ impl Reply {
 
 type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
 
-/// A downstream API on loopback: one thread per connection, `Connection: close`,
-/// every request recorded before it is answered.
+/// A downstream API on loopback: one thread per connection (so a handler that
+/// sleeps, to make a step slow, delays no other), `Connection: close`, every
+/// request recorded when it arrives, before the handler answers it.
 pub struct Recorder {
     base: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -168,6 +246,17 @@ impl Recorder {
         self.requests.lock().unwrap().len()
     }
 
+    /// The bodies of the requests to `path` (the query aside), in arrival order.
+    pub fn bodies(&self, path: &str) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|request| request.path() == path)
+            .map(Recorded::text)
+            .collect()
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
@@ -212,8 +301,8 @@ fn answer(mut stream: TcpStream, epoch: u64, requests: &Mutex<Vec<Recorded>>, ha
         body,
         epoch,
     };
+    requests.lock().unwrap().push(recorded.clone());
     let reply = handler(&recorded);
-    requests.lock().unwrap().push(recorded);
     let _ = write!(
         stream,
         "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -255,7 +344,7 @@ pub fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     }
 }
 
-// ---------------------------------------------------------------- webhooks
+// ---------------------------------------------------------------- requests
 
 /// Sends one request with `Content-Type: application/json` and the given extra
 /// headers: the status and the body, or the IO error (a refused connection, a
@@ -290,19 +379,19 @@ pub fn send(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// `send` for a test that expects an answer.
+/// `send` a `POST` for a test that expects an answer.
 pub fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     send(addr, "POST", path, headers, body)
         .unwrap_or_else(|error| panic!("POST {path} to {addr} got no answer: {error}"))
 }
 
-/// The `run_id` of a `202` answer.
-pub fn run_id(status: u16, body: &str) -> String {
+/// The `run_id` of an answer, which must be a `202`.
+pub fn run_id((status, body): (u16, String)) -> String {
     assert_eq!(
         status, 202,
         "expected 202 with a run id, got {status}: {body}"
     );
-    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     json["run_id"]
         .as_str()
         .unwrap_or_else(|| panic!("no run_id in {body}"))
@@ -314,6 +403,8 @@ pub fn run_id(status: u16, body: &str) -> String {
 /// A running `flowc serve`, killed when dropped.
 pub struct Served {
     child: Child,
+    /// Where it runs: the directory its relative paths are in.
+    dir: PathBuf,
     /// `127.0.0.1:PORT`, from its `listening on` line.
     pub addr: String,
     output: Arc<Mutex<String>>,
@@ -344,6 +435,7 @@ impl Served {
         ];
         let mut served = Served {
             child,
+            dir: dir.to_path_buf(),
             addr: String::new(),
             output,
             readers,
@@ -358,6 +450,34 @@ impl Served {
                 Err(served.output())
             }
         }
+    }
+
+    /// `flowc serve FILES… --db data.db --addr 127.0.0.1:0` in `dir`, which must
+    /// come up: the server the operator commands talk to through [`admin`](Self::admin).
+    /// It has deployed the files (if any) and bound its port before it prints
+    /// where it listens, so it accepts webhooks from then on.
+    pub fn in_dir(dir: &Path, files: &[&str]) -> Served {
+        let args = [files, &["--db", "data.db", "--addr", "127.0.0.1:0"]].concat();
+        Served::start(dir, &args, &[])
+            .unwrap_or_else(|output| panic!("flowc serve did not start:\n{output}"))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The admin token it wrote, for a server from [`in_dir`](Self::in_dir).
+    pub fn token_file(&self) -> PathBuf {
+        self.dir.join("data.admin-token")
+    }
+
+    /// `flowc ARGS… --server URL --token-file data.admin-token` in its directory:
+    /// an operator command against a server from [`in_dir`](Self::in_dir).
+    pub fn admin(&self, args: &[&str]) -> Done {
+        let url = self.url();
+        let server = ["--server", &url, "--token-file", "data.admin-token"];
+        run(&self.dir, &[args, &server].concat())
     }
 
     /// What it printed so far, stdout and stderr interleaved by line.
@@ -440,6 +560,37 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .build()
         .unwrap()
         .block_on(future)
+}
+
+/// Waits until no run in the database at `db` is under way; past `timeout`,
+/// fails naming the unfinished runs and showing what `server` printed.
+pub fn wait_for_runs_to_end(db: &Path, timeout: Duration, server: &Served) {
+    use flowc_runtime::store::Store as _;
+    block_on(async {
+        let store = flowc_runtime::store::sqlite::Options::new(db)
+            .open()
+            .unwrap();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let unfinished = store.runs_to_resume().await.unwrap();
+            if unfinished.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} runs still unfinished after {timeout:?}, e.g. {:?}; server output:\n{}",
+                unfinished.len(),
+                unfinished
+                    .iter()
+                    .take(5)
+                    .map(|run| (&run.id, &run.workflow, run.status))
+                    .collect::<Vec<_>>(),
+                server.output()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        store.close().await;
+    });
 }
 
 /// Every run in the store, with its journal, oldest first.

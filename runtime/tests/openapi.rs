@@ -571,6 +571,16 @@ async fn real_answers_validate_against_their_declared_schemas() {
         )
         .await;
     assert_eq!((status, &body["replay_of"]), (201, &json!(run)));
+    // `null` is a body the document allows: the input as it was.
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/runs/{id}/replay",
+            &format!("/runs/{run}/replay"),
+            Some(Json::Null),
+        )
+        .await;
+    assert_eq!((status, &body["replay_of"]), (201, &json!(run)));
     let (status, body) = h
         .call(
             Method::POST,

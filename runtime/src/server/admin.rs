@@ -515,7 +515,11 @@ fn missing_secrets_problem(missing: &[MissingSecret]) -> Problem {
     summary = "Deploy a program from source files or IR",
     request_body(content = DeployRequest, description = "`files` or `ir`, exactly one"),
     responses(
-        (status = 201, description = "stored as a new deployment", body = Deployed),
+        (status = 201, description = "stored as a new deployment", body = Deployed, links(
+            ("show" = (operation_id = "get_deployment", parameters(("id" = "$response.body#/id")))),
+            ("activate" = (operation_id = "activate", parameters(("id" = "$response.body#/id")))),
+            ("deactivate" = (operation_id = "deactivate", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 200, description = "a deployment with the same hash exists and is answered", body = Deployed),
         (status = 400, description = "`malformed_json`, `bad_body`: the body is not JSON or not of this shape", body = ProblemSchema),
         (status = 409, description = "`webhook_conflict`: a webhook is claimed by another active deployment", body = ProblemSchema),
@@ -878,7 +882,10 @@ async fn active_for(shared: &Shared, name: &str) -> Result<Option<Deployment>, P
     path = "/workflows",
     tag = "workflows",
     summary = "List the workflows of the active deployments",
-    responses((status = 200, description = "sorted by name", body = Workflows)),
+    responses((status = 200, description = "sorted by name", body = Workflows, links(
+        ("show" = (operation_id = "get_workflow", parameters(("name" = "$response.body#/workflows/0/name")))),
+        ("start" = (operation_id = "start_run", parameters(("name" = "$response.body#/workflows/0/name")))),
+    ))),
 )]
 async fn list_workflows(State(shared): State<Arc<Shared>>) -> Answer {
     let active = shared
@@ -974,7 +981,12 @@ struct RunStarted {
         content_type = "application/json",
     ),
     responses(
-        (status = 201, description = "the run was started", body = RunStarted),
+        (status = 201, description = "the run was started", body = RunStarted, links(
+            ("show" = (operation_id = "get_run", parameters(("id" = "$response.body#/run_id")))),
+            ("cancel" = (operation_id = "cancel", parameters(("id" = "$response.body#/run_id")))),
+            ("retry" = (operation_id = "retry", parameters(("id" = "$response.body#/run_id")))),
+            ("replay" = (operation_id = "replay", parameters(("id" = "$response.body#/run_id")))),
+        )),
         (status = 200, description = "the `Idempotency-Key` named a run already started", body = RunStarted),
         (status = 400, description = "`malformed_json`, `bad_body`, `bad_idempotency_key`, `bad_path`", body = ProblemSchema),
         (status = 404, description = "`workflow_not_found`: no active deployment defines it", body = ProblemSchema),
@@ -1287,7 +1299,11 @@ fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
     summary = "List runs, newest first, a page at a time",
     params(RunsQuery),
     responses(
-        (status = 200, description = "one page", body = Runs),
+        (status = 200, description = "one page", body = Runs, links(
+            ("show" = (operation_id = "get_run", parameters(("id" = "$response.body#/runs/0/id")))),
+            ("cancel" = (operation_id = "cancel", parameters(("id" = "$response.body#/runs/0/id")))),
+            ("retry" = (operation_id = "retry", parameters(("id" = "$response.body#/runs/0/id")))),
+        )),
         (status = 400, description = "`bad_query`: an unknown parameter, one given twice, or a value out of range", body = ProblemSchema),
     ),
 )]
@@ -1404,7 +1420,12 @@ struct Replayed {
     params(("id" = String, Path, description = "the run's id")),
     request_body(content = Option<ReplayBody>, description = "optional; an empty body replays the input as it was"),
     responses(
-        (status = 201, description = "the new run", body = Replayed),
+        (status = 201, description = "the new run", body = Replayed, links(
+            ("show" = (operation_id = "get_run", parameters(("id" = "$response.body#/run_id")))),
+            ("cancel" = (operation_id = "cancel", parameters(("id" = "$response.body#/run_id")))),
+            ("retry" = (operation_id = "retry", parameters(("id" = "$response.body#/run_id")))),
+            ("replay" = (operation_id = "replay", parameters(("id" = "$response.body#/run_id")))),
+        )),
         (status = 400, description = "`malformed_json`, `bad_body`, `bad_path`", body = ProblemSchema),
         (status = 404, description = "`run_not_found`", body = ProblemSchema),
         (status = 413, description = "`payload_too_large`", body = ProblemSchema),
@@ -1417,9 +1438,10 @@ async fn replay(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let id = path_param(id)?;
+    // No body, or `null`, replays the input as it was.
     let input = match body_json(body, shared.body_limit)? {
+        Some(Json::Null) | None => None,
         Some(json) => body_as::<ReplayBody>(json)?.input,
-        None => None,
     };
     let started = match shared.engine.replay(&id, input).await {
         Ok(started) => started,

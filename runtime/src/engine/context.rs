@@ -5,10 +5,10 @@
 //! `uuid()`; `#` cannot occur in a step name, so these never collide with steps):
 //! a replay finds the recorded value and returns it; a first run reads the clock
 //! (or the system's randomness) and queues the value. The evaluator is synchronous
-//! and the store is not, so the engine journals the queue ([`Recorder::take_pending`])
-//! after every evaluation, before anything that could depend on the value leaves
-//! the process (an HTTP step, the run's end). A crash before that loses only values
-//! nothing outside has seen.
+//! and the store is not, so the engine takes the queue ([`Recorder::take_pending`])
+//! after every evaluation and journals it with its next commit, before anything
+//! that could depend on the value leaves the process (an HTTP step, the run's
+//! end). A crash before that loses only values nothing outside has seen.
 //!
 //! `webhook` is the record the delivery that started the run stored with it (`null`
 //! for other runs); it is part of the run, so it reads the same on every replay.

@@ -15,6 +15,16 @@
 //! same values. A step's result is always the journaled JSON read back with the
 //! step's type, on the first run as on a replay, so both see the same value.
 //!
+//! Commits. Only a step's start must be committed before its effect; the run's
+//! `running` status, the `now()`/`uuid()` values and the previous step's result
+//! only need to be committed before the *next* effect or the run's end. So they
+//! are queued and sent with the next step's start, or with the run's end, as one
+//! [`Store::journal`] write: one commit round trip per step instead of two, and
+//! one writer job where there were three. A crash loses only queued writes that
+//! nothing outside the process has depended on; a step whose result was lost is
+//! found `started` and sent again under the same `Idempotency-Key`, exactly as
+//! after a crash between the effect and its journal entry.
+//!
 //! Run control. [`Engine::cancel`] ends a run as cancelled in the store, then
 //! signals the task interpreting it (a registry of running runs, each with a
 //! `watch` channel): the interpreter checks the signal before every step and
@@ -69,6 +79,7 @@ use crate::outbound::step::{self, ConnectionValues, Origin, StepValues};
 use crate::outbound::{self, Auth, Client, HeaderValue, Request, Response};
 use crate::store::{
     self as stores, NewRun, RunOutcome, RunStatus, Started, Step, StepOutcome, StepStatus, Store,
+    Write,
 };
 use context::Recorder;
 use flowc_compiler::eval::{self, Frame, Limits};
@@ -316,10 +327,11 @@ impl Engine {
             });
         }
         let loaded = self.program(run_id, &run.deployment).await?;
-        if run.status != RunStatus::Running
-            && let Err(error) = self.store.set_run_status(run_id, RunStatus::Running).await
-        {
-            return self.unless_cancelled(run_id, error.into()).await;
+        // Not a commit of its own: the status goes with the first step's start (or
+        // the run's end), which is the first thing anyone outside could notice.
+        let mut queued = Vec::new();
+        if run.status != RunStatus::Running {
+            queued.push(Write::Status(RunStatus::Running));
         }
         tracing::info!(
             run_id,
@@ -333,7 +345,10 @@ impl Engine {
         let result = match program.workflow(&run.workflow) {
             Some(workflow) => {
                 let mut interp = Interp::new(self, run, &loaded, workflow, &detail.steps, cancel);
-                interp.execute(workflow, &run.input).await
+                interp.queued = queued;
+                let result = interp.execute(workflow, &run.input).await;
+                queued = std::mem::take(&mut interp.queued);
+                result
             }
             None => Err(Stop::Fault(
                 RunError::new(
@@ -353,7 +368,9 @@ impl Engine {
             Err(Stop::Cancelled) => return Ok(RunOutcome::Cancelled),
             Err(Stop::Engine(error)) => return self.unless_cancelled(run_id, error).await,
         };
-        match self.store.finish_run(run_id, outcome.clone()).await {
+        // The last step's result (and anything else queued) commits with the end.
+        queued.push(Write::Finish(outcome.clone()));
+        match self.store.journal(run_id, queued).await {
             Ok(()) => Ok(outcome),
             Err(error) => self.unless_cancelled(run_id, error.into()).await,
         }
@@ -511,6 +528,11 @@ struct Interp<'e> {
     recorder: Recorder,
     /// The latest attempt of every step, by path.
     journal: HashMap<String, Step>,
+    /// Journal writes made but not yet sent: they commit together with the next
+    /// write the engine waits for (a step's start, the run's end), which is before
+    /// anything that depends on them leaves the process. A crash loses only what
+    /// nobody outside has seen; the journal then says what to redo.
+    queued: Vec<Write>,
 }
 
 impl<'e> Interp<'e> {
@@ -554,6 +576,7 @@ impl<'e> Interp<'e> {
                 webhook,
             ),
             journal,
+            queued: Vec::new(),
         }
     }
 
@@ -686,7 +709,7 @@ impl<'e> Interp<'e> {
     /// Evaluates in the run's frame, then journals any `now()`/`uuid()` it drew.
     async fn eval(&mut self, expr: &Expr) -> Result<Value, Stop> {
         let result = eval::eval(expr, &mut self.frame, &self.recorder, &self.engine.limits);
-        self.flush().await?;
+        self.flush();
         result.map_err(|error| Stop::Fault(RunError::expression(&error)))
     }
 
@@ -694,13 +717,13 @@ impl<'e> Interp<'e> {
     async fn eval_detached(&mut self, expr: &Expr) -> Result<Value, Stop> {
         let mut frame = Frame::new(0);
         let result = eval::eval(expr, &mut frame, &self.recorder, &self.engine.limits);
-        self.flush().await?;
+        self.flush();
         result.map_err(|error| Stop::Fault(RunError::expression(&error)))
     }
 
     async fn condition(&mut self, expr: &Expr) -> Result<bool, Stop> {
         let result = eval::eval_bool(expr, &mut self.frame, &self.recorder, &self.engine.limits);
-        self.flush().await?;
+        self.flush();
         result.map_err(|error| Stop::Fault(RunError::expression(&error)))
     }
 
@@ -753,14 +776,19 @@ impl<'e> Interp<'e> {
         Ok(values)
     }
 
-    /// Journals the values `now()`/`uuid()` produced since the last flush.
-    async fn flush(&mut self) -> Result<(), Stop> {
-        for (path, value) in self.recorder.take_pending() {
-            self.engine
-                .store
-                .record_step(self.run_id, &path, value)
-                .await?;
+    /// Queues the values `now()`/`uuid()` produced since the last flush, to be
+    /// journaled before the next effect.
+    fn flush(&mut self) {
+        for (path, output) in self.recorder.take_pending() {
+            self.queued.push(Write::Record { path, output });
         }
+    }
+
+    /// Journals `write` and everything queued before it, and waits for the commit.
+    async fn commit(&mut self, write: Write) -> Result<(), Stop> {
+        let mut writes = std::mem::take(&mut self.queued);
+        writes.push(write);
+        self.engine.store.journal(self.run_id, writes).await?;
         Ok(())
     }
 
@@ -838,10 +866,13 @@ impl<'e> Interp<'e> {
             Ok(request) => describe(request),
             Err(_) => json!({ "method": request.method, "url": values.url.to_json() }),
         };
-        let store = &self.engine.store;
-        store
-            .step_started(self.run_id, &path, attempt, Some(input))
-            .await?;
+        // The previous step's result commits here too, before this step's effect.
+        self.commit(Write::StepStarted {
+            path: path.clone(),
+            attempt,
+            input: Some(input),
+        })
+        .await?;
         let began = self.engine.clock.now_ms();
         let result = match built {
             Ok(request) => {
@@ -887,25 +918,20 @@ impl<'e> Interp<'e> {
         }
         match result {
             Ok(output) => {
-                store
-                    .step_finished(
-                        self.run_id,
-                        &path,
-                        attempt,
-                        StepOutcome::Succeeded(output.clone()),
-                    )
-                    .await?;
-                self.read_back(&path, &output, ty)
+                let value = self.read_back(&path, &output, ty);
+                self.queued.push(Write::StepFinished {
+                    path,
+                    attempt,
+                    outcome: StepOutcome::Succeeded(output),
+                });
+                value
             }
             Err(error) => {
-                store
-                    .step_finished(
-                        self.run_id,
-                        &path,
-                        attempt,
-                        StepOutcome::Failed(error.to_json()),
-                    )
-                    .await?;
+                self.queued.push(Write::StepFinished {
+                    path,
+                    attempt,
+                    outcome: StepOutcome::Failed(error.to_json()),
+                });
                 Err(Stop::Fault(error))
             }
         }

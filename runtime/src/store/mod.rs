@@ -294,6 +294,33 @@ pub enum StepOutcome {
     Failed(serde_json::Value),
 }
 
+/// One write of a run's journal, for [`Store::journal`]: each variant is the write
+/// of the method it names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// [`Store::set_run_status`].
+    Status(RunStatus),
+    /// [`Store::step_started`].
+    StepStarted {
+        path: String,
+        attempt: i64,
+        input: Option<serde_json::Value>,
+    },
+    /// [`Store::step_finished`].
+    StepFinished {
+        path: String,
+        attempt: i64,
+        outcome: StepOutcome,
+    },
+    /// [`Store::record_step`].
+    Record {
+        path: String,
+        output: serde_json::Value,
+    },
+    /// [`Store::finish_run`].
+    Finish(RunOutcome),
+}
+
 /// Which runs `list_runs` returns; `None` matches everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunFilter {
@@ -452,6 +479,39 @@ pub trait Store: Send + Sync + 'static {
         path: &str,
         output: serde_json::Value,
     ) -> BoxFuture<'_, Result<()>>;
+
+    /// Several writes of one run's journal, in order, as one write. The engine
+    /// sends what a step's effect must wait for (the previous step's result, the
+    /// values `now()` and `uuid()` drew, the run's `running` status) together with
+    /// the step's start, and the last step's result with the run's end, so a step
+    /// costs one commit round trip instead of two or three.
+    ///
+    /// The first write that fails stops the rest and its error is returned. The
+    /// default runs the writes one after the other, each its own commit; a store
+    /// that can should commit them together, all or none (SQLite does).
+    fn journal(&self, run: &str, writes: Vec<Write>) -> BoxFuture<'_, Result<()>> {
+        let run = run.to_owned();
+        Box::pin(async move {
+            for write in writes {
+                match write {
+                    Write::Status(status) => self.set_run_status(&run, status).await?,
+                    Write::StepStarted {
+                        path,
+                        attempt,
+                        input,
+                    } => self.step_started(&run, &path, attempt, input).await?,
+                    Write::StepFinished {
+                        path,
+                        attempt,
+                        outcome,
+                    } => self.step_finished(&run, &path, attempt, outcome).await?,
+                    Write::Record { path, output } => self.record_step(&run, &path, output).await?,
+                    Write::Finish(outcome) => self.finish_run(&run, outcome).await?,
+                }
+            }
+            Ok(())
+        })
+    }
 
     // ------------------------------------------------------------ secrets
 

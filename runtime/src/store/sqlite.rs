@@ -26,7 +26,7 @@ use super::writer::{self, Writer};
 use super::{
     BoxFuture, Delivery, Deployed, Deployment, DeploymentId, DeploymentSummary, Error, IdGen,
     NewRun, Page, RandomIds, Result, Run, RunDetail, RunFilter, RunOutcome, RunPage, RunStatus,
-    SecretBlob, SecretName, Started, Step, StepOutcome, StepStatus, Store, StoredSecret,
+    SecretBlob, SecretName, Started, Step, StepOutcome, StepStatus, Store, StoredSecret, Write,
 };
 use crate::clock::{Clock, Millis, SystemClock};
 use flowc_compiler::ir::Program;
@@ -489,6 +489,131 @@ fn not_open(conn: &Connection, run: &str) -> Result<Error> {
     })
 }
 
+/// One journal write of run `run`, inside the writer's transaction. Every write
+/// first checks that the run has not ended: that is how a run cancelled meanwhile
+/// stops its engine.
+fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()> {
+    match write {
+        Write::Status(status) => {
+            let changed = execute(
+                conn,
+                concat!(
+                    "UPDATE runs SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ",
+                    unfinished!()
+                ),
+                params![run, status.as_str(), now],
+            )?;
+            if changed == 0 {
+                return Err(not_open(conn, run)?);
+            }
+        }
+        Write::Finish(outcome) => {
+            let (status, output, error) = match outcome {
+                RunOutcome::Succeeded(output) => (RunStatus::Succeeded, Some(output), None),
+                RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
+                RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
+            };
+            let changed = execute(
+                conn,
+                concat!(
+                    "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5
+                     WHERE id = ?1 AND status IN ",
+                    unfinished!()
+                ),
+                params![
+                    run,
+                    status.as_str(),
+                    output.map(to_json_text),
+                    error.map(to_json_text),
+                    now
+                ],
+            )?;
+            if changed == 0 {
+                return Err(not_open(conn, run)?);
+            }
+        }
+        Write::StepStarted {
+            path,
+            attempt,
+            input,
+        } => {
+            touch_run(conn, run, now)?;
+            let inserted = execute(
+                conn,
+                "INSERT INTO steps (run, path, attempt, status, input, started_at, generation)
+                 VALUES (?1, ?2, ?3, 'started', ?4, ?5,
+                         (SELECT retries FROM runs WHERE id = ?1))
+                 ON CONFLICT (run, path, attempt) DO NOTHING",
+                params![run, path, attempt, input.as_ref().map(to_json_text), now],
+            )?;
+            if inserted == 0 {
+                return Err(Error::Conflict(format!(
+                    "step `{path}` attempt {attempt} of run `{run}` was already journaled"
+                )));
+            }
+        }
+        Write::StepFinished {
+            path,
+            attempt,
+            outcome,
+        } => {
+            touch_run(conn, run, now)?;
+            let (status, output, error) = match outcome {
+                StepOutcome::Succeeded(output) => (StepStatus::Succeeded, Some(output), None),
+                StepOutcome::Failed(error) => (StepStatus::Failed, None, Some(error)),
+            };
+            let changed = execute(
+                conn,
+                "UPDATE steps SET status = ?4, output = ?5, error = ?6, finished_at = ?7
+                 WHERE run = ?1 AND path = ?2 AND attempt = ?3 AND status = 'started'",
+                params![
+                    run,
+                    path,
+                    attempt,
+                    status.as_str(),
+                    output.map(to_json_text),
+                    error.map(to_json_text),
+                    now
+                ],
+            )?;
+            if changed == 0 {
+                let exists = query_row(
+                    conn,
+                    "SELECT 1 FROM steps WHERE run = ?1 AND path = ?2 AND attempt = ?3",
+                    params![run, path, attempt],
+                    |_| Ok(()),
+                )
+                .optional()?;
+                return Err(match exists {
+                    None => Error::NotFound {
+                        kind: "step",
+                        id: format!("{run}/{path}#{attempt}"),
+                    },
+                    Some(()) => Error::Conflict(format!(
+                        "step `{path}` attempt {attempt} of run `{run}` has already finished"
+                    )),
+                });
+            }
+        }
+        Write::Record { path, output } => {
+            touch_run(conn, run, now)?;
+            let inserted = execute(
+                conn,
+                "INSERT INTO steps (run, path, attempt, status, output, started_at, finished_at)
+                 VALUES (?1, ?2, 1, 'succeeded', ?3, ?4, ?4)
+                 ON CONFLICT (run, path, attempt) DO NOTHING",
+                params![run, path, to_json_text(output), now],
+            )?;
+            if inserted == 0 {
+                return Err(Error::Conflict(format!(
+                    "step `{path}` of run `{run}` was already journaled"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn workflows_of(conn: &Connection, deployment: &str) -> Result<Vec<String>> {
     let mut statement = conn.prepare_cached(
         "SELECT workflow FROM deployment_workflows WHERE deployment = ?1 ORDER BY workflow",
@@ -769,61 +894,11 @@ impl Store for SqliteStore {
     }
 
     fn set_run_status(&self, run: &str, status: RunStatus) -> BoxFuture<'_, Result<()>> {
-        let run = run.to_owned();
-        let clock = self.clock();
-        if status.is_terminal() {
-            return Box::pin(async move {
-                Err(Error::Conflict(format!(
-                    "`{}` ends a run: use finish_run",
-                    status.as_str()
-                )))
-            });
-        }
-        self.write(move |conn| {
-            let changed = execute(
-                conn,
-                concat!(
-                    "UPDATE runs SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ",
-                    unfinished!()
-                ),
-                params![run, status.as_str(), clock.now_ms()],
-            )?;
-            if changed == 0 {
-                return Err(not_open(conn, &run)?);
-            }
-            Ok(())
-        })
+        self.journal(run, vec![Write::Status(status)])
     }
 
     fn finish_run(&self, run: &str, outcome: RunOutcome) -> BoxFuture<'_, Result<()>> {
-        let run = run.to_owned();
-        let clock = self.clock();
-        self.write(move |conn| {
-            let (status, output, error) = match &outcome {
-                RunOutcome::Succeeded(output) => (RunStatus::Succeeded, Some(output), None),
-                RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
-                RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
-            };
-            let changed = execute(
-                conn,
-                concat!(
-                    "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5
-                     WHERE id = ?1 AND status IN ",
-                    unfinished!()
-                ),
-                params![
-                    run,
-                    status.as_str(),
-                    output.map(to_json_text),
-                    error.map(to_json_text),
-                    clock.now_ms()
-                ],
-            )?;
-            if changed == 0 {
-                return Err(not_open(conn, &run)?);
-            }
-            Ok(())
-        })
+        self.journal(run, vec![Write::Finish(outcome)])
     }
 
     fn retry_run(&self, run: &str) -> BoxFuture<'_, Result<()>> {
@@ -950,26 +1025,15 @@ impl Store for SqliteStore {
         attempt: i64,
         input: Option<serde_json::Value>,
     ) -> BoxFuture<'_, Result<()>> {
-        let (run, path) = (run.to_owned(), path.to_owned());
-        let clock = self.clock();
-        self.write(move |conn| {
-            let now = clock.now_ms();
-            touch_run(conn, &run, now)?;
-            let inserted = execute(
-                conn,
-                "INSERT INTO steps (run, path, attempt, status, input, started_at, generation)
-                 VALUES (?1, ?2, ?3, 'started', ?4, ?5,
-                         (SELECT retries FROM runs WHERE id = ?1))
-                 ON CONFLICT (run, path, attempt) DO NOTHING",
-                params![run, path, attempt, input.as_ref().map(to_json_text), now],
-            )?;
-            if inserted == 0 {
-                return Err(Error::Conflict(format!(
-                    "step `{path}` attempt {attempt} of run `{run}` was already journaled"
-                )));
-            }
-            Ok(())
-        })
+        let path = path.to_owned();
+        self.journal(
+            run,
+            vec![Write::StepStarted {
+                path,
+                attempt,
+                input,
+            }],
+        )
     }
 
     fn step_finished(
@@ -979,49 +1043,15 @@ impl Store for SqliteStore {
         attempt: i64,
         outcome: StepOutcome,
     ) -> BoxFuture<'_, Result<()>> {
-        let (run, path) = (run.to_owned(), path.to_owned());
-        let clock = self.clock();
-        self.write(move |conn| {
-            let now = clock.now_ms();
-            touch_run(conn, &run, now)?;
-            let (status, output, error) = match &outcome {
-                StepOutcome::Succeeded(output) => (StepStatus::Succeeded, Some(output), None),
-                StepOutcome::Failed(error) => (StepStatus::Failed, None, Some(error)),
-            };
-            let changed = execute(
-                conn,
-                "UPDATE steps SET status = ?4, output = ?5, error = ?6, finished_at = ?7
-                 WHERE run = ?1 AND path = ?2 AND attempt = ?3 AND status = 'started'",
-                params![
-                    run,
-                    path,
-                    attempt,
-                    status.as_str(),
-                    output.map(to_json_text),
-                    error.map(to_json_text),
-                    now
-                ],
-            )?;
-            if changed == 0 {
-                let exists = query_row(
-                    conn,
-                    "SELECT 1 FROM steps WHERE run = ?1 AND path = ?2 AND attempt = ?3",
-                    params![run, path, attempt],
-                    |_| Ok(()),
-                )
-                .optional()?;
-                return Err(match exists {
-                    None => Error::NotFound {
-                        kind: "step",
-                        id: format!("{run}/{path}#{attempt}"),
-                    },
-                    Some(()) => Error::Conflict(format!(
-                        "step `{path}` attempt {attempt} of run `{run}` has already finished"
-                    )),
-                });
-            }
-            Ok(())
-        })
+        let path = path.to_owned();
+        self.journal(
+            run,
+            vec![Write::StepFinished {
+                path,
+                attempt,
+                outcome,
+            }],
+        )
     }
 
     fn record_step(
@@ -1030,22 +1060,31 @@ impl Store for SqliteStore {
         path: &str,
         output: serde_json::Value,
     ) -> BoxFuture<'_, Result<()>> {
-        let (run, path) = (run.to_owned(), path.to_owned());
+        let path = path.to_owned();
+        self.journal(run, vec![Write::Record { path, output }])
+    }
+
+    /// One job for the writer thread, so the writes commit together (or, should one
+    /// fail, are rolled back together by the job's savepoint).
+    fn journal(&self, run: &str, writes: Vec<Write>) -> BoxFuture<'_, Result<()>> {
+        let terminal = writes.iter().find_map(|write| match write {
+            Write::Status(status) if status.is_terminal() => Some(*status),
+            _ => None,
+        });
+        if let Some(status) = terminal {
+            return Box::pin(async move {
+                Err(Error::Conflict(format!(
+                    "`{}` ends a run: use finish_run",
+                    status.as_str()
+                )))
+            });
+        }
+        let run = run.to_owned();
         let clock = self.clock();
         self.write(move |conn| {
             let now = clock.now_ms();
-            touch_run(conn, &run, now)?;
-            let inserted = execute(
-                conn,
-                "INSERT INTO steps (run, path, attempt, status, output, started_at, finished_at)
-                 VALUES (?1, ?2, 1, 'succeeded', ?3, ?4, ?4)
-                 ON CONFLICT (run, path, attempt) DO NOTHING",
-                params![run, path, to_json_text(&output), now],
-            )?;
-            if inserted == 0 {
-                return Err(Error::Conflict(format!(
-                    "step `{path}` of run `{run}` was already journaled"
-                )));
+            for write in &writes {
+                apply(conn, &run, write, now)?;
             }
             Ok(())
         })

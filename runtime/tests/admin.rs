@@ -927,3 +927,47 @@ async fn bad_run_queries_answer_400() {
     let (status, _) = h.get("/runs?limit=500").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn an_open_admin_api_binds_only_to_loopback() {
+    for (ip, loopback) in [
+        ("127.0.0.1", true),
+        ("127.8.9.10", true),
+        ("::1", true),
+        ("::ffff:127.0.0.1", true),
+        ("0.0.0.0", false),
+        ("::", false),
+        ("10.0.0.1", false),
+        ("::ffff:10.0.0.1", false),
+        ("fe80::1", false),
+    ] {
+        assert_eq!(server::is_loopback(ip.parse().unwrap()), loopback, "{ip}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(JumpingClock::new(1_700_000_000_000));
+    let store: Arc<dyn Store> = Arc::new(
+        StoreOptions::new(dir.path().join("flowc.db"))
+            .open()
+            .unwrap(),
+    );
+    let secrets: Arc<dyn SecretSource> = Arc::new(Vault::new(
+        &MasterKey::generate().unwrap(),
+        Arc::clone(&store),
+    ));
+    let client = Client::builder(Arc::clone(&clock)).build().unwrap();
+    let engine = Arc::new(Engine::new(
+        Arc::clone(&store),
+        Arc::new(client),
+        Arc::clone(&secrets),
+        Arc::clone(&clock),
+    ));
+    let mut options = server::Options::new(store, engine, secrets, clock);
+    options.addr = "0.0.0.0:0".parse().unwrap();
+    options.admin_open = true;
+    let error = options.bind().await.unwrap_err();
+    assert!(matches!(error, server::Error::OpenAdmin { .. }), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "the admin API without a token may only listen on a loopback address, not 0.0.0.0:0"
+    );
+}

@@ -9,7 +9,9 @@
 //! the admin API refuse instead). Next to the database live the vault's key file
 //! (`flowc.key`, unless `FLOWC_MASTER_KEY`) and the admin token
 //! (`flowc.admin-token`, unless `FLOWC_ADMIN_TOKEN`), both created with mode 0600 at
-//! the first start. The command prints where it listens, each webhook's URL and
+//! the first start; `--no-admin-token` serves the admin API without one, for
+//! local tools, and is refused (exit 2) unless `--addr` is a loopback address.
+//! The command prints where it listens, each webhook's URL and
 //! where the admin token is (never the token), resumes the runs a previous process
 //! left unfinished, and on Ctrl-C (or SIGTERM) stops accepting requests, answers
 //! those in flight and exits; runs still executing resume at the next start.
@@ -36,6 +38,7 @@ Examples:
   flowc serve app.flow --addr 0.0.0.0:9000  listen on every interface, port 9000
   flowc serve --db /var/lib/flowc/flowc.db  serve what that database has active
   flowc serve app.flow --log-format json    JSON log lines with run_id and step fields
+  flowc serve app.flow --no-admin-token     the admin API without a token (loopback only)
 
 Besides the webhooks, the server answers the admin API under /api/v1 (deploy,
 workflows, runs: start, list, show, retry, replay, cancel), behind the bearer
@@ -70,6 +73,11 @@ pub struct Args {
     /// (`info` by default; e.g. `FLOWC_LOG=debug` or `flowc_runtime=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+
+    /// Serve the admin API without a token, for local tools; refused unless
+    /// --addr is a loopback address.
+    #[arg(long)]
+    no_admin_token: bool,
 }
 
 /// `--durability`.
@@ -105,6 +113,14 @@ fn init_logs(format: LogFormat) {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
+    if args.no_admin_token && !server::is_loopback(args.addr.ip()) {
+        error(format_args!(
+            "--no-admin-token opens the admin API to anyone who can reach {}; use a \
+             loopback --addr (127.0.0.1) or keep the token",
+            args.addr
+        ));
+        return Ok(Exit::Failure);
+    }
     init_logs(args.log_format);
     let program = if args.paths.is_empty() {
         None
@@ -160,19 +176,24 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
         warn_missing_secrets(&program, secrets.as_ref()).await;
     }
 
-    let admin_token = match token::admin_token(&super::local::beside(&args.db, "admin-token")) {
-        Ok((token, token::Origin::Environment)) => {
-            println!("admin token: from {}", token::ENV_VAR);
-            token
-        }
-        Ok((token, token::Origin::File { path, created })) => {
-            let made = if created { " (created)" } else { "" };
-            println!("admin token: in {}{made}", path.display());
-            token
-        }
-        Err(err) => {
-            error(err);
-            return Ok(Exit::Failure);
+    let admin_token = if args.no_admin_token {
+        println!("admin token: none (--no-admin-token: the admin API is open on loopback)");
+        None
+    } else {
+        match token::admin_token(&super::local::beside(&args.db, "admin-token")) {
+            Ok((token, token::Origin::Environment)) => {
+                println!("admin token: from {}", token::ENV_VAR);
+                Some(token)
+            }
+            Ok((token, token::Origin::File { path, created })) => {
+                let made = if created { " (created)" } else { "" };
+                println!("admin token: in {}{made}", path.display());
+                Some(token)
+            }
+            Err(err) => {
+                error(err);
+                return Ok(Exit::Failure);
+            }
         }
     };
 
@@ -187,7 +208,8 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
     );
     let mut options = server::Options::new(store, Arc::new(engine), secrets, clock);
     options.addr = args.addr;
-    options.admin_token = Some(admin_token);
+    options.admin_open = admin_token.is_none();
+    options.admin_token = admin_token;
     let server = match options.bind().await {
         Ok(server) => server,
         Err(err) => {

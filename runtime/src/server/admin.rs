@@ -5,8 +5,9 @@
 //! the admin token (both hashed with SHA-256, then compared in constant time, so
 //! neither the bytes nor the length of the token leak through timing); a server
 //! without a token answers 401 to everything here, so the API is never open by
-//! default. `/api/v1` and everything under it belongs to this API: a webhook
-//! declared under that prefix is shadowed (the rest of `/api/` stays free for
+//! default: only `flowc serve --no-admin-token` opens it, and only on a loopback
+//! address (`Options::admin_open`). `/api/v1` and everything under it belongs to
+//! this API: a webhook declared under that prefix is shadowed (the rest of `/api/` stays free for
 //! webhooks). Answers are JSON; errors are `{code, message, details}`
 //! ([`Problem`]), unknown routes under the prefix 404 and wrong methods 405, both
 //! in that shape. Bodies are limited like webhook bodies.
@@ -113,6 +114,9 @@ type Answer = Result<Response, Problem>;
 
 /// Refuses every request without the right bearer token, before routing.
 async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if shared.admin_open {
+        return next.run(request).await;
+    }
     let Some(expected) = &shared.admin_token else {
         return unauthorized("the admin API is disabled: the server has no admin token");
     };

@@ -94,6 +94,10 @@ pub struct Options {
     /// The admin API's bearer token; without one every `/api/v1` route answers
     /// 401.
     pub admin_token: Option<SecretString>,
+    /// Serve the admin API without checking any token (`flowc serve
+    /// --no-admin-token`, for local tools). [`Options::bind`] refuses it on an
+    /// address that is not loopback: an open admin API deploys and runs code.
+    pub admin_open: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -117,6 +121,19 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Store(#[from] store::Error),
+    #[error("the admin API without a token may only listen on a loopback address, not {addr}")]
+    OpenAdmin { addr: SocketAddr },
+}
+
+/// `127.0.0.0/8`, `::1`, or `::ffff:127.x.y.z`: the addresses only this machine
+/// reaches, the only ones an admin API without a token may listen on.
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(ip) => ip.is_loopback(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
+        }
+    }
 }
 
 impl Options {
@@ -135,11 +152,15 @@ impl Options {
             secrets,
             clock,
             admin_token: None,
+            admin_open: false,
         }
     }
 
     /// Binds the address and loads the routes of the active deployments.
     pub async fn bind(self) -> Result<Server, Error> {
+        if self.admin_open && !is_loopback(self.addr.ip()) {
+            return Err(Error::OpenAdmin { addr: self.addr });
+        }
         let listener = TcpListener::bind(self.addr)
             .await
             .map_err(|source| Error::Bind {
@@ -156,6 +177,7 @@ impl Options {
             limits: Limits::default(),
             body_limit: self.body_limit,
             admin_token: self.admin_token,
+            admin_open: self.admin_open,
         });
         let handle = Handle { addr, shared };
         handle.reload().await?;
@@ -245,6 +267,7 @@ struct Shared {
     limits: Limits,
     body_limit: usize,
     admin_token: Option<SecretString>,
+    admin_open: bool,
 }
 
 impl Shared {

@@ -15,7 +15,7 @@ root=$PWD
 flowc=$(realpath "${1:-$root/target/release/flowc}")
 version=4.32.5
 venv=${SCHEMATHESIS_VENV:-$root/target/schemathesis-venv}
-examples=${SCHEMATHESIS_EXAMPLES:-25}
+examples=${SCHEMATHESIS_EXAMPLES:-50}
 limit=${SCHEMATHESIS_SECONDS:-240}
 
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then

@@ -300,6 +300,16 @@ async fn the_document_is_openapi_3_1_json_served_without_the_token() {
     assert_eq!(response.json::<Json>().await.unwrap(), h.document);
     let response = h.http.get(h.url("/runs")).send().await.unwrap();
     assert_eq!(response.status(), 401);
+    // Every reference names a schema the document has.
+    let text = h.document.to_string();
+    let schemas = h.document["components"]["schemas"].as_object().unwrap();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            schemas.contains_key(name),
+            "a $ref to `{name}`, which is missing"
+        );
+    }
     // Every schema in it compiles as JSON Schema 2020-12, with its references.
     for (name, schema) in h.document["components"]["schemas"].as_object().unwrap() {
         let mut root = schema.clone();

@@ -39,7 +39,6 @@ use super::Shared;
 use super::openapi::{self, Document, ProblemSchema};
 use super::problem::Problem;
 use super::routes::{self, DeployError};
-use crate::clock::Millis;
 use crate::engine::{self, MissingSecret, check_input, input_type, is_recorded_path};
 use crate::store::{self, Deployment, DeploymentSummary, NewRun, Page, RunFilter, RunStatus};
 use axum::body::Bytes;
@@ -410,7 +409,7 @@ struct Summary {
     workflows: Vec<String>,
     active: bool,
     /// Milliseconds since the Unix epoch.
-    created_at: Millis,
+    created_at: i64,
 }
 
 impl From<DeploymentSummary> for Summary {
@@ -441,7 +440,7 @@ struct Described {
     workflows: Vec<String>,
     active: bool,
     /// Milliseconds since the Unix epoch.
-    created_at: Millis,
+    created_at: i64,
     webhooks: Vec<Webhook>,
 }
 
@@ -842,7 +841,7 @@ struct Version {
     version: i64,
     active: bool,
     /// Milliseconds since the Unix epoch.
-    created_at: Millis,
+    created_at: i64,
 }
 
 /// `GET /workflows/{name}`: the workflow and every deployment that defines it.
@@ -962,6 +961,22 @@ async fn get_workflow(
     ))
 }
 
+/// A workflow's input: any JSON its input type accepts.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the document's view of the body `start_run` reads"
+)]
+struct Input(Json);
+
+/// Any JSON value, `null` included (`{}`), for an optional field that may hold
+/// anything: `Option<Json>` would describe `null` twice.
+fn any_json() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .build()
+}
+
 /// What starting a run answers.
 #[derive(Serialize, ToSchema)]
 struct RunStarted {
@@ -980,7 +995,7 @@ struct RunStarted {
         ("Idempotency-Key" = Option<String>, Header, description = "a repeated key answers the run it started (200) instead of starting another"),
     ),
     request_body(
-        content = inline(Object),
+        content = Input,
         description = "the workflow's input (an empty body is `null`)",
         content_type = "application/json",
     ),
@@ -1116,7 +1131,6 @@ struct RunJson {
     status: Status,
     /// What started it: `webhook`, `api`, `replay`, …
     trigger: String,
-    #[schema(value_type = Object)]
     input: Json,
     /// The workflow's result, once it succeeded (`null` before).
     output: Json,
@@ -1124,9 +1138,9 @@ struct RunJson {
     error: Json,
     idempotency_key: Option<String>,
     /// Milliseconds since the Unix epoch.
-    created_at: Millis,
+    created_at: i64,
     /// Milliseconds since the Unix epoch.
-    updated_at: Millis,
+    updated_at: i64,
     /// The `webhook` record the run reads, when a webhook started it.
     #[schema(value_type = Option<Object>)]
     webhook: Option<Json>,
@@ -1190,8 +1204,8 @@ struct StepJson {
     /// The error it failed with (`null` unless it failed).
     error: Json,
     /// Milliseconds since the Unix epoch.
-    started_at: Millis,
-    finished_at: Option<Millis>,
+    started_at: i64,
+    finished_at: Option<i64>,
     /// The run's `retries` when this attempt was journaled.
     generation: i64,
     /// A journaled `now()` or `uuid()` rather than a step of the source.
@@ -1404,7 +1418,7 @@ async fn retry(
 #[serde(deny_unknown_fields)]
 struct ReplayBody {
     /// The new run's input; the replayed run's when absent.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = any_json)]
     input: Option<Json>,
 }
 

@@ -17,7 +17,7 @@ use flowc_runtime::outbound::{
     OAuth2, Options, Request, Retry, Rng, SecretString,
 };
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -706,8 +706,8 @@ async fn bodies_over_the_limits_are_refused() {
 
 struct NoLoopback;
 impl Egress for NoLoopback {
-    fn check(&self, _host: &str, addr: SocketAddr) -> Result<(), String> {
-        if addr.ip().is_loopback() {
+    fn check(&self, _host: &str, ip: IpAddr, _port: Option<u16>) -> Result<(), String> {
+        if ip.is_loopback() {
             Err("loopback".into())
         } else {
             Ok(())
@@ -739,7 +739,7 @@ async fn the_egress_hook_sees_literal_and_resolved_addresses_before_any_connecti
         .send(&Request::new(Method::GET, "file:///etc/passwd"))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "R0101");
+    assert_eq!(error.code(), "R0111", "{error}");
     assert_eq!(server.connections.load(Ordering::SeqCst), 0);
 }
 

@@ -12,14 +12,14 @@
 //! | R0108 | [`Error::ResponseNotJson`]: a typed response whose body is not JSON | no |
 //! | R0109 | [`Error::ResponseType`]: the body does not match the declared type | no |
 //! | R0110 | [`Error::Token`]: the OAuth 2 token endpoint did not give a token | when transient |
-//! | R0111 | [`Error::Egress`]: the egress guard refused the destination address | no |
+//! | R0111 | [`Error::Egress`]: the egress guard refused the destination address, or the URL's scheme is not http or https; nothing was sent | no |
 //! | R0112 | [`Error::MissingSecret`]: a secret the request needs is not in the vault | no |
 //!
 //! URLs in messages are shown without their query and user info
 //! ([`redact_url`]), because an API key may sit in the query. Explain pages for
 //! these codes are to come with the runtime's `flowc explain` entries.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -72,10 +72,13 @@ pub enum Error {
         reason: String,
         retryable: bool,
     },
-    #[error("refused to connect to `{host}`{}: {reason}", addr.map(|a| format!(" at {a}")).unwrap_or_default())]
+    #[error("refused to connect to `{target}`: {reason}")]
     Egress {
-        host: String,
-        addr: Option<SocketAddr>,
+        /// The host (with the port when the URL's literal names it), or the URL
+        /// for a refused scheme.
+        target: String,
+        /// The address refused; `None` for a refused scheme.
+        ip: Option<IpAddr>,
         reason: String,
     },
     #[error("secret `{name}` is not in the vault")]

@@ -4,8 +4,10 @@
 //! [`step::request`] for that conversion from evaluated values) and hands it to a
 //! [`Client`], which owns everything that outlives one call: the reqwest
 //! connection pool (rustls, no proxy, no redirects), the per-connection circuit
-//! [`breaker`]s, the OAuth 2 token cache, and the [`egress`] hook every address
-//! passes before a connection opens. [`Client::send`] runs the attempts:
+//! [`breaker`]s, the OAuth 2 token cache, and the [`egress`] guard every address
+//! passes before a connection opens (only `http` and `https` URLs are sent; the
+//! OAuth 2 token endpoints go through the same client and the same guard).
+//! [`Client::send`] runs the attempts:
 //!
 //! - each attempt carries `Idempotency-Key: {run_id}/{step_path}`, the same on
 //!   every attempt, so the downstream can deduplicate retries and the one repeat a
@@ -34,7 +36,7 @@ pub mod step;
 pub use crate::vault::SecretString;
 pub use auth::{Auth, Grant, KeyPlace, OAuth2};
 pub use breaker::{Breaker, BreakerConfig, State as BreakerState};
-pub use egress::{AllowAll, Egress};
+pub use egress::{Allow, AllowAll, Egress, Net, PrivateNetworkGuard};
 pub use error::Error;
 pub use reqwest::Method;
 pub use retry::{Retry, Rng, SystemRng};
@@ -46,7 +48,7 @@ use error::{is_retryable_status, redact_url};
 use flowc_compiler::ty::{Ty, TypeTable};
 use flowc_compiler::value::Value;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -185,7 +187,10 @@ impl Default for Options {
 }
 
 /// Builds a [`Client`]: the clock is required; randomness and the egress guard
-/// default to the system's and to [`AllowAll`].
+/// default to the system's and to [`AllowAll`]. The default guard is the
+/// embedder's choice, not a policy: `flowc serve` and `flowc run` always set one
+/// ([`PrivateNetworkGuard`] unless told otherwise), and tests against loopback
+/// servers rely on the default.
 pub struct Builder {
     options: Options,
     clock: Arc<dyn Clock>,
@@ -393,11 +398,7 @@ impl Client {
         let mut url = reqwest::Url::parse(&request.url).map_err(|error| Error::Invalid {
             reason: format!("`{}` is not a URL: {error}", shorten(&request.url)),
         })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Invalid {
-                reason: format!("scheme `{}` is not http or https", url.scheme()),
-            });
-        }
+        check_scheme(&url)?;
         if !request.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (name, value) in &request.query {
@@ -541,8 +542,9 @@ impl Client {
         })
     }
 
-    /// Shows an IP-literal host to the egress guard (names go through the
-    /// resolver).
+    /// Shows an IP-literal host to the egress guard with the URL's port (names
+    /// go through the resolver). The `url` crate has normalised the literal, so
+    /// `127.1` and `2130706433` arrive here as `127.0.0.1`.
     fn check_literal(&self, url: &reqwest::Url) -> Result<(), Error> {
         let Some(host) = url.host_str() else {
             return Err(Error::Invalid {
@@ -551,12 +553,15 @@ impl Client {
         };
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
-            let addr = SocketAddr::new(ip, url.port_or_known_default().unwrap_or(0));
+            let port = url.port_or_known_default();
             self.egress
-                .check(host, addr)
+                .check(host, ip, port)
                 .map_err(|reason| Error::Egress {
-                    host: host.to_string(),
-                    addr: Some(addr),
+                    target: match port {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host.to_string(),
+                    },
+                    ip: Some(ip),
                     reason,
                 })?;
         }
@@ -604,8 +609,8 @@ impl Client {
         while let Some(current) = source {
             if let Some(refused) = current.downcast_ref::<egress::Refused>() {
                 return Error::Egress {
-                    host: refused.host.clone(),
-                    addr: Some(refused.addr),
+                    target: refused.host.clone(),
+                    ip: Some(refused.ip),
                     reason: refused.reason.clone(),
                 };
             }
@@ -694,12 +699,7 @@ impl Client {
         };
         let url = reqwest::Url::parse(&oauth.token_url)
             .map_err(|error| token_error(format!("not a URL: {error}"), false))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(token_error(
-                format!("scheme `{}` is not http or https", url.scheme()),
-                false,
-            ));
-        }
+        check_scheme(&url)?;
         self.check_literal(&url)?;
         let credentials = basic(
             &auth::form_encode(oauth.client_id.expose()),
@@ -745,6 +745,22 @@ impl Client {
             refresh_at,
         })
     }
+}
+
+/// Only `http` and `https` are sent: a `file:`, `ftp:` or `gopher:` URL is an
+/// egress refusal (`R0111`) before anything else happens, whatever the guard.
+fn check_scheme(url: &reqwest::Url) -> Result<(), Error> {
+    if matches!(url.scheme(), "http" | "https") {
+        return Ok(());
+    }
+    Err(Error::Egress {
+        target: redact_url(url),
+        ip: None,
+        reason: format!(
+            "the scheme `{}` is not allowed: outbound calls use http and https only",
+            url.scheme()
+        ),
+    })
 }
 
 fn expected_status(expect: &[u16], status: u16) -> bool {

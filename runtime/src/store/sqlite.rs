@@ -30,11 +30,13 @@ use super::{
 };
 use crate::clock::{Clock, Millis, SystemClock};
 use flowc_compiler::ir::Program;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// How hard a commit works to survive a power loss. See the module documentation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,7 +69,8 @@ pub struct Options {
     pub busy_timeout: Duration,
     /// The most writes committed in one transaction.
     pub max_batch: usize,
-    /// The most idle read-only connections kept open.
+    /// The most read-only connections, and reads at once: a read waits for an
+    /// idle connection rather than opening one (opening reads the schema again).
     pub readers: usize,
     /// Where every timestamp comes from.
     pub clock: Arc<dyn Clock>,
@@ -139,6 +142,9 @@ struct Inner {
     options: Options,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection: at most that many reads run at once, so
+    /// every read finds an idle connection once they are all open.
+    reading: Arc<Semaphore>,
     closed: AtomicBool,
 }
 
@@ -148,11 +154,13 @@ impl SqliteStore {
         configure_writer(&conn, &options)?;
         migrate::migrate(&mut conn)?;
         let writer = Writer::spawn(conn, options.max_batch)?;
+        let reading = Arc::new(Semaphore::new(options.readers.max(1)));
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 options,
                 writer,
                 readers: Mutex::new(Vec::new()),
+                reading,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -219,10 +227,15 @@ impl SqliteStore {
     {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            let permit = Arc::clone(&inner.reading)
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::Closed)?;
             let task = tokio::task::spawn_blocking(move || {
                 let conn = inner.take_reader()?;
                 let result = work(&conn);
                 inner.give_back(conn);
+                drop(permit);
                 result
             });
             task.await
@@ -270,7 +283,7 @@ impl Inner {
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(self.options.busy_timeout)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        keep_plans(&conn)?;
         conn.execute_batch("PRAGMA query_only = ON")?;
         Ok(conn)
     }
@@ -280,7 +293,7 @@ impl Inner {
             return;
         }
         if let Ok(mut idle) = self.readers.lock()
-            && idle.len() < self.options.readers
+            && idle.len() < self.options.readers.max(1)
         {
             idle.push(conn);
         }
@@ -297,9 +310,21 @@ impl From<rusqlite::Error> for Error {
 /// fits, so none of the hot ones is ever parsed again (rusqlite's default is 16).
 const STATEMENT_CACHE: usize = 64;
 
+/// Makes a connection keep its prepared statements: a cache big enough for every
+/// statement the store runs (rusqlite's default is 16), and SQLite's query planner
+/// stability guarantee. Without the latter, a statement whose plan looked at a
+/// bound value (the planner does when a table has partial indexes, as `runs`
+/// has) is compiled again every time that parameter is bound to another value,
+/// which is every time: a run id.
+fn keep_plans(conn: &Connection) -> Result<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 fn configure_writer(conn: &Connection, options: &Options) -> Result<()> {
     conn.busy_timeout(options.busy_timeout)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    keep_plans(conn)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     expect("journal_mode", mode.to_ascii_lowercase(), "wal".to_owned())?;
     conn.execute_batch(&format!(

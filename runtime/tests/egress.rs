@@ -180,7 +180,7 @@ async fn the_url_crate_normalises_numeric_hosts_and_the_guard_sees_the_address()
     assert_eq!(target, "127.0.0.1:9");
     assert_eq!(ip, Some("127.0.0.1".parse().unwrap()));
     assert!(
-        reason.starts_with("127.0.0.1 is a loopback address (127.0.0.0/8)"),
+        reason.starts_with("127.0.0.1 is in 127.0.0.0/8: a loopback address"),
         "{reason}"
     );
 }

@@ -14,6 +14,12 @@
 //! secrets set --db` fills; a temporary database has none. Every secret the
 //! workflow uses is looked up before the run starts, so a missing one is an
 //! error naming it rather than a failed step halfway through.
+//!
+//! Outbound calls pass the egress guard of `flowc serve` with one difference:
+//! loopback is open by default, because a local run is how a workflow is tried
+//! against services on the developer's own machine. Private networks and cloud
+//! metadata stay closed unless `--allow-egress` or `--allow-private-network`
+//! opens them.
 
 use super::local;
 use super::present;
@@ -23,7 +29,7 @@ use anyhow::Context as _;
 use flowc_compiler::ir::{Program, Workflow};
 use flowc_runtime::clock::{Clock, SystemClock};
 use flowc_runtime::engine::{self, Engine, NoSecrets, SecretSource, is_recorded_path};
-use flowc_runtime::outbound::Client;
+use flowc_runtime::outbound::{Allow, Client, Egress};
 use flowc_runtime::store::{NewRun, RunOutcome, Step, StepStatus, Store};
 use flowc_runtime::vault::Vault;
 use serde_json::Value as Json;
@@ -44,6 +50,11 @@ Examples:
 
 Progress goes to standard error (live on a terminal, one line per event
 otherwise); the run's output, as JSON, to standard output.
+
+Outbound calls pass the egress guard of `flowc serve` (see `flowc serve
+--help`), except that loopback (127.0.0.0/8, ::1) is open: a local run calls
+services on this machine. Private networks and cloud metadata (169.254.169.254)
+stay closed unless --allow-egress or --allow-private-network opens them.
 
 Exit status: 0 the run succeeded, 1 the sources have errors (printed as by
 `flowc check`) or the run failed (its error is printed), 2 bad arguments, an
@@ -69,6 +80,9 @@ pub struct Args {
     /// vault; without it, a temporary database is used and deleted.
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
+
+    #[command(flatten)]
+    egress: super::serve::EgressArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
@@ -137,6 +151,10 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         .build()
         .context("cannot start the async runtime")?;
     let kept = args.db.as_ref().map(|db| db.display().to_string());
+    let guard = args.egress.guard(Allow::loopback());
+    if guard.is_none() {
+        super::serve::EgressArgs::warn_off();
+    }
     runtime.block_on(execute(Job {
         store,
         secrets,
@@ -144,6 +162,7 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         workflow: name,
         input,
         kept,
+        egress: super::serve::EgressArgs::egress(guard.as_ref()),
     }))
 }
 
@@ -192,6 +211,7 @@ struct Job {
     input: Json,
     /// The database's name when it is kept (`--db`).
     kept: Option<String>,
+    egress: Arc<dyn Egress>,
 }
 
 async fn execute(job: Job) -> anyhow::Result<Exit> {
@@ -262,6 +282,7 @@ async fn execute(job: Job) -> anyhow::Result<Exit> {
     }
 
     let client = Client::builder(Arc::clone(&clock))
+        .egress(job.egress)
         .build()
         .context("cannot build the HTTP client")?;
     let engine = Engine::new(

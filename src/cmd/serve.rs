@@ -18,12 +18,18 @@
 //!
 //! Logs are `tracing` events on stderr, as text or JSON lines (`--log-format`),
 //! filtered by `FLOWC_LOG`.
+//!
+//! Outbound calls pass the egress guard ([`PrivateNetworkGuard`]): public
+//! addresses only, plus what `--allow-egress` opens and the server's own bound
+//! address (so a workflow can call another workflow of the same server, as the
+//! quickstart does). `--allow-private-network` turns the guard off, and the
+//! startup output says so on stderr. [`EgressArgs`] is shared with `flowc run`.
 
 use super::{Exit, error, loader, note};
 use anyhow::Context as _;
 use flowc_runtime::clock::{Clock, SystemClock};
 use flowc_runtime::engine::{self, Engine, SecretSource};
-use flowc_runtime::outbound::Client;
+use flowc_runtime::outbound::{Allow, AllowAll, Client, Egress, PrivateNetworkGuard};
 use flowc_runtime::server::{self, DeployError, token};
 use flowc_runtime::store::Store;
 use flowc_runtime::store::sqlite;
@@ -39,10 +45,23 @@ Examples:
   flowc serve --db /var/lib/flowc/flowc.db  serve what that database has active
   flowc serve app.flow --log-format json    JSON log lines with run_id and step fields
   flowc serve app.flow --no-admin-token     the admin API without a token (loopback only)
+  flowc serve app.flow --allow-egress 10.20.0.0/16 --allow-egress '*.corp.example'
+                                            steps may also call that network and those hosts
 
 Besides the webhooks, the server answers the admin API under /api/v1 (deploy,
 workflows, runs: start, list, show, retry, replay, cancel), behind the bearer
 token whose file it prints; `flowc deploy` and `flowc runs` use it.
+
+Outbound calls (HTTP steps, OAuth 2 token endpoints) go to public addresses
+only: loopback, private networks (RFC 1918, 100.64.0.0/10, fc00::/7),
+link-local (169.254.0.0/16, where cloud metadata answers; fe80::/10),
+0.0.0.0/8, multicast, broadcast, documentation, benchmarking and reserved
+ranges are refused with R0111, and so are IPv6 forms that embed such an IPv4
+address (::ffff:127.0.0.1, 64:ff9b::a9fe:a9fe). The decision is taken on the
+resolved address, which is the one connected to; redirects are not followed;
+only http and https URLs are called. The server's own address stays open
+(exactly its IP and port). --allow-egress opens more, --allow-private-network
+opens everything.
 
 Exit status: 0 stopped by Ctrl-C, 1 the sources have errors (nothing is deployed),
 2 bad arguments, a path that cannot be read, a webhook path already claimed by
@@ -78,6 +97,79 @@ pub struct Args {
     /// --addr is a loopback address.
     #[arg(long)]
     no_admin_token: bool,
+
+    #[command(flatten)]
+    egress: EgressArgs,
+}
+
+/// The egress flags of `flowc serve` and `flowc run`.
+#[derive(clap::Args)]
+pub struct EgressArgs {
+    /// Turn the egress guard off: steps may call loopback, private networks and
+    /// link-local addresses (cloud metadata at 169.254.169.254) too.
+    #[arg(long)]
+    allow_private_network: bool,
+
+    /// Open one destination the egress guard refuses (repeatable): a CIDR
+    /// (10.20.0.0/16), an address (10.0.0.7), an address and port
+    /// (127.0.0.1:9000, for URLs that name the address), a host name
+    /// (vault.internal) or every name under a domain (*.corp.example).
+    #[arg(long, value_name = "CIDR|HOST")]
+    allow_egress: Vec<Allow>,
+}
+
+impl EgressArgs {
+    /// The guard these flags ask for, beginning with `defaults`; `None` when
+    /// `--allow-private-network` turns it off.
+    pub fn guard(
+        &self,
+        defaults: impl IntoIterator<Item = Allow>,
+    ) -> Option<Arc<PrivateNetworkGuard>> {
+        if self.allow_private_network {
+            return None;
+        }
+        let guard = PrivateNetworkGuard::new(defaults);
+        for entry in &self.allow_egress {
+            guard.allow(entry.clone());
+        }
+        Some(Arc::new(guard))
+    }
+
+    /// What the client is given: the guard, or everything open.
+    pub fn egress(guard: Option<&Arc<PrivateNetworkGuard>>) -> Arc<dyn Egress> {
+        match guard {
+            Some(guard) => Arc::clone(guard) as Arc<dyn Egress>,
+            None => Arc::new(AllowAll),
+        }
+    }
+
+    /// Warns on stderr, where it cannot be missed in a log, that the guard is off.
+    pub fn warn_off() {
+        super::labelled(
+            super::WARNING,
+            "warning",
+            "the egress guard is off (--allow-private-network): steps may call \
+             loopback, private networks and cloud metadata (169.254.169.254)",
+        );
+    }
+
+    /// Says what outbound calls may reach: one line on stdout with the guard on,
+    /// a warning with it off.
+    fn announce(guard: Option<&Arc<PrivateNetworkGuard>>, own: &[Allow]) {
+        let Some(guard) = guard else {
+            EgressArgs::warn_off();
+            return;
+        };
+        let mut open = vec!["public addresses".to_string()];
+        for entry in guard.allowed() {
+            if own.contains(&entry) {
+                open.push(format!("this server ({entry})"));
+            } else {
+                open.push(entry.to_string());
+            }
+        }
+        println!("outbound calls may reach: {}", open.join(", "));
+    }
 }
 
 /// `--durability`.
@@ -197,7 +289,9 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
         }
     };
 
+    let guard = args.egress.guard([]);
     let client = Client::builder(Arc::clone(&clock))
+        .egress(EgressArgs::egress(guard.as_ref()))
         .build()
         .context("cannot build the HTTP client")?;
     let engine = Engine::new(
@@ -218,8 +312,16 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
         }
     };
     let handle = server.handle();
+    // Opened before `run` resumes unfinished runs, which may call this server.
+    let own = Allow::own_address(handle.local_addr());
+    if let Some(guard) = &guard {
+        for entry in &own {
+            guard.allow(entry.clone());
+        }
+    }
     let base = format!("http://{}", handle.local_addr());
     println!("listening on {base}");
+    EgressArgs::announce(guard.as_ref(), &own);
     let webhooks = handle.webhooks();
     if webhooks.is_empty() {
         note("no active workflow has an `on webhook` trigger");

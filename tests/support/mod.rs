@@ -414,9 +414,19 @@ pub struct Served {
 
 impl Served {
     /// Starts `flowc serve ARGS…` in `dir` and waits for its `listening on` line;
-    /// the error is what it printed when it exited (or hung) before that.
+    /// the error is what it printed when it exited (or hung) before that. Unless
+    /// ARGS set the egress guard, `--allow-egress 127.0.0.1/32` opens the
+    /// loopback downstreams tests record with.
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Served, String> {
-        let mut command = flowc(dir, &[&["serve"], args].concat());
+        let guard_set = args
+            .iter()
+            .any(|arg| matches!(*arg, "--allow-egress" | "--allow-private-network"));
+        let loopback: &[&str] = if guard_set {
+            &[]
+        } else {
+            &["--allow-egress", "127.0.0.1/32"]
+        };
+        let mut command = flowc(dir, &[&["serve"], loopback, args].concat());
         for (name, value) in env {
             command.env(name, value);
         }

@@ -68,12 +68,6 @@ impl PrivateNetworkGuard {
         }
     }
 
-    /// The guard of `flowc run`: loopback (`127.0.0.0/8`, `::1`) open, because a
-    /// developer's own machine is what a local run calls.
-    pub fn loopback_open() -> PrivateNetworkGuard {
-        PrivateNetworkGuard::new([Allow::Net(Net::V4_LOOPBACK), Allow::Net(Net::V6_LOOPBACK)])
-    }
-
     /// Opens one more entry.
     pub fn allow(&self, entry: Allow) {
         let mut allowed = self
@@ -135,6 +129,12 @@ pub enum Allow {
 }
 
 impl Allow {
+    /// Loopback, `127.0.0.0/8` and `::1`: what `flowc run` opens by default,
+    /// because a local run calls services on the developer's own machine.
+    pub fn loopback() -> [Allow; 2] {
+        [Allow::Net(Net::V4_LOOPBACK), Allow::Net(Net::V6_LOOPBACK)]
+    }
+
     /// The entries that keep a server's own listen address reachable: exactly
     /// `addr`, or for an unspecified address (`0.0.0.0`, `::`) the loopback
     /// address with its port, which is how a workflow calls the server it runs in.
@@ -356,15 +356,12 @@ pub struct Special {
 impl Special {
     /// The refusal's reason, naming the address, the range and how to open it.
     fn reason(&self, ip: IpAddr) -> String {
+        let (range, what) = (self.range, self.what);
         let place = match self.embedded {
-            Some(v4) => format!("{ip} embeds {v4}, {}", self.what),
-            None => format!("{ip} is {}", self.what),
+            Some(v4) => format!("{ip} embeds {v4}, which is in {range}: {what}"),
+            None => format!("{ip} is in {range}: {what}"),
         };
-        format!(
-            "{place} ({}); the egress guard lets outbound calls reach public addresses only \
-             unless its allowlist opens this one",
-            self.range
-        )
+        format!("{place}; only public addresses are called unless the egress allowlist opens it")
     }
 }
 
@@ -923,10 +920,12 @@ mod tests {
             .check("[::ffff:a9fe:a9fe]", ip("::ffff:169.254.169.254"), Some(80))
             .unwrap_err();
         assert!(
-            reason.starts_with("::ffff:169.254.169.254 embeds 169.254.169.254, a link-local"),
+            reason.starts_with(
+                "::ffff:169.254.169.254 embeds 169.254.169.254, which is in 169.254.0.0/16: \
+                 a link-local address"
+            ),
             "{reason}"
         );
-        assert!(reason.contains("(169.254.0.0/16)"), "{reason}");
     }
 
     #[test]

@@ -40,6 +40,9 @@ impl Serve {
             .arg(dir.join("flowc.db"))
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
+            // The downstream the chains call listens on loopback, which the
+            // egress guard closes by default.
+            .args(["--allow-egress", "127.0.0.1/32"])
             .current_dir(dir)
             .env_remove("FLOWC_MASTER_KEY")
             .env_remove("FLOWC_ADMIN_TOKEN");

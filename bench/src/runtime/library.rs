@@ -144,6 +144,22 @@ impl Bed {
     }
 }
 
+/// Microseconds to decode the chain's stored program (`Program::from_binary`, the
+/// CBOR the store keeps), which `Engine::run` pays once per run through
+/// `Store::get_deployment`: a fixed cost to set against `cpu_us_per_step × steps`.
+pub fn decode_us(base: &str, steps: usize) -> Result<f64> {
+    let program = flows::compile(&flows::chain(base, steps, Trigger::Manual))?;
+    let bytes = program.to_binary();
+    let rounds = 2000;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let decoded = flowc_compiler::ir::Program::from_binary(std::hint::black_box(&bytes))
+            .context("the program does not decode")?;
+        std::hint::black_box(decoded);
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds))
+}
+
 /// The name the store gives its writer thread (as `/proc` shows it, cut to 15
 /// bytes).
 const WRITER_THREAD: &str = "flowc-store-wri";

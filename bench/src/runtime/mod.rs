@@ -163,6 +163,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 struct Results {
     machine: Machine,
     steps: Outcome<Vec<library::StepsPass>>,
+    /// µs to decode the chain's stored program once (paid per run).
+    decode_us: Outcome<f64>,
     serve_steps: Outcome<Vec<serve::ServeSteps>>,
     latency: Outcome<library::Latency>,
     serve_latency: Outcome<library::Latency>,
@@ -242,6 +244,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             load_after: String::new(),
         },
         steps: Outcome::Skipped,
+        decode_us: Outcome::Skipped,
         serve_steps: Outcome::Skipped,
         latency: Outcome::Skipped,
         serve_latency: Outcome::Skipped,
@@ -266,6 +269,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
                     )
                 })
                 .collect()
+        });
+        results.decode_us = section("program decoding", || {
+            library::decode_us(&downstream.base, options.steps)
         });
     }
     if wanted(Section::ServeSteps) {
@@ -460,6 +466,12 @@ fn print_table(options: &Options, results: &Results) {
             );
         }
         other => println!("  {:<44} {}", "flowc library", other.note()),
+    }
+    if let Outcome::Done(decode) = &results.decode_us {
+        println!(
+            "  {:<44} {decode:.0} µs per run (Program::from_binary of the {}-step chain, in get_deployment)",
+            "  of which decoding the program", options.steps
+        );
     }
     match &results.serve_steps {
         Outcome::Done(passes) => {

@@ -13,6 +13,7 @@ use rusqlite::Connection;
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_run_control.sql")),
+    (3, include_str!("migrations/0003_unfinished_index.sql")),
 ];
 
 /// The schema version this build writes.

@@ -289,9 +289,64 @@ impl Engine {
     /// returned; a run cancelled while it was interpreted ends as
     /// [`RunOutcome::Cancelled`] without another write.
     pub async fn run(&self, run_id: &str) -> Result<RunOutcome, Error> {
+        self.supervise(run_id, None).await
+    }
+
+    /// Interprets a run that `start_run` has just stored from `new` (and created:
+    /// nothing journaled yet), like [`Engine::run`] but without reading the run
+    /// back: what a server that has just accepted a webhook already knows is
+    /// exactly what the store holds. Should the run have changed meanwhile (a
+    /// cancellation), the first journal write fails and the run ends as the store
+    /// says.
+    pub async fn run_new(&self, run_id: &str, new: NewRun) -> Result<RunOutcome, Error> {
+        let run = stores::Run {
+            id: run_id.to_string(),
+            deployment: new.deployment,
+            workflow: new.workflow,
+            status: RunStatus::Pending,
+            trigger: new.trigger,
+            input: new.input,
+            output: None,
+            error: None,
+            idempotency_key: new.idempotency_key,
+            // Not read by the engine; the store keeps the real times.
+            created_at: 0,
+            updated_at: 0,
+            webhook: new.webhook,
+            replay_of: new.replay_of,
+            retries: 0,
+        };
+        let detail = stores::RunDetail {
+            run,
+            steps: Vec::new(),
+        };
+        self.supervise(run_id, Some(detail)).await
+    }
+
+    /// Registers the run for cancellation, interprets it (read from the store
+    /// unless `known`) and logs how it ended.
+    async fn supervise(
+        &self,
+        run_id: &str,
+        known: Option<stores::RunDetail>,
+    ) -> Result<RunOutcome, Error> {
         let (registration, cancel) = self.register(run_id);
         let began = self.clock.now_ms();
-        let result = self.interpret(run_id, cancel).await;
+        let detail = match known {
+            Some(detail) => Ok(detail),
+            None => match self.store.get_run(run_id).await {
+                Ok(Some(detail)) => Ok(detail),
+                Ok(None) => Err(Error::RunNotFound(run_id.to_string())),
+                Err(error) => Err(error.into()),
+            },
+        };
+        let (workflow, result) = match detail {
+            Ok(detail) => (
+                detail.run.workflow.clone(),
+                self.interpret(detail, cancel).await,
+            ),
+            Err(error) => (String::new(), Err(error)),
+        };
         drop(registration);
         let duration_ms = self.clock.now_ms().saturating_sub(began);
         // A failure of the engine is the caller's to report (the server logs it).
@@ -301,22 +356,24 @@ impl Engine {
                 RunOutcome::Failed(_) => "failed",
                 RunOutcome::Cancelled => "cancelled",
             };
-            tracing::info!(run_id, status, duration_ms, "run ended");
+            tracing::info!(
+                run_id,
+                workflow = workflow.as_str(),
+                status,
+                duration_ms,
+                "run ended"
+            );
         }
         result
     }
 
     async fn interpret(
         &self,
-        run_id: &str,
+        detail: stores::RunDetail,
         cancel: watch::Receiver<bool>,
     ) -> Result<RunOutcome, Error> {
-        let detail = self
-            .store
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?;
         let run = &detail.run;
+        let run_id = run.id.as_str();
         if run.status.is_terminal() {
             return Ok(match run.status {
                 RunStatus::Succeeded => {
@@ -333,7 +390,8 @@ impl Engine {
         if run.status != RunStatus::Running {
             queued.push(Write::Status(RunStatus::Running));
         }
-        tracing::info!(
+        // `run ended` says the rest at `info`; one line per run is enough there.
+        tracing::debug!(
             run_id,
             workflow = run.workflow.as_str(),
             trigger = run.trigger.as_str(),
@@ -898,7 +956,10 @@ impl<'e> Interp<'e> {
         };
         let duration_ms = self.engine.clock.now_ms().saturating_sub(began);
         match &result {
-            Ok(_) => tracing::info!(
+            // A step that worked is a detail (its result is in the journal); one
+            // that failed is news. At `info`, a busy server would log a line per
+            // step, synchronously, on the tasks that run the steps.
+            Ok(_) => tracing::debug!(
                 run_id = self.run_id,
                 step = path.as_str(),
                 attempt,

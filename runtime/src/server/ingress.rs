@@ -147,31 +147,29 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
         None => None,
     };
 
-    let started = shared
-        .store
-        .start_run(NewRun {
-            deployment: route.deployment.clone(),
-            workflow: route.workflow.clone(),
-            input: json,
-            idempotency_key,
-            trigger: "webhook".into(),
-            delivery: Some(Delivery {
-                method: route.method.clone(),
-                path: route.path.clone(),
-            }),
-            webhook: Some(ctx.webhook.to_json()),
-            replay_of: None,
-        })
-        .await
-        .map_err(|error| {
-            eprintln!("flowc: cannot store a run of `{}`: {error}", route.workflow);
-            Problem::internal()
-        })?;
+    let new = NewRun {
+        deployment: route.deployment.clone(),
+        workflow: route.workflow.clone(),
+        input: json,
+        idempotency_key,
+        trigger: "webhook".into(),
+        delivery: Some(Delivery {
+            method: route.method.clone(),
+            path: route.path.clone(),
+        }),
+        webhook: Some(ctx.webhook.to_json()),
+        replay_of: None,
+    };
+    // The engine gets the run as stored here, rather than reading it back.
+    let started = shared.store.start_run(new.clone()).await.map_err(|error| {
+        eprintln!("flowc: cannot store a run of `{}`: {error}", route.workflow);
+        Problem::internal()
+    })?;
     if route.respond == Respond::Wait {
-        return Ok(answer_when_done(shared, started.run, started.created).await);
+        return Ok(answer_when_done(shared, started.run, started.created, new).await);
     }
     if started.created {
-        shared.spawn_run(started.run.clone());
+        shared.spawn_new(started.run.clone(), new);
     }
     Ok(accepted(&started.run))
 }
@@ -196,7 +194,7 @@ fn accepted(run: &str) -> Response {
 /// hanging up does not stop it; this request only listens for the outcome. A
 /// repeated delivery of a run that has already ended gets that run's outcome; of a
 /// run still going, 202.
-async fn answer_when_done(shared: &Shared, run: String, created: bool) -> Response {
+async fn answer_when_done(shared: &Shared, run: String, created: bool, new: NewRun) -> Response {
     if !created {
         return match shared.store.get_run(&run).await {
             Ok(Some(detail)) => match outcome_of(&detail.run) {
@@ -210,7 +208,7 @@ async fn answer_when_done(shared: &Shared, run: String, created: bool) -> Respon
     let engine = Arc::clone(&shared.engine);
     let id = run.clone();
     tokio::spawn(async move {
-        let result = engine.run(&id).await;
+        let result = engine.run_new(&id, new).await;
         if let Err(error) = &result {
             eprintln!("flowc: run {id} stopped and will resume at the next start: {error}");
         }

@@ -287,6 +287,22 @@ impl Shared {
         }
     }
 
+    /// Interprets a run `start_run` has just created from `new`, on a task of its
+    /// own, without reading it back ([`Engine::run_new`]). A failure of the engine
+    /// itself leaves the run to the next start.
+    fn spawn_new(&self, run: String, new: store::NewRun) {
+        let engine = Arc::clone(&self.engine);
+        tokio::spawn(async move {
+            if let Err(error) = engine.run_new(&run, new).await {
+                tracing::warn!(
+                    run_id = run.as_str(),
+                    %error,
+                    "run stopped and will resume at the next start"
+                );
+            }
+        });
+    }
+
     /// Interprets a stored run on a task of its own. A failure of the engine
     /// itself leaves the run to the next start.
     fn spawn_run(&self, run: String) {

@@ -527,12 +527,91 @@ fn not_open(conn: &Connection, run: &str) -> Result<Error> {
     })
 }
 
+/// A [`Write`] with its JSON already turned into text. The conversion happens on
+/// the caller's thread: the writer thread, which every write waits for, only
+/// binds and steps, and the JSON trees (many small allocations) are freed where
+/// they were made rather than across threads.
+enum Entry {
+    Status(RunStatus),
+    Finish {
+        status: RunStatus,
+        output: Option<String>,
+        error: Option<String>,
+    },
+    StepStarted {
+        path: String,
+        attempt: i64,
+        input: Option<String>,
+    },
+    StepFinished {
+        path: String,
+        attempt: i64,
+        status: StepStatus,
+        output: Option<String>,
+        error: Option<String>,
+    },
+    Record {
+        path: String,
+        output: String,
+    },
+}
+
+impl Entry {
+    fn of(write: Write) -> Entry {
+        match write {
+            Write::Status(status) => Entry::Status(status),
+            Write::Finish(outcome) => {
+                let (status, output, error) = match outcome {
+                    RunOutcome::Succeeded(output) => (RunStatus::Succeeded, Some(output), None),
+                    RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
+                    RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
+                };
+                Entry::Finish {
+                    status,
+                    output: output.as_ref().map(to_json_text),
+                    error: error.as_ref().map(to_json_text),
+                }
+            }
+            Write::StepStarted {
+                path,
+                attempt,
+                input,
+            } => Entry::StepStarted {
+                path,
+                attempt,
+                input: input.as_ref().map(to_json_text),
+            },
+            Write::StepFinished {
+                path,
+                attempt,
+                outcome,
+            } => {
+                let (status, output, error) = match outcome {
+                    StepOutcome::Succeeded(output) => (StepStatus::Succeeded, Some(output), None),
+                    StepOutcome::Failed(error) => (StepStatus::Failed, None, Some(error)),
+                };
+                Entry::StepFinished {
+                    path,
+                    attempt,
+                    status,
+                    output: output.as_ref().map(to_json_text),
+                    error: error.as_ref().map(to_json_text),
+                }
+            }
+            Write::Record { path, output } => Entry::Record {
+                path,
+                output: to_json_text(&output),
+            },
+        }
+    }
+}
+
 /// One journal write of run `run`, inside the writer's transaction. Every write
 /// first checks that the run has not ended: that is how a run cancelled meanwhile
 /// stops its engine.
-fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()> {
-    match write {
-        Write::Status(status) => {
+fn apply(conn: &Connection, run: &str, entry: &Entry, now: Millis) -> Result<()> {
+    match entry {
+        Entry::Status(status) => {
             let changed = execute(
                 conn,
                 concat!(
@@ -545,12 +624,11 @@ fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()>
                 return Err(not_open(conn, run)?);
             }
         }
-        Write::Finish(outcome) => {
-            let (status, output, error) = match outcome {
-                RunOutcome::Succeeded(output) => (RunStatus::Succeeded, Some(output), None),
-                RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
-                RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
-            };
+        Entry::Finish {
+            status,
+            output,
+            error,
+        } => {
             let changed = execute(
                 conn,
                 concat!(
@@ -558,19 +636,13 @@ fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()>
                      WHERE id = ?1 AND ",
                     unfinished!()
                 ),
-                params![
-                    run,
-                    status.as_str(),
-                    output.map(to_json_text),
-                    error.map(to_json_text),
-                    now
-                ],
+                params![run, status.as_str(), output, error, now],
             )?;
             if changed == 0 {
                 return Err(not_open(conn, run)?);
             }
         }
-        Write::StepStarted {
+        Entry::StepStarted {
             path,
             attempt,
             input,
@@ -582,7 +654,7 @@ fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()>
                  VALUES (?1, ?2, ?3, 'started', ?4, ?5,
                          (SELECT retries FROM runs WHERE id = ?1))
                  ON CONFLICT (run, path, attempt) DO NOTHING",
-                params![run, path, attempt, input.as_ref().map(to_json_text), now],
+                params![run, path, attempt, input, now],
             )?;
             if inserted == 0 {
                 return Err(Error::Conflict(format!(
@@ -590,29 +662,19 @@ fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()>
                 )));
             }
         }
-        Write::StepFinished {
+        Entry::StepFinished {
             path,
             attempt,
-            outcome,
+            status,
+            output,
+            error,
         } => {
             touch_run(conn, run, now)?;
-            let (status, output, error) = match outcome {
-                StepOutcome::Succeeded(output) => (StepStatus::Succeeded, Some(output), None),
-                StepOutcome::Failed(error) => (StepStatus::Failed, None, Some(error)),
-            };
             let changed = execute(
                 conn,
                 "UPDATE steps SET status = ?4, output = ?5, error = ?6, finished_at = ?7
                  WHERE run = ?1 AND path = ?2 AND attempt = ?3 AND status = 'started'",
-                params![
-                    run,
-                    path,
-                    attempt,
-                    status.as_str(),
-                    output.map(to_json_text),
-                    error.map(to_json_text),
-                    now
-                ],
+                params![run, path, attempt, status.as_str(), output, error, now],
             )?;
             if changed == 0 {
                 let exists = query_row(
@@ -633,14 +695,14 @@ fn apply(conn: &Connection, run: &str, write: &Write, now: Millis) -> Result<()>
                 });
             }
         }
-        Write::Record { path, output } => {
+        Entry::Record { path, output } => {
             touch_run(conn, run, now)?;
             let inserted = execute(
                 conn,
                 "INSERT INTO steps (run, path, attempt, status, output, started_at, finished_at)
                  VALUES (?1, ?2, 1, 'succeeded', ?3, ?4, ?4)
                  ON CONFLICT (run, path, attempt) DO NOTHING",
-                params![run, path, to_json_text(output), now],
+                params![run, path, output, now],
             )?;
             if inserted == 0 {
                 return Err(Error::Conflict(format!(
@@ -853,26 +915,42 @@ impl Store for SqliteStore {
 
     fn start_run(&self, run: NewRun) -> BoxFuture<'_, Result<Started>> {
         let (clock, ids) = (self.clock(), self.ids());
+        // Prepared here rather than on the writer thread, which every write waits
+        // for (see `Entry`); a run id goes unused when the key finds a run.
+        let input = to_json_text(&run.input);
+        let webhook = run.webhook.as_ref().map(to_json_text);
+        let run_id = ids.new_id();
+        let delivery_id = run.delivery.as_ref().map(|_| ids.new_id());
+        // The JSON trees are dropped on this thread, not the writer's.
+        let NewRun {
+            deployment,
+            workflow,
+            idempotency_key,
+            trigger,
+            delivery,
+            replay_of,
+            ..
+        } = run;
         self.write(move |conn| {
             let now = clock.now_ms();
             let defined = query_row(
-                    conn,
-                    "SELECT 1 FROM deployment_workflows WHERE deployment = ?1 AND workflow = ?2",
-                    params![run.deployment, run.workflow],
-                    |_| Ok(()),
-                )
-                .optional()?;
+                conn,
+                "SELECT 1 FROM deployment_workflows WHERE deployment = ?1 AND workflow = ?2",
+                params![deployment, workflow],
+                |_| Ok(()),
+            )
+            .optional()?;
             if defined.is_none() {
                 return Err(Error::NotFound {
                     kind: "workflow",
-                    id: format!("{} (deployment {})", run.workflow, run.deployment),
+                    id: format!("{} (deployment {})", workflow, deployment),
                 });
             }
-            let existing: Option<String> = match &run.idempotency_key {
+            let existing: Option<String> = match &idempotency_key {
                 Some(key) => query_row(
                     conn,
                     "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
-                    params![run.workflow, key],
+                    params![workflow, key],
                     |row| row.get(0),
                 )
                 .optional()?,
@@ -884,7 +962,7 @@ impl Store for SqliteStore {
                     created: false,
                 },
                 None => {
-                    let id = ids.new_id();
+                    let id = run_id;
                     execute(
                 conn,
                         "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
@@ -893,14 +971,14 @@ impl Store for SqliteStore {
                          VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
                         params![
                             id,
-                            run.deployment,
-                            run.workflow,
-                            run.trigger,
-                            to_json_text(&run.input),
-                            run.idempotency_key,
+                            deployment,
+                            workflow,
+                            trigger,
+                            input,
+                            idempotency_key,
                             now,
-                            run.webhook.as_ref().map(to_json_text),
-                            run.replay_of
+                            webhook,
+                            replay_of
                         ],
                     )?;
                     Started {
@@ -909,18 +987,20 @@ impl Store for SqliteStore {
                     }
                 }
             };
-            if let Some(Delivery { method, path }) = &run.delivery {
+            if let (Some(Delivery { method, path }), Some(delivery_id)) =
+                (&delivery, delivery_id)
+            {
                 execute(
                 conn,
                     "INSERT INTO webhook_deliveries
                          (id, method, path, workflow, idempotency_key, run, created_run, received_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
-                        ids.new_id(),
+                        delivery_id,
                         method,
                         path,
-                        run.workflow,
-                        run.idempotency_key,
+                        workflow,
+                        idempotency_key,
                         started.run,
                         started.created,
                         now
@@ -1113,10 +1193,11 @@ impl Store for SqliteStore {
         }
         let run = run.to_owned();
         let clock = self.clock();
+        let entries: Vec<Entry> = writes.into_iter().map(Entry::of).collect();
         self.write(move |conn| {
             let now = clock.now_ms();
-            for write in &writes {
-                apply(conn, &run, write, now)?;
+            for entry in &entries {
+                apply(conn, &run, entry, now)?;
             }
             Ok(())
         })

@@ -145,8 +145,8 @@ impl Bed {
 }
 
 /// Microseconds to decode the chain's stored program (`Program::from_binary`, the
-/// CBOR the store keeps), which `Engine::run` pays once per run through
-/// `Store::get_deployment`: a fixed cost to set against `cpu_us_per_step × steps`.
+/// CBOR the store keeps): what a run would pay if the engine's per-deployment
+/// cache of decoded programs missed, to set against `cpu_us_per_step × steps`.
 pub fn decode_us(base: &str, steps: usize) -> Result<f64> {
     let program = flows::compile(&flows::chain(base, steps, Trigger::Manual))?;
     let bytes = program.to_binary();

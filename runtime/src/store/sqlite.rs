@@ -214,7 +214,7 @@ impl SqliteStore {
     fn write<T, F>(&self, work: F) -> BoxFuture<'static, Result<T>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
     {
         let receiver = self.inner.writer.submit(work);
         Box::pin(writer::answer(receiver))
@@ -829,7 +829,7 @@ impl Store for SqliteStore {
             if changed == 0 {
                 return Err(Error::NotFound {
                     kind: "deployment",
-                    id: deployment,
+                    id: deployment.clone(),
                 });
             }
             let mut statement = conn.prepare(
@@ -859,7 +859,7 @@ impl Store for SqliteStore {
             if changed == 0 {
                 return Err(Error::NotFound {
                     kind: "deployment",
-                    id: deployment,
+                    id: deployment.clone(),
                 });
             }
             Ok(())
@@ -962,7 +962,7 @@ impl Store for SqliteStore {
                     created: false,
                 },
                 None => {
-                    let id = run_id;
+                    let id = run_id.clone();
                     execute(
                 conn,
                         "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
@@ -988,7 +988,7 @@ impl Store for SqliteStore {
                 }
             };
             if let (Some(Delivery { method, path }), Some(delivery_id)) =
-                (&delivery, delivery_id)
+                (&delivery, &delivery_id)
             {
                 execute(
                 conn,
@@ -1041,7 +1041,7 @@ impl Store for SqliteStore {
                 return Err(match status {
                     None => Error::NotFound {
                         kind: "run",
-                        id: run,
+                        id: run.clone(),
                     },
                     Some(status) => Error::Conflict(format!("run `{run}` is {status}, not failed")),
                 });
@@ -1347,6 +1347,38 @@ mod tests {
         assert_eq!(store.commits() - commits, 2);
         assert_eq!(store.writes() - writes, 101);
         assert_eq!(store.list_secrets().await.expect("list").len(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_a_failing_write_runs_the_others_once_more_and_keeps_them_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Options::new(dir.path().join("flowc.db"))
+            .open()
+            .expect("open");
+        let insert = |name: &'static str| {
+            move |conn: &Connection| -> Result<i64> {
+                // A plain INSERT: run twice in one transaction, it would conflict.
+                let inserted = conn.execute(
+                    "INSERT INTO secrets (name, ciphertext, nonce, updated_at)
+                     VALUES (?1, x'00', x'00', 0)",
+                    [name],
+                )?;
+                let count: i64 =
+                    conn.query_row("SELECT COUNT(*) FROM secrets", [], |row| row.get(0))?;
+                Ok(i64::try_from(inserted).unwrap_or(0) * 100 + count)
+            }
+        };
+        let release = store.hold_writer();
+        let before = store.write(insert("before"));
+        let failing = store
+            .write(|_: &Connection| -> Result<()> { Err(Error::Conflict("on purpose".into())) });
+        let after = store.write(insert("after"));
+        drop(release);
+        // Each answer is the one of the run that committed: one row, then two.
+        assert_eq!(before.await.expect("before"), 101);
+        assert!(matches!(failing.await, Err(Error::Conflict(_))));
+        assert_eq!(after.await.expect("after"), 102);
+        assert_eq!(store.list_secrets().await.expect("list").len(), 2);
     }
 
     #[tokio::test]

@@ -5,9 +5,13 @@
 //! takes the first job, drains whatever else is queued (up to a batch limit), runs
 //! them all in one `BEGIN IMMEDIATE … COMMIT`, and only then answers each caller:
 //! durability costs one fsync per batch, not per write, and callers hear "done" only
-//! once their write is on disk (the shape of effectum's `db_writer.rs`). Each job
-//! runs inside its own `SAVEPOINT`, so a job that fails (a constraint, a conflict)
-//! is rolled back alone and its caller gets its error while the rest commit.
+//! once their write is on disk (the shape of effectum's `db_writer.rs`). A job
+//! that fails (a constraint, a conflict) must be rolled back alone, its caller
+//! getting its error while the rest commit. Jobs almost never fail, so a batch
+//! first runs them all in one plain transaction; only if one fails is that
+//! transaction rolled back and the batch run again with a `SAVEPOINT` around each
+//! job. A job is therefore a function that can run twice (`Fn`); its result is
+//! the one of the run that commits.
 
 use super::{Error, Result};
 use rusqlite::Connection;
@@ -18,8 +22,9 @@ use tokio::sync::oneshot;
 
 /// A write, type-erased for the queue.
 pub(crate) trait Job: Send {
-    /// Runs the write inside the batch's transaction and keeps its result; false
-    /// when it failed (and its writes must be rolled back).
+    /// Runs the write inside the batch's transaction and keeps its result
+    /// (replacing that of an earlier run); false when it failed (and its writes
+    /// must be rolled back).
     fn execute(&mut self, conn: &Connection) -> bool;
     /// Answers the caller: its own result if the batch committed, else the
     /// commit's error.
@@ -28,7 +33,7 @@ pub(crate) trait Job: Send {
 
 /// A write returning `T`, answered through a oneshot channel.
 struct Typed<T, F> {
-    work: Option<F>,
+    work: F,
     result: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
 }
@@ -36,13 +41,10 @@ struct Typed<T, F> {
 impl<T, F> Job for Typed<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T> + Send,
+    F: Fn(&Connection) -> Result<T> + Send,
 {
     fn execute(&mut self, conn: &Connection) -> bool {
-        let Some(work) = self.work.take() else {
-            return true;
-        };
-        let result = work(conn);
+        let result = (self.work)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -97,11 +99,11 @@ impl Writer {
     pub(crate) fn submit<T, F>(&self, work: F) -> oneshot::Receiver<Result<T>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, receiver) = oneshot::channel();
         let job = Box::new(Typed {
-            work: Some(work),
+            work,
             result: None,
             reply,
         });
@@ -152,26 +154,53 @@ fn run(conn: Connection, receiver: &mpsc::Receiver<Message>, max_batch: usize, s
 
 fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
     stats.commits.fetch_add(1, Ordering::Relaxed);
-    let committed = (|| -> Result<()> {
-        control(conn, "BEGIN IMMEDIATE")?;
-        for job in batch.iter_mut() {
-            stats.jobs.fetch_add(1, Ordering::Relaxed);
-            control(conn, "SAVEPOINT job")?;
-            if !job.execute(conn) {
-                // The job answers with its own error; its partial writes go.
-                control(conn, "ROLLBACK TO job")?;
-            }
-            control(conn, "RELEASE job")?;
-        }
-        control(conn, "COMMIT")?;
-        Ok(())
-    })();
+    stats.jobs.fetch_add(
+        u64::try_from(batch.len()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    let committed = match run_plain(conn, batch) {
+        Ok(true) => control(conn, "COMMIT").map_err(Error::from),
+        // A job failed: none of the batch is kept, and every job runs again, each
+        // in a savepoint, so that only the failing ones are rolled back.
+        Ok(false) => control(conn, "ROLLBACK")
+            .map_err(Error::from)
+            .and_then(|()| run_isolated(conn, batch)),
+        Err(error) => Err(error),
+    };
     if committed.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     for job in batch.drain(..) {
         job.answer(committed.as_ref().map(|_| ()));
     }
+}
+
+/// Runs every job in one transaction, stopping at the first that fails; whether
+/// they all succeeded. The transaction is left open.
+fn run_plain(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<bool> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        if !job.execute(conn) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs every job in its own savepoint, rolling back those that fail, and
+/// commits the rest.
+fn run_isolated(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        control(conn, "SAVEPOINT job")?;
+        if !job.execute(conn) {
+            // The job answers with its own error; its partial writes go.
+            control(conn, "ROLLBACK TO job")?;
+        }
+        control(conn, "RELEASE job")?;
+    }
+    control(conn, "COMMIT")?;
+    Ok(())
 }
 
 /// A transaction-control statement, prepared once per connection: these run two

@@ -16,7 +16,10 @@ use crate::ty::Ty;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every change to the shape of the IR; the runtime refuses programs
-/// of another version.
+/// of another version. One change does not bump it: a new optional field that
+/// reads as absent when missing (`#[serde(default)]`) and is not written when
+/// absent (`skip_serializing_if`). Programs stored before it read back unchanged,
+/// and programs that do not use it keep their bytes and their hash.
 pub const IR_VERSION: u32 = 1;
 
 /// A variable's place in its frame. Each workflow, `fn` and standalone expression
@@ -479,6 +482,7 @@ pub struct Param {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "trigger", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // Stored data: boxing would only add noise.
 pub enum Trigger {
     Webhook {
         method: String,
@@ -488,6 +492,13 @@ pub enum Trigger {
         /// Evaluated with the input in slot 0.
         idempotency_key: Option<Expr>,
         respond: Respond,
+        /// The largest body this webhook accepts, in bytes (`body_limit:`); the
+        /// server's default without it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body_limit: Option<u64>,
+        /// How many requests this webhook accepts per period (`rate_limit:`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate_limit: Option<RateLimit>,
     },
     Schedule {
         cron: String,
@@ -498,6 +509,17 @@ pub enum Trigger {
         event: String,
     },
     Manual,
+}
+
+/// `rate_limit: { requests: 100, per: 1s }`: a token bucket of `requests` tokens,
+/// refilled at `requests` per `per_ms`. A quiet webhook takes a burst of
+/// `requests` at once; a busy one, `requests` per `per_ms` on average.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// At least 1.
+    pub requests: u32,
+    /// At least 1.
+    pub per_ms: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -688,4 +710,75 @@ pub struct HttpRequest {
 pub enum Body {
     Json(Expr),
     Text(Expr),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NoImports, SourceFile, analyze};
+
+    fn program(text: &str) -> Program {
+        let analysis = analyze(
+            vec![SourceFile {
+                path: "main.flow".into(),
+                text: text.into(),
+            }],
+            &NoImports,
+        );
+        assert!(
+            analysis.diagnostics.is_empty(),
+            "{:?}",
+            analysis.diagnostics
+        );
+        analysis.program
+    }
+
+    fn webhook(program: &Program) -> (Option<u64>, Option<RateLimit>) {
+        match program.workflows.first().and_then(|w| w.triggers.first()) {
+            Some(Trigger::Webhook {
+                body_limit,
+                rate_limit,
+                ..
+            }) => (*body_limit, *rate_limit),
+            other => panic!("not a webhook: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn webhook_limits_reach_the_ir_and_round_trip() {
+        let program = program(
+            r#"
+workflow w(body: json) {
+  on webhook POST "/big" { body_limit: 5_000_000  rate_limit: { requests: 100, per: 2s } }
+}
+"#,
+        );
+        let expected = (
+            Some(5_000_000),
+            Some(RateLimit {
+                requests: 100,
+                per_ms: 2_000,
+            }),
+        );
+        assert_eq!(webhook(&program), expected);
+        let from_json = Program::from_json(&program.to_json()).expect("json");
+        assert_eq!(webhook(&from_json), expected);
+        let from_binary = Program::from_binary(&program.to_binary()).expect("cbor");
+        assert_eq!(webhook(&from_binary), expected);
+        assert_eq!(from_binary.hash(), program.hash());
+    }
+
+    /// A webhook without the limits is written as before they existed, so its
+    /// hash is unchanged; IR written before them reads back without them.
+    #[test]
+    fn webhook_without_limits_keeps_its_old_form() {
+        let program = program("workflow w(body: json) {\n  on webhook POST \"/hook\"\n}\n");
+        let json = program.to_json();
+        assert!(!json.contains("body_limit"), "{json}");
+        assert!(!json.contains("rate_limit"), "{json}");
+        assert_eq!(
+            webhook(&Program::from_json(&json).expect("json")),
+            (None, None)
+        );
+    }
 }

@@ -41,7 +41,13 @@ const CONNECTION_FIELDS: [&str; 6] = [
 pub(crate) const HTTP_OPTIONS: [&str; 8] = [
     "headers", "query", "json", "body", "auth", "timeout", "retry", "expect",
 ];
-const WEBHOOK_OPTIONS: [&str; 3] = ["verify", "idempotency_key", "respond"];
+const WEBHOOK_OPTIONS: [&str; 5] = [
+    "verify",
+    "idempotency_key",
+    "respond",
+    "body_limit",
+    "rate_limit",
+];
 const SETTINGS: [&str; 4] = ["max_concurrency", "timeout", "on_success", "on_failure"];
 
 /// A header value: text, or a secret.
@@ -379,12 +385,21 @@ impl Checker<'_> {
                         ir::Respond::Accepted
                     }
                 };
+                let body_limit = fields
+                    .get("body_limit")
+                    .and_then(|field| self.const_at_least(&field.value, "`body_limit`", 1))
+                    .and_then(|bytes| u64::try_from(bytes).ok());
+                let rate_limit = fields
+                    .get("rate_limit")
+                    .and_then(|field| self.rate_limit(&field.value));
                 ir::Trigger::Webhook {
                     method: method.name.clone(),
                     path: path.value.clone(),
                     verify,
                     idempotency_key,
                     respond,
+                    body_limit,
+                    rate_limit,
                 }
             }
             ast::TriggerKind::Schedule { cron, tz } => {
@@ -991,6 +1006,70 @@ where {
             failures: u32::try_from(failures?).unwrap_or(u32::MAX),
             reset_after_ms: reset?,
         })
+    }
+
+    /// `rate_limit: { requests: 100, per: 1s }`, both constant and positive.
+    fn rate_limit(&mut self, value: &ast::Expr) -> Option<ir::RateLimit> {
+        let ast::ExprKind::Record(fields) = &value.kind else {
+            let found = self.infer(value);
+            let wanted = Ty::record(vec![
+                FieldTy {
+                    name: "requests".into(),
+                    ty: Ty::Int,
+                    optional: false,
+                },
+                FieldTy {
+                    name: "per".into(),
+                    ty: Ty::Duration,
+                    optional: false,
+                },
+            ]);
+            self.error(diag::mismatched_types(&wanted, &found.ty, value.span));
+            return None;
+        };
+        let by_name = self.fields_by_name(fields, "rate limit field", &["requests", "per"]);
+        let requests = match by_name.get("requests") {
+            Some(field) => self.const_at_least(&field.value, "`requests`", 1),
+            None => {
+                self.error(diag::missing_option("a rate limit", "requests", value.span));
+                None
+            }
+        };
+        let per = match by_name.get("per") {
+            Some(field) => self.const_positive_duration(&field.value, "`per`"),
+            None => {
+                self.error(diag::missing_option("a rate limit", "per", value.span));
+                None
+            }
+        };
+        Some(ir::RateLimit {
+            requests: u32::try_from(requests?).unwrap_or(u32::MAX),
+            per_ms: per?,
+        })
+    }
+
+    /// A constant duration longer than zero. `-1s` is a negated literal, not a
+    /// computed value, so it is reported as out of range (E0425) like `0s`.
+    fn const_positive_duration(&mut self, value: &ast::Expr, what: &str) -> Option<i64> {
+        let millis = match &value.kind {
+            ast::ExprKind::Unary {
+                op: ast::UnaryOp::Neg,
+                operand,
+            } if matches!(
+                operand.kind,
+                ast::ExprKind::Literal(ast::Literal::Duration(_))
+            ) =>
+            {
+                self.const_duration(operand, what)
+                    .map(i64::saturating_neg)?
+            }
+            _ => self.const_duration(value, what)?,
+        };
+        if millis < 1 {
+            self.error(diag::duration_out_of_range(what, millis, value.span));
+            return None;
+        }
+        Some(millis)
     }
 
     /// A constant `int` of at least `min`; a smaller one is reported (E0425).

@@ -475,6 +475,18 @@ pub fn out_of_range(what: &str, min: i64, found: i64, span: Span) -> Diagnostic 
     .with_help(format!("write a value of {min} or more"))
 }
 
+/// A duration that must be longer than zero; `found` in milliseconds.
+pub fn duration_out_of_range(what: &str, found: i64, span: Span) -> Diagnostic {
+    let found = crate::value::format_duration(found);
+    Diagnostic::error(
+        OUT_OF_RANGE,
+        format!("{what} must be longer than zero, found {found}"),
+        span,
+    )
+    .with_label("out of range")
+    .with_help("write a duration of 1ms or more")
+}
+
 pub fn duplicate_option(name: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(DUPLICATE_OPTION, format!("`{name}` is given twice"), span)
         .with_label("given again here")

@@ -125,6 +125,17 @@ pub fn invalid_number(text: &str, span: Span) -> Diagnostic {
 
 pub fn invalid_duration(text: &str, span: Span) -> Diagnostic {
     let fractional = text.contains('.');
+    let unit = text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
+    if ["b", "kb", "mb", "gb", "kib", "mib", "gib"].contains(&unit.to_ascii_lowercase().as_str()) {
+        // `body_limit: 5MB` is the natural first try: say how sizes are written.
+        return Diagnostic::error(
+            INVALID_NUMBER,
+            format!("invalid number literal `{text}`"),
+            span,
+        )
+        .with_label("numbers have no size units")
+        .with_help("write a size in bytes: `5_000_000` for 5 MB, `1_048_576` for 1 MiB");
+    }
     let diagnostic =
         Diagnostic::error(INVALID_DURATION, format!("invalid duration `{text}`"), span);
     if fractional {

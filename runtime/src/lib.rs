@@ -15,6 +15,7 @@
 
 pub mod clock;
 pub mod engine;
+pub mod logging;
 pub mod outbound;
 pub mod server;
 pub mod store;

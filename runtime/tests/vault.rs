@@ -1,12 +1,24 @@
 //! The vault end to end: sealing, opening, names and missing secrets over the
-//! in-memory storage, the scrubber built from stored values, and the real SQLite
-//! store holding nothing but ciphertext.
+//! in-memory storage, the scrubber built from stored values, the real SQLite
+//! store holding nothing but ciphertext, and the second net in the engine: a
+//! downstream that echoes the credentials it was sent (a bearer token, an API key
+//! in the query, an issued OAuth 2 access token) is journaled with `***` where
+//! they were, while the real values went out on the wire.
 
-use flowc_runtime::store::Store;
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{JumpingClock, Reply, Server, compile};
+use flowc_runtime::clock::Clock;
+use flowc_runtime::engine::{Engine, SecretSource};
+use flowc_runtime::outbound::Client;
 use flowc_runtime::store::sqlite::Options;
+use flowc_runtime::store::{NewRun, RunOutcome, Store};
 use flowc_runtime::vault::{
-    Error, MasterKey, MemoryStorage, SecretStorage as _, SecretString, Vault,
+    Error, MasterKey, MemoryStorage, Redactor, SecretStorage as _, SecretString, Vault,
 };
+use serde_json::{Value as Json, json};
 use std::sync::Arc;
 
 fn key(byte: u8) -> MasterKey {
@@ -209,4 +221,214 @@ async fn over_the_sqlite_store() {
         let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
         assert!(!found, "{} holds the secret", path.display());
     }
+}
+
+// ---------------------------------------------------------------- the second net
+
+const ECHO: &str = r#"
+connection api {
+  base_url: "BASE"
+  auth: bearer { token: secrets.api_token }
+}
+
+connection keyed {
+  base_url: "BASE"
+  auth: api_key { query: "api_key", value: secrets.query_key }
+}
+
+connection oauth {
+  base_url: "BASE"
+  auth: oauth2_client_credentials {
+    token_url: "BASE/token", client_id: "client", client_secret: secrets.client_secret
+  }
+}
+
+workflow echo(mode: string) -> json {
+  step reply = http POST api "/echo/${mode}" { expect: [200, 400] }
+  if reply.status == 400 {
+    fail "refused: ${to_json(reply.body)}"
+  }
+  return reply.body
+}
+
+workflow keyed_echo(mode: string) -> json {
+  step reply = http GET keyed "/echo/${mode}" { query: { page: "1" } }
+  return reply.body
+}
+
+workflow oauth_echo(mode: string) -> json {
+  step reply = http GET oauth "/echo/${mode}"
+  return reply.body
+}
+"#;
+
+const TOKEN: &str = "tok/en+3f9a1c77e2";
+const QUERY_KEY: &str = "qk 8d2b~44aa01";
+const ISSUED: &str = "issued-5c0ffee1d2";
+
+/// Echoes the `Authorization` header and the query string; `/token` issues
+/// [`ISSUED`]; `/echo/bad` answers 400.
+fn echo(request: &common::Recorded, _: usize) -> Reply {
+    if request.path() == "/token" {
+        return Reply::json(200, json!({ "access_token": ISSUED, "expires_in": 60 }));
+    }
+    let status = if request.path() == "/echo/bad" {
+        400
+    } else {
+        200
+    };
+    let query = request
+        .target
+        .split_once('?')
+        .map_or("", |(_, query)| query);
+    Reply::json(
+        status,
+        json!({
+            "authorization": request.header("authorization"),
+            "query": query,
+        }),
+    )
+}
+
+struct Echo {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    server: Server,
+    deployment: String,
+    engine: Engine,
+}
+
+impl Echo {
+    async fn new() -> Echo {
+        let server = Server::start(echo).await;
+        let program = compile(&ECHO.replace("BASE", &server.base()));
+        let dir = tempfile::tempdir().unwrap();
+        let clock = JumpingClock::new(1_700_000_000_000);
+        let mut options = Options::new(dir.path().join("flowc.db"));
+        options.clock = Arc::new(clock.clone());
+        let store: Arc<dyn Store> = Arc::new(options.open().unwrap());
+        let deployment = store.deploy(&program).await.unwrap().id;
+        // Set after nothing has loaded the vault: the engine learns the values
+        // when it resolves them, as for a `flowc secrets set` on a running server.
+        let vault = Vault::new(&key(7), Arc::clone(&store));
+        vault.set("api_token", &secret(TOKEN)).await.unwrap();
+        vault.set("query_key", &secret(QUERY_KEY)).await.unwrap();
+        vault
+            .set("client_secret", &secret("client-secret-99"))
+            .await
+            .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let client = Client::builder(Arc::clone(&clock)).build().unwrap();
+        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
+        let engine = Engine::new(Arc::clone(&store), Arc::new(client), secrets, clock);
+        Echo {
+            _dir: dir,
+            store,
+            server,
+            deployment,
+            engine,
+        }
+    }
+
+    /// Runs `workflow` with `mode`: the outcome, and the run with its journal
+    /// as the store holds it, as JSON text.
+    async fn run(&self, workflow: &str, mode: &str) -> (RunOutcome, String) {
+        let started = self
+            .store
+            .start_run(NewRun {
+                deployment: self.deployment.clone(),
+                workflow: workflow.into(),
+                input: json!(mode),
+                idempotency_key: None,
+                trigger: "manual".into(),
+                delivery: None,
+                webhook: None,
+                replay_of: None,
+            })
+            .await
+            .unwrap();
+        let outcome = self.engine.run(&started.run).await.unwrap();
+        let detail = self.store.get_run(&started.run).await.unwrap().unwrap();
+        (outcome, serde_json::to_string(&detail).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn an_echoed_bearer_token_is_journaled_scrubbed_in_outputs_and_errors() {
+    let echo = Echo::new().await;
+    assert!(echo.engine.redactor().is_empty());
+
+    let (outcome, journal) = echo.run("echo", "ok").await;
+    // The token went out as it is...
+    let sent = echo.server.requests();
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(&*format!("Bearer {TOKEN}"))
+    );
+    // ...and came back scrubbed: in what the caller got and in the journal.
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded(json!({ "authorization": "Bearer ***", "query": "" }))
+    );
+    assert!(journal.contains(r#"Bearer ***"#), "{journal}");
+    assert!(!journal.contains(TOKEN), "{journal}");
+
+    let (outcome, journal) = echo.run("echo", "bad").await;
+    let RunOutcome::Failed(error) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(error["code"], "R0203");
+    assert_eq!(
+        error["message"],
+        r#"refused: {"authorization":"Bearer ***","query":""}"#
+    );
+    assert!(
+        !journal.contains(TOKEN) && !journal.contains("tok%2Fen"),
+        "{journal}"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_echoed_from_the_query_string_is_journaled_scrubbed() {
+    let echo = Echo::new().await;
+    let (outcome, journal) = echo.run("keyed_echo", "ok").await;
+    let sent = echo.server.requests();
+    assert_eq!(sent[0].target, "/echo/ok?page=1&api_key=qk+8d2b%7E44aa01");
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded(json!({ "authorization": null, "query": "page=1&api_key=***" }))
+    );
+    assert!(!journal.contains("8d2b"), "{journal}");
+}
+
+#[tokio::test]
+async fn an_issued_oauth_token_is_learned_and_scrubbed() {
+    let echo = Echo::new().await;
+    let (outcome, journal) = echo.run("oauth_echo", "ok").await;
+    let sent = echo.server.requests();
+    assert_eq!(sent[0].path(), "/token");
+    assert_eq!(
+        sent[1].header("authorization"),
+        Some(&*format!("Bearer {ISSUED}"))
+    );
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded(json!({ "authorization": "Bearer ***", "query": "" }))
+    );
+    assert!(!journal.contains(ISSUED), "{journal}");
+    assert!(!journal.contains("client-secret-99"), "{journal}");
+    // The client's redactor is the engine's.
+    assert_eq!(echo.engine.redactor().current().scrub(ISSUED), "***");
+}
+
+#[tokio::test]
+async fn a_redactor_loads_every_value_of_the_vault() {
+    let vault = vault();
+    vault.set("ONE", &secret("first-value-1")).await.unwrap();
+    vault.set("TWO", &secret("second-value-2")).await.unwrap();
+    let redactor = Redactor::new();
+    redactor.load(&vault).await.unwrap();
+    let mut json: Json = json!({ "a": "first-value-1", "b": ["x second-value-2 y"] });
+    assert!(redactor.current().scrub_json(&mut json));
+    assert_eq!(json, json!({ "a": "***", "b": ["x *** y"] }));
 }

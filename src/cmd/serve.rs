@@ -17,7 +17,9 @@
 //! those in flight and exits; runs still executing resume at the next start.
 //!
 //! Logs are `tracing` events on stderr, as text or JSON lines (`--log-format`),
-//! filtered by `FLOWC_LOG`.
+//! filtered by `FLOWC_LOG`, each scrubbed of every secret the runtime knows (the
+//! vault's values, the admin token, issued OAuth 2 tokens) by the [`Redactor`] the
+//! engine journals through.
 //!
 //! Outbound calls pass the egress guard ([`PrivateNetworkGuard`]): public
 //! addresses only, plus what `--allow-egress` opens and the server's own bound
@@ -33,7 +35,7 @@ use flowc_runtime::outbound::{Allow, AllowAll, Client, Egress, PrivateNetworkGua
 use flowc_runtime::server::{self, DeployError, token};
 use flowc_runtime::store::Store;
 use flowc_runtime::store::sqlite;
-use flowc_runtime::vault::Vault;
+use flowc_runtime::vault::{Redactor, Vault};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -187,12 +189,12 @@ enum LogFormat {
 }
 
 /// Sends the runtime's `tracing` events to stderr in the chosen format.
-fn init_logs(format: LogFormat) {
+fn init_logs(format: LogFormat, redactor: Redactor) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("FLOWC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(move || flowc_runtime::logging::Writer::new(&redactor, std::io::stderr()));
     // A second initialisation (only possible in tests) keeps the first.
     let _ = match format {
         LogFormat::Human => builder
@@ -213,7 +215,8 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         ));
         return Ok(Exit::Failure);
     }
-    init_logs(args.log_format);
+    let redactor = Redactor::new();
+    init_logs(args.log_format, redactor.clone());
     let program = if args.paths.is_empty() {
         None
     } else {
@@ -226,10 +229,14 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, program))
+    runtime.block_on(serve(args, program, redactor))
 }
 
-async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> anyhow::Result<Exit> {
+async fn serve(
+    args: &Args,
+    program: Option<flowc_compiler::ir::Program>,
+    redactor: Redactor,
+) -> anyhow::Result<Exit> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut options = sqlite::Options::new(&args.db);
     options.durability = match args.durability {
@@ -247,7 +254,16 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
     let Some(master) = super::local::master_key(&args.db) else {
         return Ok(Exit::Failure);
     };
-    let secrets: Arc<dyn SecretSource> = Arc::new(Vault::new(&master, Arc::clone(&store)));
+    let vault = Vault::new(&master, Arc::clone(&store));
+    // Secrets set later are learned when a step first sends them.
+    if let Err(err) = redactor.load(&vault).await {
+        super::labelled(
+            super::WARNING,
+            "warning",
+            format_args!("cannot read the vault's values to scrub them from logs: {err}"),
+        );
+    }
+    let secrets: Arc<dyn SecretSource> = Arc::new(vault);
 
     if let Some(program) = program {
         match server::deploy(store.as_ref(), &program).await {
@@ -290,8 +306,12 @@ async fn serve(args: &Args, program: Option<flowc_compiler::ir::Program>) -> any
     };
 
     let guard = args.egress.guard([]);
+    if let Some(token) = &admin_token {
+        redactor.learn(token);
+    }
     let client = Client::builder(Arc::clone(&clock))
         .egress(EgressArgs::egress(guard.as_ref()))
+        .redactor(redactor)
         .build()
         .context("cannot build the HTTP client")?;
     let engine = Engine::new(

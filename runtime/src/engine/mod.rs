@@ -52,7 +52,11 @@
 //! Secrets: `secrets.NAME` stays a name through evaluation; the vault is asked
 //! only when a request is built (`secrets.rs`), and journaled step inputs show
 //! [`REDACTED`] for header values that hold one. The checker already keeps secrets
-//! out of URLs, bodies, outputs and errors.
+//! out of URLs, bodies, outputs and errors. What a downstream echoes back is the
+//! second net's: every journal write is scrubbed with the runtime's
+//! [`Redactor`] (taught each value before the request that sends it), and a step's
+//! result and error are scrubbed before the run reads them, so the first run sees
+//! what a replay will (a number that held a secret becomes the string `***`).
 //!
 //! Supported today: `let`, `step … = http`, `if`/`else`, `match`, `try`/`catch`,
 //! `fail`, `return`. Not yet: `wait`, `await` (callbacks, approvals, events,
@@ -71,7 +75,8 @@ mod secrets;
 pub use context::{is_recorded_path, now_path, uuid_path};
 pub use error::{CANNOT_START, Error, FAILED, JOURNAL, RunError, UNSUPPORTED, VAULT};
 pub use secrets::{
-    MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets, referenced_secrets,
+    MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets,
+    referenced_secrets, scrub_outcome, scrub_writes,
 };
 
 use crate::clock::Clock;
@@ -81,6 +86,7 @@ use crate::store::{
     self as stores, NewRun, RunOutcome, RunStatus, Started, Step, StepOutcome, StepStatus, Store,
     Write,
 };
+use crate::vault::Redactor;
 use context::Recorder;
 use flowc_compiler::eval::{self, Frame, Limits};
 use flowc_compiler::ir::{
@@ -90,6 +96,7 @@ use flowc_compiler::ir::{
 use flowc_compiler::ty::{Ty, TypeTable};
 use flowc_compiler::value::Value;
 use serde_json::{Value as Json, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -103,6 +110,9 @@ pub struct Engine {
     secrets: Arc<dyn SecretSource>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// The runtime-wide second net, shared with the client (which teaches it the
+    /// OAuth 2 tokens it is issued): every journal write is scrubbed with it.
+    redactor: Redactor,
     /// The runs this engine is interpreting, each with the senders of its
     /// cancellation signals (one per task interpreting it).
     running: Mutex<HashMap<String, Vec<watch::Sender<bool>>>>,
@@ -137,6 +147,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Engine {
         Engine {
+            redactor: client.redactor().clone(),
             store,
             client,
             secrets,
@@ -150,6 +161,11 @@ impl Engine {
     /// The store the engine journals to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The redactor that scrubs what the engine journals: the client's.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Cancels a run that has not ended: the store first (so the cancellation
@@ -420,12 +436,16 @@ impl Engine {
                 .uncatchable(),
             )),
         };
-        let outcome = match result {
+        let mut outcome = match result {
             Ok(output) => RunOutcome::Succeeded(output.to_json()),
             Err(Stop::Fault(error)) => RunOutcome::Failed(error.to_json()),
             Err(Stop::Cancelled) => return Ok(RunOutcome::Cancelled),
             Err(Stop::Engine(error)) => return self.unless_cancelled(run_id, error).await,
         };
+        // What the caller gets is what the journal holds: scrubbed.
+        let scrubber = self.redactor.current();
+        scrub_outcome(&scrubber, &mut outcome);
+        scrub_writes(&scrubber, &mut queued);
         // The last step's result (and anything else queued) commits with the end.
         queued.push(Write::Finish(outcome.clone()));
         match self.store.journal(run_id, queued).await {
@@ -846,6 +866,7 @@ impl<'e> Interp<'e> {
     async fn commit(&mut self, write: Write) -> Result<(), Stop> {
         let mut writes = std::mem::take(&mut self.queued);
         writes.push(write);
+        scrub_writes(&self.engine.redactor.current(), &mut writes);
         self.engine.store.journal(self.run_id, writes).await?;
         Ok(())
     }
@@ -977,8 +998,18 @@ impl<'e> Interp<'e> {
                 "step finished"
             ),
         }
+        // Scrubbed before this run reads it, so that it reads what a replay will
+        // read from the journal.
+        let scrubber = self.engine.redactor.current();
+        let result = result.map_err(|mut error| {
+            if let Cow::Owned(message) = scrubber.scrub(&error.message) {
+                error.message = message;
+            }
+            error
+        });
         match result {
-            Ok(output) => {
+            Ok(mut output) => {
+                scrubber.scrub_json(&mut output);
                 let value = self.read_back(&path, &output, ty);
                 self.queued.push(Write::StepFinished {
                     path,
@@ -1016,6 +1047,8 @@ impl<'e> Interp<'e> {
         let secrets = Resolved::load(self.engine.secrets.as_ref(), mentioned)
             .await
             .map_err(|message| RunError::new(VAULT, "secret", message).at_step(path))?;
+        // Before the request leaves: whatever echoes a value back is scrubbed.
+        secrets.teach(&self.engine.redactor);
         step::request(
             request,
             values,

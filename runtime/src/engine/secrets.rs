@@ -7,6 +7,15 @@
 //! request. Nothing here is journaled: step inputs record header values that hold
 //! a secret as [`REDACTED`].
 //!
+//! The second net is here too: the engine teaches the runtime's [`Redactor`]
+//! every value it resolves, before the request that carries it is sent, and
+//! scrubs every journal write with it ([`scrub_writes`]) just before the store
+//! sees it: a downstream that echoes an `Authorization` header or the query
+//! string into a response body (a step's output, the text of a `fail`, the run's
+//! output) is journaled with `***` where the secret was. The journal is the one
+//! place a run's data is written, so the admin API's views of runs, which read it
+//! back, show the same.
+//!
 //! [`missing_secrets`] is the deploy-time check: every `secrets.NAME` a program
 //! mentions (in a workflow, or in a connection a workflow uses), with the
 //! workflows that need it, that the source does not have. It is computed from the
@@ -14,8 +23,8 @@
 //! without a change here.
 
 use crate::outbound::step::Secrets;
-use crate::store::BoxFuture;
-use crate::vault::{SecretStorage, SecretString, Vault};
+use crate::store::{BoxFuture, RunOutcome, StepOutcome, Write};
+use crate::vault::{Redactor, Scrubber, SecretStorage, SecretString, Vault};
 use flowc_compiler::ir::Program;
 use flowc_compiler::value::{SecretPart, Value};
 use serde::Serialize;
@@ -75,6 +84,50 @@ impl Resolved {
             }
         }
         Ok(resolved)
+    }
+
+    /// Teaches `redactor` every value resolved: a secret set while the server
+    /// runs is scrubbed from the first request that sends it on.
+    pub fn teach(&self, redactor: &Redactor) {
+        redactor.learn_all(self.values.values());
+    }
+}
+
+/// Scrubs every JSON value `writes` carry (step inputs, outputs and errors,
+/// recorded values, the run's output or error) of the secrets `scrubber` knows.
+/// Nothing is looked at when it knows none.
+pub fn scrub_writes(scrubber: &Scrubber, writes: &mut [Write]) {
+    if scrubber.is_empty() {
+        return;
+    }
+    for write in writes {
+        match write {
+            Write::Status(_) => {}
+            Write::StepStarted { input, .. } => {
+                if let Some(input) = input {
+                    scrubber.scrub_json(input);
+                }
+            }
+            Write::StepFinished { outcome, .. } => match outcome {
+                StepOutcome::Succeeded(json) | StepOutcome::Failed(json) => {
+                    scrubber.scrub_json(json);
+                }
+            },
+            Write::Record { output, .. } => {
+                scrubber.scrub_json(output);
+            }
+            Write::Finish(outcome) => scrub_outcome(scrubber, outcome),
+        }
+    }
+}
+
+/// Scrubs a run's output or error.
+pub fn scrub_outcome(scrubber: &Scrubber, outcome: &mut RunOutcome) {
+    match outcome {
+        RunOutcome::Succeeded(json) | RunOutcome::Failed(json) => {
+            scrubber.scrub_json(json);
+        }
+        RunOutcome::Cancelled => {}
     }
 }
 

@@ -42,6 +42,7 @@ pub use reqwest::Method;
 pub use retry::{Retry, Rng, SystemRng};
 
 use crate::clock::{Clock, Millis};
+use crate::vault::Redactor;
 use auth::{TokenResponse, Tokens};
 use base64::Engine as _;
 use error::{is_retryable_status, redact_url};
@@ -196,6 +197,7 @@ pub struct Builder {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Rng>,
     egress: Arc<dyn Egress>,
+    redactor: Redactor,
 }
 
 impl Builder {
@@ -211,6 +213,13 @@ impl Builder {
 
     pub fn egress(mut self, egress: Arc<dyn Egress>) -> Builder {
         self.egress = egress;
+        self
+    }
+
+    /// The runtime-wide redactor, taught every OAuth 2 access token as it is
+    /// issued; by default one of the client's own.
+    pub fn redactor(mut self, redactor: Redactor) -> Builder {
+        self.redactor = redactor;
         self
     }
 
@@ -236,6 +245,7 @@ impl Builder {
             options: self.options,
             breakers: Mutex::new(HashMap::new()),
             tokens: Tokens::default(),
+            redactor: self.redactor,
         })
     }
 }
@@ -249,6 +259,7 @@ pub struct Client {
     options: Options,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     tokens: Tokens,
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Client {
@@ -281,11 +292,17 @@ impl Client {
             clock,
             rng: Arc::new(SystemRng),
             egress: Arc::new(AllowAll),
+            redactor: Redactor::default(),
         }
     }
 
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// The redactor that learns the access tokens this client is issued.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// The state of a connection's breaker, if a call has created it.
@@ -740,10 +757,10 @@ impl Client {
             let lifetime = (seconds.max(0.0) * 1000.0) as Millis;
             now.saturating_add(lifetime).saturating_sub(skew)
         });
-        Ok(auth::Token {
-            access: SecretString::new(parsed.access_token),
-            refresh_at,
-        })
+        let access = SecretString::new(parsed.access_token);
+        // A secret from now on: learned before any request carries it.
+        self.redactor.learn(&access);
+        Ok(auth::Token { access, refresh_at })
     }
 }
 

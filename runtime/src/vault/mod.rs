@@ -10,7 +10,9 @@
 //!
 //! Values travel as [`SecretString`], which cannot be printed or serialised by
 //! accident; [`Scrubber`] is the second net that removes known values from text
-//! before it is journaled or logged. The vault is used by `flowc secrets`, at deploy
+//! before it is journaled or logged, and [`Redactor`] the runtime-wide one, shared by
+//! the engine, the outbound client and the log writer and taught values as the
+//! runtime meets them. The vault is used by `flowc secrets`, at deploy
 //! and when a run starts, never per expression: decryption is cheap, but callers
 //! that need a value on every request keep the `SecretString` rather than asking
 //! again.
@@ -20,10 +22,12 @@
 //! a deterministic nonce source would be a hazard.
 
 mod key;
+mod redactor;
 mod scrub;
 mod secret;
 
 pub use key::{ENV_VAR, KEY_LEN, KeyFormat, MasterKey, Origin};
+pub use redactor::{MAX_VALUES, Redactor};
 pub use scrub::{MASK, MIN_LEN, MIN_SHIFTED_BASE64, Scrubber};
 pub use secret::SecretString;
 

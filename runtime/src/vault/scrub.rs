@@ -8,8 +8,10 @@
 //!
 //! - as is, and JSON-escaped (the journal is JSON);
 //! - hex, lower and upper case;
-//! - URL-encoded: percent-encoding with upper- and lower-case digits, and the form
-//!   encoding's `+` for a space;
+//! - URL-encoded: percent-encoding with upper- and lower-case digits, the form
+//!   encoding's `+` for a space, and exactly what `application/x-www-form-urlencoded`
+//!   writes (it keeps `*` and escapes `~`), which is how an API key reaches a query
+//!   string and OAuth 2 client credentials reach the token endpoint;
 //! - base64, standard and URL-safe, padded and not; and, because a secret is often
 //!   encoded together with something before it (`Authorization: Basic` carries
 //!   base64 of `user:password`), the run of base64 characters that depends on the
@@ -22,11 +24,17 @@
 //! Shifted base64 runs shorter than [`MIN_SHIFTED_BASE64`] characters are skipped for
 //! the same reason. The scrubber holds these forms for as long as it lives, as the
 //! runtime holds the values themselves; its `Debug` shows only how many there are.
+//!
+//! JSON documents (journal entries) are scrubbed value by value
+//! ([`Scrubber::scrub_json`]): every string, every object key and the text of every
+//! number, so the result is still the same shape of JSON, which a pass over the
+//! serialised text could not promise for a value holding a quote.
 
 use super::SecretString;
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use serde_json::Value as Json;
 use std::borrow::Cow;
 use std::fmt;
 use std::fmt::Write as _;
@@ -101,6 +109,57 @@ impl Scrubber {
         scrubbed.push_str(&text[copied..]);
         Cow::Owned(scrubbed)
     }
+
+    /// Scrubs `json` in place: every string, object key and number whose text
+    /// holds a known secret form (a number that does becomes a string). `true` when
+    /// something was replaced. Does nothing, without looking, when the scrubber
+    /// is empty.
+    pub fn scrub_json(&self, json: &mut Json) -> bool {
+        if self.matcher.is_none() {
+            return false;
+        }
+        self.scrub_value(json)
+    }
+
+    fn scrub_value(&self, json: &mut Json) -> bool {
+        match json {
+            Json::String(text) => {
+                if let Cow::Owned(scrubbed) = self.scrub(text) {
+                    *text = scrubbed;
+                    return true;
+                }
+                false
+            }
+            Json::Number(number) => {
+                let text = number.to_string();
+                if let Cow::Owned(scrubbed) = self.scrub(&text) {
+                    *json = Json::String(scrubbed);
+                    return true;
+                }
+                false
+            }
+            Json::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, item| self.scrub_value(item) | changed),
+            Json::Object(map) => {
+                let mut changed = map
+                    .values_mut()
+                    .fold(false, |changed, value| self.scrub_value(value) | changed);
+                let found_in_key = map
+                    .keys()
+                    .any(|key| matches!(self.scrub(key), Cow::Owned(_)));
+                if found_in_key {
+                    let entries = std::mem::take(map);
+                    for (key, value) in entries {
+                        map.insert(self.scrub(&key).into_owned(), value);
+                    }
+                    changed = true;
+                }
+                changed
+            }
+            Json::Null | Json::Bool(_) => false,
+        }
+    }
 }
 
 impl fmt::Debug for Scrubber {
@@ -130,6 +189,9 @@ fn forms(value: &str, out: &mut Vec<Zeroizing<String>>) {
     out.push(percent_encoded(bytes, true, false));
     out.push(percent_encoded(bytes, false, true));
     out.push(percent_encoded(bytes, true, true));
+    let mut form = Zeroizing::new(String::with_capacity(3 * bytes.len()));
+    form_urlencoded::byte_serialize(bytes).for_each(|piece| form.push_str(piece));
+    out.push(form);
 
     for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
         out.push(Zeroizing::new(engine.encode(bytes)));
@@ -261,6 +323,38 @@ mod tests {
         let long = scrubber(&["long-enough"]);
         assert!(!long.is_empty());
         assert!(matches!(long.scrub("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_is_scrubbed_value_by_value_and_keeps_its_shape() {
+        let scrubber = scrubber(&["sec\"ret-value", "12345678"]);
+        let mut json = serde_json::json!({
+            "echo": "Bearer sec\"ret-value",
+            "sec\"ret-value": [1, 12345678, true, null, "ok"],
+            "nested": { "query": "key=sec%22ret-value" },
+        });
+        assert!(scrubber.scrub_json(&mut json));
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "echo": "Bearer ***",
+                "***": [1, "***", true, null, "ok"],
+                "nested": { "query": "key=***" },
+            })
+        );
+        assert!(!scrubber.scrub_json(&mut json));
+        let mut untouched = serde_json::json!({ "a": ["b", 2] });
+        assert!(!Scrubber::default().scrub_json(&mut untouched));
+    }
+
+    #[test]
+    fn form_encoding_as_a_query_string_writes_it() {
+        let secret = "key*with~tilde and/slash";
+        let scrubber = scrubber(&[secret]);
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("api_key", secret)
+            .finish();
+        assert_eq!(scrubber.scrub(&query), "api_key=***");
     }
 
     #[test]

@@ -17,6 +17,39 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// println!("{secret}"); // no `Display`: this does not compile
 /// ```
 ///
+/// No `Serialize` either, so a secret cannot end up in JSON (a journal entry, an
+/// API answer, a JSON log line) by being a field of something serialised:
+///
+/// ```compile_fail,E0277
+/// let secret = flowc_runtime::vault::SecretString::new("hunter2");
+/// let _ = serde_json::to_string(&secret); // does not compile
+/// ```
+///
+/// ```compile_fail,E0277
+/// #[derive(serde::Serialize)]
+/// struct Request {
+///     token: flowc_runtime::vault::SecretString, // does not compile
+/// }
+/// ```
+///
+/// And no `ToString`, `AsRef<str>` or `Deref` to reach the text without naming
+/// [`expose`](Self::expose):
+///
+/// ```compile_fail,E0599
+/// let secret = flowc_runtime::vault::SecretString::new("hunter2");
+/// let _ = secret.to_string(); // does not compile
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn text(value: impl AsRef<str>) -> String { value.as_ref().to_owned() }
+/// let _ = text(flowc_runtime::vault::SecretString::new("hunter2")); // does not compile
+/// ```
+///
+/// ```compile_fail,E0599
+/// let secret = flowc_runtime::vault::SecretString::new("hunter2");
+/// let _ = secret.as_bytes(); // no `Deref<Target = str>`: does not compile
+/// ```
+///
 /// Zeroing on drop covers this value's own buffer. Copies made before the value was
 /// wrapped (a `String` that was reallocated while it was read, say) are out of its
 /// reach, so build secrets straight into a `String` and wrap it at once. There is no
@@ -80,5 +113,16 @@ mod tests {
         assert!(!format!("{nested:?}").contains("horse"));
         assert_eq!(secret.expose(), "correct horse battery staple");
         assert_eq!(secret.len(), 28);
+    }
+
+    #[test]
+    fn errors_and_auth_forms_that_hold_one_print_no_value() {
+        let auth = crate::outbound::Auth::Basic {
+            username: SecretString::new("canary-user-name"),
+            password: SecretString::new("canary-pass-word"),
+        };
+        let shown = format!("{auth:?} {auth:#?}");
+        assert!(shown.contains("SecretString(***)"), "{shown}");
+        assert!(!shown.contains("canary"), "{shown}");
     }
 }

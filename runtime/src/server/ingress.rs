@@ -46,6 +46,8 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
         Lookup::WrongMethod(allow) => return Err(Problem::method_not_allowed(allow)),
         Lookup::NotFound => return Err(Problem::not_found()),
     };
+    // The webhook's rate limit (429) and body limit (413), before the body is read.
+    let (request, body_limit) = super::limits::admit(shared, &route, request)?;
     let headers = request.headers().clone();
     let query = request.uri().query().unwrap_or("").to_string();
     let remote_ip = request
@@ -57,12 +59,7 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
         .await
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body is larger than {} bytes", shared.body_limit),
-                )
-                .with_details(json!({ "limit": shared.body_limit }))
+                super::limits::payload_too_large(body_limit)
             } else {
                 Problem::new(
                     StatusCode::BAD_REQUEST,

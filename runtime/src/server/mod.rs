@@ -23,13 +23,19 @@
 //! | --- | --- | --- |
 //! | 404 | `not_found` | no webhook has this path (one identical body for every such path) |
 //! | 405 | `method_not_allowed` | the path exists with other methods (`Allow` lists them) |
-//! | 413 | `payload_too_large` | the body is over the limit (1 MiB by default) |
+//! | 429 | `rate_limited` | the webhook's `rate_limit:` is spent (`Retry-After`; no run, no row) |
+//! | 413 | `payload_too_large` | the body is over the webhook's `body_limit:` (the server's, 1 MiB, by default) |
 //! | 401 | `unauthorized` | `verify:` failed (no run, no delivery row) |
 //! | 415 | `unsupported_media_type` | the body is not declared JSON |
 //! | 400 | `malformed_json`, `bad_body` | the body is not JSON, or could not be read |
 //! | 422 | `input_mismatch` | the body is not of the workflow's input type (`details.path`) |
 //! | 422 | `idempotency_key` | the key expression failed on this input |
 //! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault, a preset is not supported yet, the store failed |
+//!
+//! Before any of this, hyper refuses a request whose head has too many header
+//! fields or too many bytes (431), and closes a connection whose request head does
+//! not arrive in time ([`HttpLimits`], `limits.rs`); connections are served by
+//! `connections.rs`.
 //!
 //! The admin API (every route, known or not, checks the token first, except
 //! `GET /api/v1/openapi.json`, its OpenAPI 3.1 document: `openapi.rs`):
@@ -54,7 +60,9 @@
 //! Not here yet: the provider presets of `verify:`.
 
 mod admin;
+mod connections;
 mod ingress;
+pub mod limits;
 mod openapi;
 mod problem;
 pub mod routes;
@@ -62,6 +70,7 @@ pub mod token;
 pub mod verify;
 
 pub use admin::{MAX_PAGE, PREFIX as ADMIN_PREFIX};
+pub use limits::HttpLimits;
 pub use problem::Problem;
 pub use routes::{DeployError, Route, Routes, deploy};
 
@@ -98,6 +107,8 @@ pub struct Options {
     /// --no-admin-token`, for local tools). [`Options::bind`] refuses it on an
     /// address that is not loopback: an open admin API deploys and runs code.
     pub admin_open: bool,
+    /// Limits on every request's head, applied by hyper ([`HttpLimits`]).
+    pub http: HttpLimits,
 }
 
 impl std::fmt::Debug for Options {
@@ -153,6 +164,7 @@ impl Options {
             clock,
             admin_token: None,
             admin_open: false,
+            http: HttpLimits::default(),
         }
     }
 
@@ -178,6 +190,8 @@ impl Options {
             body_limit: self.body_limit,
             admin_token: self.admin_token,
             admin_open: self.admin_open,
+            http: self.http,
+            buckets: limits::Buckets::default(),
         });
         let handle = Handle { addr, shared };
         handle.reload().await?;
@@ -208,16 +222,15 @@ impl Server {
             shared.spawn_run(run.id);
         }
         let body_limit = shared.body_limit;
+        let http = shared.http;
+        // The server's body limit is the admin API's; each webhook has its own,
+        // which ingress applies (`limits::admit`), so axum's is off for it.
+        let admin = admin::router(Arc::clone(&shared)).layer(DefaultBodyLimit::max(body_limit));
         let router = Router::new()
-            .nest(admin::PREFIX, admin::router(Arc::clone(&shared)))
+            .nest(admin::PREFIX, admin)
             .fallback(move |request: Request| ingress::handle(Arc::clone(&shared), request))
-            .layer(DefaultBodyLimit::max(body_limit));
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+            .layer(DefaultBodyLimit::disable());
+        connections::serve(self.listener, router, http, shutdown).await;
         Ok(())
     }
 }
@@ -268,6 +281,9 @@ struct Shared {
     body_limit: usize,
     admin_token: Option<SecretString>,
     admin_open: bool,
+    http: HttpLimits,
+    /// The webhooks' rate limits ([`limits::admit`]).
+    buckets: limits::Buckets,
 }
 
 impl Shared {

@@ -18,6 +18,8 @@ pub struct Problem {
     pub details: Json,
     /// The methods a path accepts, for `405` (sent as `Allow`).
     pub allow: Option<String>,
+    /// Seconds to wait before retrying, for `429` (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -28,6 +30,7 @@ impl Problem {
             message: message.into(),
             details: json!({}),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -86,6 +89,11 @@ impl IntoResponse for Problem {
             .and_then(|allow| HeaderValue::from_str(&allow).ok())
         {
             response.headers_mut().insert(header::ALLOW, allow);
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -16,6 +16,7 @@
 pub mod clock;
 pub mod engine;
 pub mod logging;
+pub mod metrics;
 pub mod outbound;
 pub mod server;
 pub mod store;

@@ -11,6 +11,8 @@
 //! (`flowc.admin-token`, unless `FLOWC_ADMIN_TOKEN`), both created with mode 0600 at
 //! the first start; `--no-admin-token` serves the admin API without one, for
 //! local tools, and is refused (exit 2) unless `--addr` is a loopback address.
+//! `GET /metrics` is behind the same token; `--metrics-addr` serves it on a second
+//! address without one, refused (exit 2) off loopback unless `--metrics-public`.
 //! The command prints where it listens, each webhook's URL and
 //! where the admin token is (never the token), resumes the runs a previous process
 //! left unfinished, and on Ctrl-C (or SIGTERM) stops accepting requests, answers
@@ -47,12 +49,16 @@ Examples:
   flowc serve --db /var/lib/flowc/flowc.db  serve what that database has active
   flowc serve app.flow --log-format json    JSON log lines with run_id and step fields
   flowc serve app.flow --no-admin-token     the admin API without a token (loopback only)
+  flowc serve app.flow --metrics-addr 127.0.0.1:9464
+                                            Prometheus metrics there, without a token
   flowc serve app.flow --allow-egress 10.20.0.0/16 --allow-egress '*.corp.example'
                                             steps may also call that network and those hosts
 
 Besides the webhooks, the server answers the admin API under /api/v1 (deploy,
 workflows, runs: start, list, show, retry, replay, cancel), behind the bearer
-token whose file it prints; `flowc deploy` and `flowc runs` use it.
+token whose file it prints; `flowc deploy` and `flowc runs` use it. GET /metrics
+answers Prometheus metrics behind the same token; --metrics-addr serves them on
+a second address without one (loopback only, unless --metrics-public).
 
 Outbound calls (HTTP steps, OAuth 2 token endpoints) go to public addresses
 only: loopback, private networks (RFC 1918, 100.64.0.0/10, fc00::/7),
@@ -99,6 +105,16 @@ pub struct Args {
     /// --addr is a loopback address.
     #[arg(long)]
     no_admin_token: bool,
+
+    /// Also serve the metrics (`GET /metrics`, Prometheus text) on this
+    /// address, without a token; refused unless it is loopback or
+    /// --metrics-public is given.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<SocketAddr>,
+
+    /// Let --metrics-addr listen on an address that is not loopback.
+    #[arg(long, requires = "metrics_addr")]
+    metrics_public: bool,
 
     #[command(flatten)]
     egress: EgressArgs,
@@ -215,6 +231,13 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         ));
         return Ok(Exit::Failure);
     }
+    if let Some(addr) = args.metrics_addr
+        && !args.metrics_public
+        && !server::is_loopback(addr.ip())
+    {
+        error(server::Error::PublicMetrics { addr });
+        return Ok(Exit::Failure);
+    }
     let redactor = Redactor::new();
     init_logs(args.log_format, redactor.clone());
     let program = if args.paths.is_empty() {
@@ -324,6 +347,8 @@ async fn serve(
     options.addr = args.addr;
     options.admin_open = admin_token.is_none();
     options.admin_token = admin_token;
+    options.metrics_addr = args.metrics_addr;
+    options.metrics_public = args.metrics_public;
     let server = match options.bind().await {
         Ok(server) => server,
         Err(err) => {
@@ -341,6 +366,9 @@ async fn serve(
     }
     let base = format!("http://{}", handle.local_addr());
     println!("listening on {base}");
+    if let Some(addr) = handle.metrics_addr() {
+        println!("metrics on http://{addr}/metrics (no token)");
+    }
     EgressArgs::announce(guard.as_ref(), &own);
     let webhooks = handle.webhooks();
     if webhooks.is_empty() {

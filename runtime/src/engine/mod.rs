@@ -356,6 +356,7 @@ impl Engine {
                 Err(error) => Err(error.into()),
             },
         };
+        let live = crate::metrics::global().run_started(detail.as_ref().ok().map(|d| &d.run));
         let (workflow, result) = match detail {
             Ok(detail) => (
                 detail.run.workflow.clone(),
@@ -364,6 +365,7 @@ impl Engine {
             Err(error) => (String::new(), Err(error)),
         };
         drop(registration);
+        live.finished(&result);
         let duration_ms = self.clock.now_ms().saturating_sub(began);
         // A failure of the engine is the caller's to report (the server logs it).
         if let Ok(outcome) = &result {
@@ -597,6 +599,8 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 struct Interp<'e> {
     engine: &'e Engine,
     run_id: &'e str,
+    /// The run's workflow, for metrics.
+    workflow: &'e str,
     /// The run's `retries`: failures journaled in an older generation run again.
     generation: i64,
     cancel: watch::Receiver<bool>,
@@ -642,6 +646,7 @@ impl<'e> Interp<'e> {
         Interp {
             engine,
             run_id: &run.id,
+            workflow: &run.workflow,
             generation: run.retries,
             cancel,
             program: &loaded.program,
@@ -976,6 +981,7 @@ impl<'e> Interp<'e> {
             Err(error) => Err(error),
         };
         let duration_ms = self.engine.clock.now_ms().saturating_sub(began);
+        crate::metrics::global().step_finished(self.workflow, duration_ms, result.is_ok());
         match &result {
             // A step that worked is a detail (its result is in the journal); one
             // that failed is news. At `info`, a busy server would log a line per

@@ -108,6 +108,7 @@ impl Breaker {
         let open = State::Open {
             until: now.saturating_add(reset),
         };
+        let before = *state;
         *state = match (*state, failed) {
             (_, false) => State::Closed { failures: 0 },
             (State::Closed { failures }, true) => {
@@ -123,6 +124,7 @@ impl Breaker {
             // is already open or probing; leave it be.
             (other, true) => other,
         };
+        crate::metrics::global().breaker_moved(self, before, *state);
     }
 }
 

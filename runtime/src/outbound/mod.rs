@@ -314,6 +314,11 @@ impl Client {
     /// Sends `request` with its retry policy, breaker and auth; see the module
     /// documentation for the rules.
     pub async fn send(&self, request: &Request) -> Result<Response, Error> {
+        let result = self.send_attempts(request).await;
+        crate::metrics::global().outbound_call(request.connection.as_deref(), result)
+    }
+
+    async fn send_attempts(&self, request: &Request) -> Result<Response, Error> {
         let prepared = self.prepare(request)?;
         let breaker = match (&request.connection, request.breaker) {
             (Some(connection), Some(config)) => {
@@ -405,6 +410,7 @@ impl Client {
                     // A new deployment changed the connection's breaker settings.
                     *breaker = Breaker::new(config);
                 }
+                crate::metrics::global().watch_breaker(connection, breaker);
                 Arc::clone(breaker)
             }
             Err(_) => Breaker::new(config),

@@ -34,6 +34,9 @@
 //! | `POST /runs/{id}/replay` | optional `{"input": …}` → 201 `{run_id}` (a new run) |
 //! | `POST /runs/{id}/cancel` | `{run_id, status: "cancelled"}`; 409 `run_finished` |
 //! | `GET /openapi.json` | this API's OpenAPI 3.1 document (no token) |
+//!
+//! Outside the prefix, `GET /metrics` (Prometheus text, `crate::metrics`) is
+//! behind the same token check ([`authenticate`]); it is not in the document.
 
 use super::Shared;
 use super::openapi::{self, Document, ProblemSchema};
@@ -111,8 +114,13 @@ type Answer = Result<Response, Problem>;
 
 // ---------------------------------------------------------------- plumbing
 
-/// Refuses every request without the right bearer token, before routing.
-async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+/// Refuses every request without the right bearer token, before routing (also
+/// in front of `GET /metrics`, outside the prefix).
+pub(super) async fn authenticate(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if shared.admin_open {
         return next.run(request).await;
     }

@@ -13,6 +13,7 @@ use super::Shared;
 use super::problem::Problem;
 use super::routes::{Lookup, Route};
 use super::verify::{Check, Encoding};
+use crate::metrics::Webhook;
 use crate::store::{Delivery, NewRun, RunOutcome, RunStatus};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
@@ -32,9 +33,10 @@ const AUTH_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie
 
 /// The fallback handler: every request comes here.
 pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+    let seen = Webhook::seen(&shared.routes(), &request);
     match accept(&shared, request).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
+        Ok(response) => seen.answered(response),
+        Err(problem) => seen.refused(problem),
     }
 }
 

@@ -57,6 +57,17 @@
 //! | 422 | `input_mismatch` | a run's (or a replay's) input is not of the workflow's input type (`details.path`) |
 //! | 500 | `internal` | the store failed |
 //!
+//! `GET /metrics` answers the runtime's metrics in the Prometheus text format
+//! ([`crate::metrics`], where the table of metric names is), behind the admin
+//! token like the admin API (`401` without it; open when the admin API is).
+//! Other methods on `/metrics` go to ingress like any path, so only a `GET`
+//! webhook declared at `/metrics` is shadowed. [`Options::metrics_addr`] serves
+//! them on a second address as well, without a token (a scraper on the same
+//! host or network needs no secret): [`Options::bind`] refuses an address that
+//! is not loopback there unless [`Options::metrics_public`] says the operator
+//! means it, since the names of workflows, paths and connections are then
+//! readable by whoever reaches it.
+//!
 //! Not here yet: the provider presets of `verify:`.
 
 mod admin;
@@ -80,8 +91,13 @@ use crate::store::{self, Deployment, Store};
 use crate::vault::SecretString;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler as _;
+use axum::http::header;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use flowc_compiler::eval::Limits;
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
@@ -107,6 +123,11 @@ pub struct Options {
     /// --no-admin-token`, for local tools). [`Options::bind`] refuses it on an
     /// address that is not loopback: an open admin API deploys and runs code.
     pub admin_open: bool,
+    /// A second address serving only `GET /metrics`, without a token (`flowc
+    /// serve --metrics-addr`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Lets [`Options::metrics_addr`] be an address that is not loopback.
+    pub metrics_public: bool,
     /// Limits on every request's head, applied by hyper ([`HttpLimits`]).
     pub http: HttpLimits,
 }
@@ -134,6 +155,11 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error("the admin API without a token may only listen on a loopback address, not {addr}")]
     OpenAdmin { addr: SocketAddr },
+    #[error(
+        "the metrics address {addr} is not loopback: anyone reaching it reads the metrics \
+         without a token (allow it with --metrics-public)"
+    )]
+    PublicMetrics { addr: SocketAddr },
 }
 
 /// `127.0.0.0/8`, `::1`, or `::ffff:127.x.y.z`: the addresses only this machine
@@ -164,6 +190,8 @@ impl Options {
             clock,
             admin_token: None,
             admin_open: false,
+            metrics_addr: None,
+            metrics_public: false,
             http: HttpLimits::default(),
         }
     }
@@ -173,13 +201,22 @@ impl Options {
         if self.admin_open && !is_loopback(self.addr.ip()) {
             return Err(Error::OpenAdmin { addr: self.addr });
         }
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: self.addr,
-                source,
-            })?;
+        if let Some(addr) = self.metrics_addr
+            && !self.metrics_public
+            && !is_loopback(addr.ip())
+        {
+            return Err(Error::PublicMetrics { addr });
+        }
+        let listener = listen(self.addr).await?;
         let addr = listener.local_addr()?;
+        let metrics = match self.metrics_addr {
+            Some(addr) => Some(listen(addr).await?),
+            None => None,
+        };
+        let metrics_addr = match &metrics {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             routes: RwLock::new(Arc::new(Routes::default())),
             store: self.store,
@@ -193,16 +230,32 @@ impl Options {
             http: self.http,
             buckets: limits::Buckets::default(),
         });
-        let handle = Handle { addr, shared };
+        let handle = Handle {
+            addr,
+            metrics_addr,
+            shared,
+        };
         handle.reload().await?;
-        Ok(Server { listener, handle })
+        Ok(Server {
+            listener,
+            metrics,
+            handle,
+        })
     }
+}
+
+async fn listen(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
 }
 
 /// A bound server, not yet serving.
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    /// The listener of [`Options::metrics_addr`].
+    metrics: Option<TcpListener>,
     handle: Handle,
 }
 
@@ -222,23 +275,51 @@ impl Server {
             shared.spawn_run(run.id);
         }
         let body_limit = shared.body_limit;
-        let http = shared.http;
+        // Scrapes are answered until the main server has stopped; one in flight
+        // then is simply dropped.
+        let metrics = self.metrics.map(|listener| {
+            let router = Router::new().route(crate::metrics::PATH, get(metrics_text));
+            tokio::spawn(axum::serve(listener, router).into_future())
+        });
+        let webhooks = {
+            let shared = Arc::clone(&shared);
+            move |request: Request| ingress::handle(Arc::clone(&shared), request)
+        };
+        let metrics_route = get(metrics_text.layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            admin::authenticate,
+        )))
+        .fallback(webhooks.clone());
         // The server's body limit is the admin API's; each webhook has its own,
         // which ingress applies (`limits::admit`), so axum's is off for it.
         let admin = admin::router(Arc::clone(&shared)).layer(DefaultBodyLimit::max(body_limit));
         let router = Router::new()
             .nest(admin::PREFIX, admin)
-            .fallback(move |request: Request| ingress::handle(Arc::clone(&shared), request))
+            .route(crate::metrics::PATH, metrics_route)
+            .fallback(webhooks)
             .layer(DefaultBodyLimit::disable());
-        connections::serve(self.listener, router, http, shutdown).await;
+        connections::serve(self.listener, router, shared.http, shutdown).await;
+        if let Some(task) = metrics {
+            task.abort();
+        }
         Ok(())
     }
+}
+
+/// `GET /metrics`: every metric of the process, as Prometheus text.
+async fn metrics_text() -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::global().render(),
+    )
+        .into_response()
 }
 
 /// A cheap, cloneable view of a server.
 #[derive(Clone)]
 pub struct Handle {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
 }
 
@@ -254,6 +335,12 @@ impl Handle {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address serving only the metrics, when [`Options::metrics_addr`] was
+    /// given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Rebuilds the routes from the store's active deployments (after a deploy,

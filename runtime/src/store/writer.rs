@@ -154,6 +154,7 @@ fn run(conn: Connection, receiver: &mpsc::Receiver<Message>, max_batch: usize, s
 
 fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
     stats.commits.fetch_add(1, Ordering::Relaxed);
+    crate::metrics::global().store_commit(batch.len());
     stats.jobs.fetch_add(
         u64::try_from(batch.len()).unwrap_or(u64::MAX),
         Ordering::Relaxed,

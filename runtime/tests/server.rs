@@ -168,9 +168,12 @@ impl Harness {
 
     fn delivery_count(&self) -> i64 {
         let db = rusqlite::Connection::open(self._dir.path().join("flowc.db")).unwrap();
-        db.query_row("SELECT count(*) FROM webhook_deliveries", [], |row| {
-            row.get(0)
-        })
+        // Refusals are in the history too (outcome `rejected`), without a run.
+        db.query_row(
+            "SELECT count(*) FROM webhook_deliveries WHERE run IS NOT NULL",
+            [],
+            |row| row.get(0),
+        )
         .unwrap()
     }
 

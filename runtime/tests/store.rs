@@ -6,8 +6,8 @@ use flowc_compiler::{NoImports, SourceFile, analyze, ir::Program};
 use flowc_runtime::clock::TestClock;
 use flowc_runtime::store::sqlite::{Durability, Options, Pragmas, SqliteStore};
 use flowc_runtime::store::{
-    Delivery, Error, NewRun, Page, RunFilter, RunOutcome, RunStatus, SecretBlob, SequentialIds,
-    StepOutcome, StepStatus, Store,
+    Delivery, DeliveryFilter, DeliveryOutcome, Error, NewDelivery, NewRun, Page, RunFilter,
+    RunOutcome, RunStatus, SecretBlob, SequentialIds, StepOutcome, StepStatus, Store,
 };
 use serde_json::json;
 use std::path::Path;
@@ -188,6 +188,8 @@ async fn start_run_is_idempotent_per_workflow_and_key() {
     request.delivery = Some(Delivery {
         method: "POST".into(),
         path: "/orders".into(),
+        delivery_id: None,
+        status: 202,
     });
     let first = store.start_run(request.clone()).await.expect("start");
     assert!(first.created);
@@ -717,4 +719,184 @@ async fn cancel_and_retry_move_runs_only_from_the_states_they_allow() {
     let detail = store.get_run(&replayed).await.expect("get").expect("run");
     assert_eq!(detail.run.replay_of.as_deref(), Some(failed.as_str()));
     assert_eq!(detail.run.webhook, None);
+}
+
+fn webhook_run(deployment: &str, delivery_id: Option<&str>, key: Option<&str>) -> NewRun {
+    let mut request = new_run(deployment, "orders", key);
+    request.trigger = "webhook".into();
+    request.delivery = Some(Delivery {
+        method: "POST".into(),
+        path: "/orders".into(),
+        delivery_id: delivery_id.map(str::to_owned),
+        status: 202,
+    });
+    request
+}
+
+fn refusal(reason: &str) -> NewDelivery {
+    NewDelivery {
+        method: "POST".into(),
+        path: "/orders".into(),
+        workflow: "orders".into(),
+        outcome: DeliveryOutcome::Rejected,
+        status: 401,
+        reason: Some(reason.into()),
+        delivery_id: Some("gh-1".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_provider_delivery_id_maps_a_redelivery_to_its_run_until_it_is_pruned() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, clock) = open(&dir);
+    let deployment = store.deploy(&program(ORDERS)).await.expect("deploy").id;
+
+    // A refused delivery with the id is no run to map to.
+    store
+        .record_delivery(refusal("signature mismatch"))
+        .await
+        .expect("refusal");
+    let first = store
+        .start_run(webhook_run(&deployment, Some("gh-1"), None))
+        .await
+        .expect("first");
+    assert!(first.created);
+    clock.advance(Duration::from_secs(60));
+    let again = store
+        .start_run(webhook_run(&deployment, Some("gh-1"), None))
+        .await
+        .expect("again");
+    assert_eq!(
+        (again.run.as_str(), again.created),
+        (first.run.as_str(), false)
+    );
+    assert_ne!(again.delivery, first.delivery, "each delivery has its row");
+    // The id wins over a key that would name another run, and another id is a
+    // new run.
+    let keyed = store
+        .start_run(webhook_run(&deployment, None, Some("k-1")))
+        .await
+        .expect("keyed");
+    let both = store
+        .start_run(webhook_run(&deployment, Some("gh-1"), Some("k-1")))
+        .await
+        .expect("both");
+    assert_eq!(both.run, first.run);
+    assert_ne!(keyed.run, first.run);
+    let other = store
+        .start_run(webhook_run(&deployment, Some("gh-2"), None))
+        .await
+        .expect("other");
+    assert!(other.created);
+    store
+        .set_delivery_status(again.delivery.as_deref().expect("row"), 200)
+        .await
+        .expect("status");
+    assert!(matches!(
+        store.set_delivery_status("missing", 200).await,
+        Err(Error::NotFound {
+            kind: "delivery",
+            ..
+        })
+    ));
+
+    let history = store
+        .list_deliveries(DeliveryFilter::default(), Page::default())
+        .await
+        .expect("history")
+        .deliveries;
+    let summary: Vec<_> = history
+        .iter()
+        .rev()
+        .map(|d| {
+            (
+                d.outcome,
+                d.status,
+                d.delivery_id.as_deref(),
+                d.run.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (DeliveryOutcome::Rejected, Some(401), Some("gh-1"), false),
+            (DeliveryOutcome::Accepted, Some(202), Some("gh-1"), true),
+            (DeliveryOutcome::Duplicate, Some(200), Some("gh-1"), true),
+            (DeliveryOutcome::Accepted, Some(202), None, true),
+            (DeliveryOutcome::Duplicate, Some(202), Some("gh-1"), true),
+            (DeliveryOutcome::Accepted, Some(202), Some("gh-2"), true),
+        ]
+    );
+    let rejected = store
+        .list_deliveries(
+            DeliveryFilter {
+                path: Some("/orders".into()),
+                outcome: Some(DeliveryOutcome::Rejected),
+            },
+            Page::default(),
+        )
+        .await
+        .expect("rejected")
+        .deliveries;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].reason.as_deref(), Some("signature mismatch"));
+
+    // Pruning everything before the redelivery keeps it and what came after; the
+    // id still maps, through the redelivery's row.
+    let pruned = store.prune_deliveries(START + 30_000).await.expect("prune");
+    assert_eq!(pruned, 2, "the refusal and the first delivery");
+    let later = store
+        .start_run(webhook_run(&deployment, Some("gh-1"), None))
+        .await
+        .expect("later");
+    assert_eq!(later.run, first.run);
+    // Once every row with the id is gone, the id is new again.
+    clock.advance(Duration::from_secs(3600));
+    let pruned = store
+        .prune_deliveries(clock_now(&clock))
+        .await
+        .expect("prune all");
+    assert_eq!(pruned, 5);
+    let fresh = store
+        .start_run(webhook_run(&deployment, Some("gh-1"), None))
+        .await
+        .expect("fresh");
+    assert!(fresh.created && fresh.run != first.run);
+}
+
+fn clock_now(clock: &TestClock) -> i64 {
+    use flowc_runtime::clock::Clock as _;
+    clock.now_ms()
+}
+
+#[tokio::test]
+async fn the_delivery_history_pages_newest_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, clock) = open(&dir);
+    for index in 0..7 {
+        store
+            .record_delivery(refusal(&format!("reason {index}")))
+            .await
+            .expect("record");
+        clock.advance(Duration::from_millis(10));
+    }
+    let mut reasons = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_deliveries(DeliveryFilter::default(), Page { limit: 3, after })
+            .await
+            .expect("page");
+        reasons.extend(page.deliveries.into_iter().filter_map(|d| d.reason));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7)
+        .rev()
+        .map(|index| format!("reason {index}"))
+        .collect();
+    assert_eq!(reasons, expected);
 }

@@ -33,6 +33,7 @@
 //! | `POST /runs/{id}/retry` | 202 `{run_id}`; 409 `run_not_failed` |
 //! | `POST /runs/{id}/replay` | optional `{"input": …}` → 201 `{run_id}` (a new run) |
 //! | `POST /runs/{id}/cancel` | `{run_id, status: "cancelled"}`; 409 `run_finished` |
+//! | `GET /webhooks/deliveries` `?path=&outcome=&limit=&after=` | `{deliveries, next}`, every delivery to a webhook newest first, accepted, duplicate or rejected with its status and reason (`deliveries.rs`); 400 `bad_query` |
 //! | `GET /openapi.json` | this API's OpenAPI 3.1 document (no token) |
 //!
 //! Outside the prefix, `GET /metrics` (Prometheus text, `crate::metrics`) is
@@ -86,6 +87,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .routes(routes!(retry))
         .routes(routes!(replay))
         .routes(routes!(cancel))
+        .routes(routes!(super::deliveries::list_deliveries))
         .split_for_parts();
     let protected = protected
         .fallback(unknown_route)

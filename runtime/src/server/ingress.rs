@@ -1,23 +1,34 @@
 //! One webhook request, from its method and path to `202 {run_id}`.
 //!
-//! The order is SPEC §5.1's, and every refusal happens before anything is stored:
-//! route (404 alike for every unknown path, 405 with `Allow`) → body, at most the
-//! limit (413; a declared `Content-Length` over it is refused before a byte is
-//! read) → verification over the raw bytes (401) → `Content-Type` (415) → JSON
-//! (400) → the workflow's parameter type (422 with the mismatch's path) → the
+//! The order is SPEC §5.1's, and every refusal happens before a run is stored:
+//! route (404 alike for every unknown path, 405 with `Allow`) → the webhook's
+//! rate limit (429) → body, at most the webhook's limit (413; a declared
+//! `Content-Length` over it is refused before a byte is read, so an `Expect:
+//! 100-continue` client is never told to send it), within the read timeout (408) → verification over the raw bytes (401) →
+//! `Content-Type` (415) → JSON (400) → Slack's URL verification, answered here →
+//! the workflow's parameter type (422 with the mismatch's path) → the
 //! idempotency key → `start_run`, whose future resolves after the commit → 202.
 //! Only then is the run handed to the engine, on a task of its own; a crash
 //! before it finishes leaves a non-terminal run that the next start resumes.
+//!
+//! Every request that found a webhook is recorded in the delivery history: an
+//! accepted one by `start_run` in the run's transaction (where its provider
+//! delivery id or idempotency key may map it to an earlier run: a `duplicate`),
+//! a refused one on its own with its status and reason, and no run. Requests to
+//! unknown paths (404) or with a method the path does not take (405) are not
+//! recorded: they name no webhook, and recording them would let anyone grow the
+//! table; nor are those the webhook's rate limit refuses (429), for the same
+//! reason.
 
 use super::Shared;
 use super::problem::Problem;
 use super::routes::{Lookup, Route};
-use super::verify::{Check, Encoding};
+use super::verify::{Check, Encoding, Key};
 use crate::metrics::Webhook;
-use crate::store::{Delivery, NewRun, RunOutcome, RunStatus};
+use crate::store::{Delivery, DeliveryOutcome, NewDelivery, NewRun, RunOutcome, RunStatus};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowc_compiler::eval::{self, Context, Frame};
 use flowc_compiler::ir::{Expr, ExprKind, Function, Program, Respond};
@@ -34,22 +45,82 @@ const AUTH_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie
 /// The fallback handler: every request comes here.
 pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let seen = Webhook::seen(&shared.routes(), &request);
-    match accept(&shared, request).await {
-        Ok(response) => seen.answered(response),
-        Err(problem) => seen.refused(problem),
-    }
-}
-
-async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> {
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
     let route = match shared.routes().lookup(&method, &path) {
         Lookup::Found(route) => route,
-        Lookup::WrongMethod(allow) => return Err(Problem::method_not_allowed(allow)),
-        Lookup::NotFound => return Err(Problem::not_found()),
+        Lookup::WrongMethod(allow) => return seen.refused(Problem::method_not_allowed(allow)),
+        Lookup::NotFound => return seen.refused(Problem::not_found()),
     };
-    // The webhook's rate limit (429) and body limit (413), before the body is read.
-    let (request, body_limit) = super::limits::admit(shared, &route, request)?;
+    let mut delivery_id = None;
+    match accept(&shared, &route, request, &mut delivery_id).await {
+        Ok(response) => seen.answered(response),
+        Err(refused) if !refused.recorded => seen.refused(refused.problem),
+        Err(refused) => {
+            let status = refused.problem.status;
+            let record = NewDelivery {
+                method: route.method.clone(),
+                path: route.path.clone(),
+                workflow: route.workflow.clone(),
+                outcome: DeliveryOutcome::Rejected,
+                status: status.as_u16(),
+                reason: Some(refused.reason),
+                delivery_id,
+            };
+            if let Err(error) = shared.store.record_delivery(record).await {
+                tracing::warn!(path = route.path.as_str(), %error, "a refused delivery was not recorded");
+            }
+            let mut response = seen.refused(refused.problem);
+            if status == StatusCode::REQUEST_TIMEOUT {
+                // The rest of the body may still come: the connection is not reused.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
+    }
+}
+
+/// A refusal: the answer, and why, for the delivery history.
+struct Refused {
+    problem: Problem,
+    reason: String,
+    /// False for a request refused by the webhook's rate limit: a flood must not
+    /// grow the history.
+    recorded: bool,
+}
+
+impl From<Problem> for Refused {
+    fn from(problem: Problem) -> Refused {
+        Refused {
+            reason: problem.message.clone(),
+            problem,
+            recorded: true,
+        }
+    }
+}
+
+impl Refused {
+    fn new(problem: Problem, reason: impl Into<String>) -> Refused {
+        Refused {
+            problem,
+            reason: reason.into(),
+            recorded: true,
+        }
+    }
+}
+
+/// Everything after the route is found. `delivery_id` is filled in as soon as
+/// the provider's id of the delivery is known, for the history of a refusal.
+async fn accept(
+    shared: &Shared,
+    route: &Route,
+    request: Request,
+    delivery_id: &mut Option<String>,
+) -> Result<Response, Refused> {
+    let method = request.method().as_str().to_string();
+    let path = request.uri().path().to_string();
     let headers = request.headers().clone();
     let query = request.uri().query().unwrap_or("").to_string();
     let remote_ip = request
@@ -57,42 +128,39 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string())
         .unwrap_or_default();
-    let body = Bytes::from_request(request, &())
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                super::limits::payload_too_large(body_limit)
-            } else {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_body",
-                    "the body could not be read",
-                )
-            }
-        })?;
+    let body = read_body(shared, route, request).await?;
 
-    let webhook = metadata(&method, &path, &headers, &query, &remote_ip, &route);
+    let webhook = metadata(&method, &path, &headers, &query, &remote_ip, route);
     let ctx = Ctx {
         program: &route.program,
         now: shared.clock.now_ms(),
         webhook,
     };
-    if let Some(verify) = &route.verify {
-        let check = prepare(shared, &ctx, verify).await?;
-        if !check.passes(&headers, &body) {
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the request's signature or token does not verify",
-            ));
+    let check = match &route.verify {
+        Some(verify) => {
+            let check = prepare(shared, &ctx, verify).await?;
+            *delivery_id = check.header_delivery_id(&headers);
+            if let Err(refusal) = check.verify(&headers, &body, ctx.now) {
+                return Err(Refused::new(
+                    Problem::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "the request's signature or token does not verify",
+                    ),
+                    refusal.reason,
+                ));
+            }
+            Some(check)
         }
-    }
+        None => None,
+    };
     if !is_json(&headers) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "the body must be JSON (`Content-Type: application/json`)",
-        ));
+        )
+        .into());
     }
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
         Problem::new(
@@ -102,28 +170,43 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
         )
         .with_details(json!({ "line": error.line(), "column": error.column() }))
     })?;
+    if let Some(check) = &check {
+        if delivery_id.is_none() {
+            *delivery_id = check.body_delivery_id(&json);
+        }
+        if let Some(challenge) = check.slack_challenge(&json) {
+            return Ok(answer_challenge(shared, route, challenge, delivery_id.take()).await);
+        }
+    }
 
     let Some(workflow) = route.program.workflow(&route.workflow) else {
-        return Err(Problem::internal());
+        return Err(Problem::internal().into());
     };
     let Some(param) = workflow.params.first() else {
-        return Err(Problem::internal());
+        return Err(Problem::internal().into());
     };
     let input =
         Value::from_json_typed(&json, &param.ty, &route.program.types).map_err(|mismatch| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "input_mismatch",
+            let path = format!("${}", mismatch.path);
+            Refused::new(
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "input_mismatch",
+                    format!(
+                        "the body does not have the type of `{}`'s input: {mismatch}",
+                        route.workflow
+                    ),
+                )
+                .with_details(json!({
+                    "path": path,
+                    "expected": mismatch.expected,
+                    "found": mismatch.found,
+                })),
                 format!(
-                    "the body does not have the type of `{}`'s input: {mismatch}",
-                    route.workflow
+                    "input mismatch at {path}: expected {}, found {}",
+                    mismatch.expected, mismatch.found
                 ),
             )
-            .with_details(json!({
-                "path": format!("${}", mismatch.path),
-                "expected": mismatch.expected,
-                "found": mismatch.found,
-            }))
         })?;
 
     let idempotency_key = match &route.idempotency_key {
@@ -155,6 +238,8 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
         delivery: Some(Delivery {
             method: route.method.clone(),
             path: route.path.clone(),
+            delivery_id: delivery_id.clone(),
+            status: StatusCode::ACCEPTED.as_u16(),
         }),
         webhook: Some(ctx.webhook.to_json()),
         replay_of: None,
@@ -162,15 +247,123 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Problem> 
     // The engine gets the run as stored here, rather than reading it back.
     let started = shared.store.start_run(new.clone()).await.map_err(|error| {
         eprintln!("flowc: cannot store a run of `{}`: {error}", route.workflow);
-        Problem::internal()
+        Refused::new(Problem::internal(), "the run could not be stored")
     })?;
     if route.respond == Respond::Wait {
-        return Ok(answer_when_done(shared, started.run, started.created, new).await);
+        let response = answer_when_done(shared, started.run, started.created, new).await;
+        if let Some(delivery) = &started.delivery
+            && response.status() != StatusCode::ACCEPTED
+            && let Err(error) = shared
+                .store
+                .set_delivery_status(delivery, response.status().as_u16())
+                .await
+        {
+            tracing::warn!(%error, "a delivery's answer was not recorded");
+        }
+        return Ok(response);
     }
     if started.created {
         shared.spawn_new(started.run.clone(), new);
     }
     Ok(accepted(&started.run))
+}
+
+/// The body, whole. The webhook's rate limit (429, not recorded) and body limit
+/// (413; a declared `Content-Length` over it is refused before a byte is read,
+/// so hyper never sends `100 Continue` to a client that waits for it) come first
+/// ([`super::limits::admit`]); then the body must arrive within the read timeout
+/// (408), and a connection that breaks is 400.
+async fn read_body(shared: &Shared, route: &Route, request: Request) -> Result<Bytes, Refused> {
+    let (request, body_limit) =
+        super::limits::admit(shared, route, request).map_err(|problem| {
+            let recorded = problem.status != StatusCode::TOO_MANY_REQUESTS;
+            Refused {
+                reason: problem.message.clone(),
+                problem,
+                recorded,
+            }
+        })?;
+    // A transport limit in wall time, like a socket timeout: not workflow time,
+    // so not read through the runtime's `Clock`.
+    match tokio::time::timeout(shared.body_timeout, Bytes::from_request(request, &())).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(super::limits::payload_too_large(body_limit).into())
+        }
+        Ok(Err(_)) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the body could not be read",
+        )
+        .into()),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the body did not arrive within {}",
+                seconds(shared.body_timeout)
+            ),
+        )
+        .into()),
+    }
+}
+
+/// `10 s`, `0.2 s`.
+fn seconds(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis.is_multiple_of(1000) {
+        format!("{} s", millis / 1000)
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
+}
+
+/// Slack's URL verification, once the request has verified: 200 with the
+/// challenge, no run, an `accepted` delivery in the history.
+async fn answer_challenge(
+    shared: &Shared,
+    route: &Route,
+    challenge: &str,
+    delivery_id: Option<String>,
+) -> Response {
+    let record = NewDelivery {
+        method: route.method.clone(),
+        path: route.path.clone(),
+        workflow: route.workflow.clone(),
+        outcome: DeliveryOutcome::Accepted,
+        status: StatusCode::OK.as_u16(),
+        reason: Some("Slack URL verification answered; no run".into()),
+        delivery_id,
+    };
+    if let Err(error) = shared.store.record_delivery(record).await {
+        tracing::warn!(path = route.path.as_str(), %error, "a delivery was not recorded");
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "challenge": challenge }).to_string(),
+    )
+        .into_response()
+}
+
+/// How often the delivery history is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes the deliveries older than the retention, at start and then every
+/// [`PRUNE_EVERY`], until the server stops (the task is aborted). The cut-off
+/// is read from the runtime's clock; the period is wall time.
+pub(super) async fn prune_deliveries(shared: Arc<Shared>) {
+    let retention = i64::try_from(shared.delivery_retention.as_millis()).unwrap_or(i64::MAX);
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        every.tick().await;
+        let before = shared.clock.now_ms().saturating_sub(retention);
+        match shared.store.prune_deliveries(before).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "pruned the delivery history"),
+            Err(error) => tracing::warn!(%error, "the delivery history could not be pruned"),
+        }
+    }
 }
 
 /// How long a `respond: wait` request is held before it falls back to 202.
@@ -293,7 +486,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// `webhook`: the request as the workflow sees it, without authentication
-/// headers (nor the header a `verify:` form reads).
+/// headers (nor the header a `verify:` form or preset reads its signature or
+/// token from).
 fn metadata(
     method: &str,
     path: &str,
@@ -303,6 +497,9 @@ fn metadata(
     route: &Route,
 ) -> Value {
     let hidden = route.verify.as_ref().and_then(|verify| match &verify.kind {
+        ExprKind::Tagged { tag, .. } if Check::signature_header(tag).is_some() => {
+            Check::signature_header(tag).map(str::to_ascii_lowercase)
+        }
         ExprKind::Tagged { fields, .. } => {
             fields
                 .iter()
@@ -343,14 +540,20 @@ fn metadata(
     ])
 }
 
-/// The verification form, evaluated, with its secret from the vault.
-async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check, Problem> {
+/// The verification form, evaluated, with its secret from the vault. A form
+/// that cannot be prepared (a secret missing from the vault, a Standard Webhooks
+/// secret that is not `whsec_` + base64) answers 500 `verification_unavailable`:
+/// the server's configuration is at fault, not the request.
+async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check, Refused> {
     let unavailable = |message: String| {
         eprintln!("flowc: webhook verification unavailable: {message}");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "verification_unavailable",
-            "the webhook's verification is not available on this server",
+        Refused::new(
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "verification_unavailable",
+                "the webhook's verification is not available on this server",
+            ),
+            format!("verification unavailable: {message}"),
         )
     };
     let ExprKind::Tagged { tag, fields } = &verify.kind else {
@@ -372,14 +575,14 @@ async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check,
         Some(Value::String(text)) => Some(text.to_string()),
         _ => None,
     };
-    let header = text("header").ok_or_else(|| unavailable(format!("`{tag}` has no header")))?;
+    let no_header = || unavailable(format!("`{tag}` has no header"));
     let secret = match field("secret") {
         Some(value) => resolve(shared, value).await.map_err(unavailable)?,
         None => return Err(unavailable(format!("`{tag}` has no secret"))),
     };
     match tag.as_str() {
         "header_token" => Ok(Check::HeaderToken {
-            header,
+            header: text("header").ok_or_else(no_header)?,
             token: secret,
         }),
         "hmac_sha256" => {
@@ -389,13 +592,23 @@ async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check,
                 None => Encoding::Hex,
             };
             Ok(Check::HmacSha256 {
-                header,
+                header: text("header").ok_or_else(no_header)?,
                 key: secret,
                 encoding,
             })
         }
+        "github" => Ok(Check::Github { secret }),
+        "stripe" => Ok(Check::Stripe { secret }),
+        "slack" => Ok(Check::Slack { secret }),
+        "shopify" => Ok(Check::Shopify { secret }),
+        "standard_webhooks" => match Key::standard_webhooks(&secret) {
+            Some(key) => Ok(Check::StandardWebhooks { key }),
+            None => Err(unavailable(
+                "the `standard_webhooks` secret is not `whsec_` followed by base64".into(),
+            )),
+        },
         other => Err(unavailable(format!(
-            "the `{other}` preset is not supported by this runtime yet"
+            "`{other}` is not a verification form this runtime knows"
         ))),
     }
 }

@@ -25,12 +25,18 @@
 //! | 405 | `method_not_allowed` | the path exists with other methods (`Allow` lists them) |
 //! | 429 | `rate_limited` | the webhook's `rate_limit:` is spent (`Retry-After`; no run, no row) |
 //! | 413 | `payload_too_large` | the body is over the webhook's `body_limit:` (the server's, 1 MiB, by default) |
-//! | 401 | `unauthorized` | `verify:` failed (no run, no delivery row) |
+//! | 408 | `body_timeout` | the body did not arrive within the read timeout (10 s by default; the connection is closed) |
+//! | 401 | `unauthorized` | `verify:` failed (no run; a `rejected` delivery with the reason) |
 //! | 415 | `unsupported_media_type` | the body is not declared JSON |
 //! | 400 | `malformed_json`, `bad_body` | the body is not JSON, or could not be read |
 //! | 422 | `input_mismatch` | the body is not of the workflow's input type (`details.path`) |
 //! | 422 | `idempotency_key` | the key expression failed on this input |
-//! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault, a preset is not supported yet, the store failed |
+//! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault (or a Standard Webhooks secret is not `whsec_` + base64), the store failed |
+//!
+//! A verified `slack` webhook answers Slack's URL verification itself (200, no
+//! run). Every request that finds a webhook, except those the rate limit refuses,
+//! is kept in the delivery history (`ingress.rs`; `GET /api/v1/webhooks/deliveries`,
+//! `deliveries.rs`), pruned after [`Options::delivery_retention`].
 //!
 //! Before any of this, hyper refuses a request whose head has too many header
 //! fields or too many bytes (431), and closes a connection whose request head does
@@ -67,11 +73,10 @@
 //! is not loopback there unless [`Options::metrics_public`] says the operator
 //! means it, since the names of workflows, paths and connections are then
 //! readable by whoever reaches it.
-//!
-//! Not here yet: the provider presets of `verify:`.
 
 mod admin;
 mod connections;
+mod deliveries;
 mod ingress;
 pub mod limits;
 mod openapi;
@@ -105,12 +110,24 @@ use tokio::net::TcpListener;
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// How long a webhook's body may take to arrive, by default.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long the delivery history (and the provider delivery ids a redelivery is
+/// matched against) is kept, by default: 7 days.
+pub const DEFAULT_DELIVERY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// What a server needs.
 pub struct Options {
     /// Where to listen; port 0 picks a free one (see [`Handle::local_addr`]).
     pub addr: SocketAddr,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a webhook's body may take to arrive before 408.
+    pub body_timeout: std::time::Duration,
+    /// How long deliveries stay in the history; older ones are pruned hourly.
+    pub delivery_retention: std::time::Duration,
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     /// Where verification secrets come from (the vault).
@@ -123,13 +140,13 @@ pub struct Options {
     /// --no-admin-token`, for local tools). [`Options::bind`] refuses it on an
     /// address that is not loopback: an open admin API deploys and runs code.
     pub admin_open: bool,
+    /// Limits on every request's head, applied by hyper ([`HttpLimits`]).
+    pub http: HttpLimits,
     /// A second address serving only `GET /metrics`, without a token (`flowc
     /// serve --metrics-addr`).
     pub metrics_addr: Option<SocketAddr>,
     /// Lets [`Options::metrics_addr`] be an address that is not loopback.
     pub metrics_public: bool,
-    /// Limits on every request's head, applied by hyper ([`HttpLimits`]).
-    pub http: HttpLimits,
 }
 
 impl std::fmt::Debug for Options {
@@ -184,15 +201,17 @@ impl Options {
         Options {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            delivery_retention: DEFAULT_DELIVERY_RETENTION,
             store,
             engine,
             secrets,
             clock,
             admin_token: None,
             admin_open: false,
+            http: HttpLimits::default(),
             metrics_addr: None,
             metrics_public: false,
-            http: HttpLimits::default(),
         }
     }
 
@@ -225,6 +244,8 @@ impl Options {
             clock: self.clock,
             limits: Limits::default(),
             body_limit: self.body_limit,
+            body_timeout: self.body_timeout,
+            delivery_retention: self.delivery_retention,
             admin_token: self.admin_token,
             admin_open: self.admin_open,
             http: self.http,
@@ -298,7 +319,9 @@ impl Server {
             .route(crate::metrics::PATH, metrics_route)
             .fallback(webhooks)
             .layer(DefaultBodyLimit::disable());
+        let pruning = tokio::spawn(ingress::prune_deliveries(Arc::clone(&shared)));
         connections::serve(self.listener, router, shared.http, shutdown).await;
+        pruning.abort();
         if let Some(task) = metrics {
             task.abort();
         }
@@ -366,6 +389,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     limits: Limits,
     body_limit: usize,
+    body_timeout: std::time::Duration,
+    delivery_retention: std::time::Duration,
     admin_token: Option<SecretString>,
     admin_open: bool,
     http: HttpLimits,

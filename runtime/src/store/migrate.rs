@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_run_control.sql")),
     (3, include_str!("migrations/0003_unfinished_index.sql")),
+    (4, include_str!("migrations/0004_delivery_history.sql")),
 ];
 
 /// The schema version this build writes.
@@ -116,6 +117,106 @@ mod tests {
             })
             .expect("step");
         assert_eq!(generation, 0);
+    }
+
+    #[test]
+    fn a_version_3_database_keeps_its_deliveries_through_migration_4() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).expect("migrations 1 to 3");
+        }
+        conn.execute_batch("PRAGMA user_version = 3")
+            .expect("set version");
+        conn.execute_batch(
+            "INSERT INTO deployments (id, hash, ir_version, ir, version, created_at)
+                 VALUES ('d', 'h', 1, x'00', 1, 0);
+             INSERT INTO runs (id, deployment, workflow, status, trigger, input,
+                               idempotency_key, created_at, updated_at)
+                 VALUES ('r', 'd', 'w', 'succeeded', 'webhook', '{}', 'k', 0, 0);
+             INSERT INTO webhook_deliveries
+                 (id, method, path, workflow, idempotency_key, run, created_run, received_at)
+                 VALUES ('a', 'POST', '/p', 'w', 'k', 'r', 1, 10),
+                        ('b', 'POST', '/p', 'w', 'k', 'r', 0, 20);",
+        )
+        .expect("version 3 rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), 1);
+        let mut statement = conn
+            .prepare(
+                "SELECT id, received_at, outcome, status, reason, delivery_id, idempotency_key,
+                        run, created_run
+                 FROM webhook_deliveries ORDER BY id",
+            )
+            .expect("prepare");
+        type Row = (
+            String,
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            bool,
+        );
+        let rows: Vec<Row> = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                ))
+            })
+            .expect("query")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows");
+        let some = |text: &str| Some(text.to_string());
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "a".into(),
+                    10,
+                    "accepted".into(),
+                    None,
+                    None,
+                    None,
+                    some("k"),
+                    some("r"),
+                    true
+                ),
+                (
+                    "b".into(),
+                    20,
+                    "duplicate".into(),
+                    None,
+                    None,
+                    None,
+                    some("k"),
+                    some("r"),
+                    false
+                ),
+            ]
+        );
+        // A refused delivery has no run; an unknown outcome is refused.
+        conn.execute_batch(
+            "INSERT INTO webhook_deliveries (id, received_at, method, path, workflow, outcome,
+                                             status, reason)
+                 VALUES ('c', 30, 'POST', '/p', 'w', 'rejected', 401, 'signature mismatch')",
+        )
+        .expect("a refusal");
+        assert!(
+            conn.execute_batch(
+                "INSERT INTO webhook_deliveries (id, received_at, method, path, workflow, outcome)
+                     VALUES ('d', 40, 'POST', '/p', 'w', 'lost')",
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -185,20 +185,118 @@ pub struct NewRun {
     pub replay_of: Option<RunId>,
 }
 
-/// One webhook request that was accepted (verified and valid).
+/// One webhook request that was accepted (verified and valid), recorded in the
+/// delivery history by `start_run` as `accepted` when it created its run and
+/// `duplicate` when its provider delivery id or idempotency key found one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Delivery {
     pub method: String,
     pub path: String,
+    /// The provider's id of the delivery (`X-GitHub-Delivery`, `webhook-id`, …):
+    /// a delivery whose id an earlier one of the same workflow had, within the
+    /// retention, maps to that delivery's run. Checked before the idempotency key.
+    pub delivery_id: Option<String>,
+    /// The HTTP status the request is answered with (202; a `respond: wait`
+    /// answer is set later with [`Store::set_delivery_status`]).
+    pub status: u16,
 }
 
 /// What `start_run` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Started {
     pub run: RunId,
-    /// False when the idempotency key already named a run of this workflow: `run`
-    /// is that run, and nothing new was stored except the delivery.
+    /// False when the provider delivery id or the idempotency key already named a
+    /// run of this workflow: `run` is that run, and nothing new was stored except
+    /// the delivery.
     pub created: bool,
+    /// The delivery's row in the history, when the run came from a webhook.
+    pub delivery: Option<String>,
+}
+
+/// What became of a webhook delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// Verified and valid: it started a run (or, for Slack's URL verification,
+    /// was answered without one).
+    Accepted,
+    /// Verified and valid, and mapped to the run an earlier delivery with the
+    /// same provider id or idempotency key started.
+    Duplicate,
+    /// Refused: no run.
+    Rejected,
+}
+
+impl DeliveryOutcome {
+    pub const ALL: [DeliveryOutcome; 3] = [
+        DeliveryOutcome::Accepted,
+        DeliveryOutcome::Duplicate,
+        DeliveryOutcome::Rejected,
+    ];
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Accepted => "accepted",
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryOutcome> {
+        DeliveryOutcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+    }
+}
+
+/// A delivery recorded on its own, without starting a run: a refusal, or an
+/// answer that needs no run (Slack's URL verification).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub method: String,
+    pub path: String,
+    pub workflow: String,
+    pub outcome: DeliveryOutcome,
+    pub status: u16,
+    /// Why (`signature mismatch`); never a secret, a signature or the body.
+    pub reason: Option<String>,
+    pub delivery_id: Option<String>,
+}
+
+/// One delivery of the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredDelivery {
+    pub id: String,
+    pub received_at: Millis,
+    pub method: String,
+    pub path: String,
+    pub workflow: String,
+    pub outcome: DeliveryOutcome,
+    /// `None` for deliveries recorded before the history kept statuses.
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub delivery_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The run it started or was mapped to; `None` when refused.
+    pub run: Option<RunId>,
+    /// Whether this delivery created `run`.
+    pub created_run: bool,
+}
+
+/// Which deliveries `list_deliveries` returns; `None` matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub path: Option<String>,
+    pub outcome: Option<DeliveryOutcome>,
+}
+
+/// One page of the delivery history, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<StoredDelivery>,
+    /// The cursor (a delivery id) for the next page, when there may be one.
+    pub next: Option<String>,
 }
 
 /// A run as stored.
@@ -511,6 +609,51 @@ pub trait Store: Send + Sync + 'static {
             }
             Ok(())
         })
+    }
+
+    // ------------------------------------------------------------ deliveries
+
+    /// Records a delivery that starts no run (a refusal, Slack's URL
+    /// verification); returns its id. Accepted deliveries are recorded by
+    /// [`Store::start_run`], in the run's transaction. The default keeps nothing
+    /// and says so.
+    fn record_delivery(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<String>> {
+        drop(delivery);
+        Box::pin(async {
+            Err(Error::Database(
+                "this store keeps no delivery history".into(),
+            ))
+        })
+    }
+
+    /// Sets the status a delivery was answered with, once it is known (a
+    /// `respond: wait` webhook answers when its run ends).
+    fn set_delivery_status(&self, delivery: &str, status: u16) -> BoxFuture<'_, Result<()>> {
+        let _ = (delivery, status);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The delivery history, newest first, a page at a time (`page.after` is a
+    /// delivery id).
+    fn list_deliveries(
+        &self,
+        filter: DeliveryFilter,
+        page: Page,
+    ) -> BoxFuture<'_, Result<DeliveryPage>> {
+        let _ = (filter, page);
+        Box::pin(async {
+            Ok(DeliveryPage {
+                deliveries: Vec::new(),
+                next: None,
+            })
+        })
+    }
+
+    /// Deletes the deliveries received before `before` (the history and the
+    /// provider ids a redelivery is matched against); returns how many.
+    fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
+        let _ = before;
+        Box::pin(async { Ok(0) })
     }
 
     // ------------------------------------------------------------ secrets

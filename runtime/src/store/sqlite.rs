@@ -23,10 +23,13 @@
 
 use super::migrate;
 use super::writer::{self, Writer};
+
+mod deliveries;
 use super::{
-    BoxFuture, Delivery, Deployed, Deployment, DeploymentId, DeploymentSummary, Error, IdGen,
-    NewRun, Page, RandomIds, Result, Run, RunDetail, RunFilter, RunOutcome, RunPage, RunStatus,
-    SecretBlob, SecretName, Started, Step, StepOutcome, StepStatus, Store, StoredSecret, Write,
+    BoxFuture, DeliveryFilter, DeliveryPage, Deployed, Deployment, DeploymentId, DeploymentSummary,
+    Error, IdGen, NewDelivery, NewRun, Page, RandomIds, Result, Run, RunDetail, RunFilter,
+    RunOutcome, RunPage, RunStatus, SecretBlob, SecretName, Started, Step, StepOutcome, StepStatus,
+    Store, StoredSecret, Write,
 };
 use crate::clock::{Clock, Millis, SystemClock};
 use flowc_compiler::ir::Program;
@@ -946,7 +949,13 @@ impl Store for SqliteStore {
                     id: format!("{} (deployment {})", workflow, deployment),
                 });
             }
+            // A provider's redelivery first, then the idempotency key.
+            let redelivered = match delivery.as_ref().and_then(|d| d.delivery_id.as_deref()) {
+                Some(provider_id) => deliveries::run_of_delivery(conn, &workflow, provider_id)?,
+                None => None,
+            };
             let existing: Option<String> = match &idempotency_key {
+                _ if redelivered.is_some() => redelivered,
                 Some(key) => query_row(
                     conn,
                     "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
@@ -960,11 +969,12 @@ impl Store for SqliteStore {
                 Some(id) => Started {
                     run: id,
                     created: false,
+                    delivery: delivery_id.clone(),
                 },
                 None => {
                     let id = run_id.clone();
                     execute(
-                conn,
+                        conn,
                         "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
                                            idempotency_key, created_at, updated_at, webhook,
                                            replay_of)
@@ -984,27 +994,25 @@ impl Store for SqliteStore {
                     Started {
                         run: id,
                         created: true,
+                        delivery: delivery_id.clone(),
                     }
                 }
             };
-            if let (Some(Delivery { method, path }), Some(delivery_id)) =
-                (&delivery, &delivery_id)
-            {
-                execute(
-                conn,
-                    "INSERT INTO webhook_deliveries
-                         (id, method, path, workflow, idempotency_key, run, created_run, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        delivery_id,
-                        method,
-                        path,
-                        workflow,
-                        idempotency_key,
-                        started.run,
-                        started.created,
-                        now
-                    ],
+            if let (Some(delivery), Some(id)) = (&delivery, &delivery_id) {
+                deliveries::insert_accepted(
+                    conn,
+                    &deliveries::Accepted {
+                        id,
+                        now,
+                        method: &delivery.method,
+                        path: &delivery.path,
+                        workflow: &workflow,
+                        status: delivery.status,
+                        delivery_id: delivery.delivery_id.as_deref(),
+                        idempotency_key: idempotency_key.as_deref(),
+                        run: &started.run,
+                        created: started.created,
+                    },
                 )?;
             }
             Ok(started)
@@ -1201,6 +1209,26 @@ impl Store for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn record_delivery(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<String>> {
+        self.insert_delivery(delivery)
+    }
+
+    fn set_delivery_status(&self, delivery: &str, status: u16) -> BoxFuture<'_, Result<()>> {
+        self.update_delivery_status(delivery, status)
+    }
+
+    fn list_deliveries(
+        &self,
+        filter: DeliveryFilter,
+        page: Page,
+    ) -> BoxFuture<'_, Result<DeliveryPage>> {
+        self.select_deliveries(filter, page)
+    }
+
+    fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
+        self.delete_deliveries(before)
     }
 
     fn put_secret(&self, name: &str, blob: SecretBlob) -> BoxFuture<'_, Result<()>> {

@@ -22,6 +22,7 @@ mod run;
 mod runs;
 mod secrets;
 mod serve;
+mod webhooks;
 
 use anstream::ColorChoice;
 use anstyle::{AnsiColor, Style};
@@ -45,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Runs(args) => runs::run(&args),
         Command::Secrets(args) => secrets::run(&args),
+        Command::Webhooks(args) => webhooks::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -240,6 +242,14 @@ enum Command {
     /// and are never printed.
     #[command(after_help = secrets::AFTER_HELP)]
     Secrets(secrets::Args),
+
+    /// Show what became of the requests sent to a server's webhooks.
+    ///
+    /// Talks to a running server's admin API. `deliveries` lists every request
+    /// that reached a webhook, accepted or refused, with its status, the reason
+    /// of a refusal, the provider's delivery id and the run it started.
+    #[command(after_help = webhooks::AFTER_HELP)]
+    Webhooks(webhooks::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -116,6 +116,13 @@ pub struct Args {
     #[arg(long, requires = "metrics_addr")]
     metrics_public: bool,
 
+    /// How many days the webhook delivery history is kept (`flowc webhooks
+    /// deliveries`), and with it the provider delivery ids that map a
+    /// redelivery to the run the first delivery started.
+    #[arg(long, value_name = "DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    delivery_retention: u32,
+
     #[command(flatten)]
     egress: EgressArgs,
 }
@@ -349,6 +356,8 @@ async fn serve(
     options.admin_token = admin_token;
     options.metrics_addr = args.metrics_addr;
     options.metrics_public = args.metrics_public;
+    options.delivery_retention =
+        std::time::Duration::from_secs(u64::from(args.delivery_retention) * 86_400);
     let server = match options.bind().await {
         Ok(server) => server,
         Err(err) => {

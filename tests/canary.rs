@@ -9,8 +9,8 @@
 //! 200, 400, 500 and 410: successes, `fail`s that quote the echo, and plain status
 //! failures. Logs are on at `trace`, as JSON. Then the SQLite file with its `-wal`
 //! and `-shm` files (raw bytes, while the server runs and after it stopped), the
-//! logs and every admin API answer (runs listed and shown, deployments,
-//! workflows) are searched for every canary in every form it could travel in:
+//! logs and every admin API answer (runs listed and shown, deployments, workflows,
+//! deliveries) are searched for every canary in every form it could travel in:
 //! raw, JSON-escaped, base64 (standard and URL-safe, padded or not, and the runs
 //! of base64 characters that carry the value inside a longer encoded text, such
 //! as `Authorization: Basic` of `user:password`), URL-encoded (both hex cases,
@@ -515,9 +515,10 @@ fn no_canary_reaches_the_database_the_logs_or_the_admin_api() {
     let token = std::fs::read_to_string(dir.path().join("data.admin-token")).unwrap();
     let token = token.trim();
 
-    // Every admin API answer: runs listed (every page) and shown, deployments,
-    // workflows.
+    // Every admin API answer: runs and deliveries listed (every page), runs
+    // shown, deployments, workflows.
     let mut answers = pages(&server, token, "/api/v1/runs");
+    answers.extend(pages(&server, token, "/api/v1/webhooks/deliveries"));
     let mut shown = Vec::new();
     for (run_id, workflow, mode) in &run_ids {
         let path = format!("/api/v1/runs/{run_id}");

@@ -18,11 +18,15 @@
 #![allow(clippy::unwrap_used)]
 #![allow(
     clippy::disallowed_methods,
-    reason = "waits are bounded by wall-clock deadlines; nothing asserts on time"
+    reason = "waits are bounded by wall-clock deadlines, and Slack and Standard Webhooks \
+              requests are signed at the server's wall-clock time; nothing asserts on time"
 )]
 
 mod support;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use flowc_runtime::server::verify::hmac_sha256;
 use flowc_runtime::store::{RunDetail, RunStatus, StepStatus, Store, sqlite};
 use flowc_runtime::vault::{MasterKey, SecretString, Vault};
 use serde_json::{Value, json};
@@ -91,7 +95,11 @@ fn serve(file: &str, respond: impl Fn(&Recorded) -> Reply + Send + Sync + 'stati
     let secrets: BTreeMap<String, String> = secret_names(&source)
         .into_iter()
         .map(|name| {
-            let value = format!("value-of-{name}");
+            let mut value = format!("value-of-{name}");
+            // A Standard Webhooks secret is `whsec_` and the base64 of the key.
+            if source.contains(&format!("standard_webhooks(secrets.{name})")) {
+                value = format!("whsec_{}", STANDARD.encode(value));
+            }
             (name, value)
         })
         .collect();
@@ -312,18 +320,13 @@ fn assert_sent_with_bearer(call: &Recorded, method: &str, path: &str, token: &st
     );
 }
 
-/// The answer to a webhook whose `verify:` uses a provider preset. Presets come
-/// with the trust-boundary issue; until then the server refuses to guess and
-/// answers 500 `verification_unavailable` without creating a run. When they
-/// arrive, these assertions fail and the workflows behind them get real tests.
-fn assert_preset_unavailable(served: &Example, path: &str) {
-    let (status, body) = served.post(path, &[], &json!({}));
-    let json: Value = serde_json::from_str(&body).unwrap_or_default();
-    assert_eq!(
-        (status, json["code"].as_str()),
-        (500, Some("verification_unavailable")),
-        "{path}: {body}"
-    );
+/// The server's wall-clock time in Unix seconds, which signed timestamps must be
+/// within 300 s of.
+fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_secs()).unwrap()
 }
 
 fn not_found(request: &Recorded) -> Reply {
@@ -434,19 +437,100 @@ fn deal_closed_announces_a_won_deal_and_fails_when_slack_refuses() {
 // ---------------------------------------------------------------- github_slack
 
 #[test]
-fn github_slack_charges_then_stops_at_the_await_and_reports_ci_then_stops_at_emit() {
+fn github_slack_deploys_a_push_answers_a_mention_and_stops_at_await_and_emit() {
     let served = serve("github_slack.flow", |request| {
         match (request.method.as_str(), request.path()) {
             ("POST", "/api.stripe.com/v1/payment_intents") => {
                 Reply::json(200, json!({ "id": "pi_1", "status": "processing" }))
             }
+            ("POST", "/ci.example.com/api/v2/deployments") => Reply::json(
+                201,
+                json!({ "id": "dep-1", "url": "https://ci.example.com/d/1" }),
+            ),
+            ("GET", "/ci.example.com/api/v2/deployments/latest") => Reply::json(
+                200,
+                json!({ "id": "dep-0", "sha": "abc123", "status": "success" }),
+            ),
+            ("POST", "/slack.com/api/chat.postMessage") => {
+                Reply::json(200, json!({ "ok": true, "ts": "1.2" }))
+            }
             _ => not_found(request),
         }
     });
 
-    // `github(…)` and `slack(…)` are provider presets.
-    assert_preset_unavailable(&served, "/github/push");
-    assert_preset_unavailable(&served, "/slack/events");
+    // `github(…)`: a push to main, signed as GitHub signs (X-Hub-Signature-256).
+    let push = json!({
+        "ref": "refs/heads/main",
+        "after": "abc123",
+        "deleted": false,
+        "repository": { "full_name": "acme/app", "html_url": "https://github.com/acme/app" },
+        "pusher": { "name": "ann" },
+        "head_commit": { "id": "abc123", "message": "Fix the thing\n\nDetails", "url": "https://github.com/acme/app/commit/abc123" },
+        "commits": [{ "id": "abc123", "message": "Fix the thing" }],
+    })
+    .to_string();
+    let github_key = served.secret("github_webhook_secret").as_bytes().to_vec();
+    let github_signature = format!("sha256={}", hex(&hmac_sha256(&github_key, push.as_bytes())));
+    let (status, body) = support::post(
+        &served.server.addr,
+        "/github/push",
+        &[
+            ("X-Hub-Signature-256", &format!("sha256={}", "0".repeat(64))),
+            ("X-GitHub-Delivery", "d-1"),
+        ],
+        &push,
+    );
+    assert_eq!(status, 401, "a wrong signature: {body}");
+    let signed_push = [
+        ("X-Hub-Signature-256", github_signature.as_str()),
+        ("X-GitHub-Delivery", "d-1"),
+    ];
+    let pushed = support::run_id(support::post(
+        &served.server.addr,
+        "/github/push",
+        &signed_push,
+        &push,
+    ));
+    let redelivered = support::run_id(support::post(
+        &served.server.addr,
+        "/github/push",
+        &signed_push,
+        &push,
+    ));
+    assert_eq!(
+        redelivered, pushed,
+        "GitHub's redelivery maps to the first run"
+    );
+
+    // `slack(…)`: the URL verification is answered by the preset, a mention starts
+    // a run, and Slack's retry of the same event starts none.
+    let slack_key = served.secret("slack_signing_secret").as_bytes().to_vec();
+    let slack_post = |body: &str, extra: &[(&str, &str)]| {
+        let timestamp = unix_now().to_string();
+        let base = format!("v0:{timestamp}:{body}");
+        let signature = format!("v0={}", hex(&hmac_sha256(&slack_key, base.as_bytes())));
+        let mut headers = vec![
+            ("X-Slack-Request-Timestamp", timestamp.as_str()),
+            ("X-Slack-Signature", signature.as_str()),
+        ];
+        headers.extend_from_slice(extra);
+        support::post(&served.server.addr, "/slack/events", &headers, body)
+    };
+    let (status, body) = slack_post(
+        r#"{"token": "t", "challenge": "ch-123", "type": "url_verification"}"#,
+        &[],
+    );
+    assert_eq!((status, body.as_str()), (200, r#"{"challenge":"ch-123"}"#));
+    let mention = json!({
+        "type": "event_callback",
+        "event_id": "Ev01",
+        "team_id": "T1",
+        "event": { "type": "app_mention", "user": "U1", "channel": "C1", "ts": "1700000000.000100" },
+    })
+    .to_string();
+    let mentioned = support::run_id(slack_post(&mention, &[]));
+    let retried = support::run_id(slack_post(&mention, &[("X-Slack-Retry-Num", "1")]));
+    assert_eq!(retried, mentioned, "Slack's retry maps to the first run");
 
     // `charge_saved_card`: header token, one Stripe call, then `await webhook`.
     let charge = json!({
@@ -490,8 +574,28 @@ fn github_slack_charges_then_stops_at_the_await_and_reports_ci_then_stops_at_emi
     let (runs, requests) = served.finish();
     assert_eq!(
         runs.len(),
-        2,
-        "presets and the forged signature created no run"
+        4,
+        "the forged signatures, the redelivery, the retry and the challenge created no run"
+    );
+    // The push deployed, then reached the `await event` for CI's report.
+    assert_unsupported(&runs, &pushed, "`await event`", &["deploy"]);
+    let deploy = call(&requests, &pushed, "deploy");
+    assert_eq!(
+        deploy.json(),
+        json!({ "repository": "acme/app", "sha": "abc123", "environment": "production", "requested_by": "ann" })
+    );
+    // The mention was answered in its thread.
+    let detail = &runs[&mentioned];
+    assert_eq!(
+        detail.run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        detail.run.error
+    );
+    let reply = call(&requests, &mentioned, "reply");
+    assert_eq!(
+        reply.json(),
+        json!({ "channel": "C1", "thread_ts": "1700000000.000100", "text": "<@U1> production is at abc123: success" })
     );
     assert_unsupported(&runs, &charged, "`await webhook`", &["intent"]);
     let intent = call(&requests, &charged, "intent");
@@ -512,7 +616,11 @@ fn github_slack_charges_then_stops_at_the_await_and_reports_ci_then_stops_at_emi
     );
 
     assert_unsupported(&runs, &reported, "`emit`", &[]);
-    assert_eq!(requests.len(), 1, "only the Stripe call went out");
+    assert_eq!(
+        requests.len(),
+        4,
+        "the Stripe call, the deploy, and the mention's two calls"
+    );
 }
 
 /// Lower-case hex.
@@ -545,14 +653,65 @@ fn hourly_enrich_approve_accepts_an_enrich_request_then_stops_at_the_callback() 
 // ---------------------------------------------------------------- order_events
 
 #[test]
-fn order_events_webhook_uses_a_preset() {
-    let served = serve("order_events.flow", not_found);
-    // `process_order` verifies with `standard_webhooks(…)`, a provider preset; the
-    // other two workflows start on `sku_reorder` events, which only `process_order`
-    // emits (and `emit` is not run yet either).
-    assert_preset_unavailable(&served, "/orders");
+fn order_events_verifies_a_standard_webhook_then_invoices_and_stops_at_for() {
+    let served = serve("order_events.flow", |request| {
+        match (request.method.as_str(), request.path()) {
+            ("POST", "/billing.example.com/v1/invoices") => Reply::json(
+                200,
+                json!({ "invoice_id": "in_1", "number": "INV-1", "total_cents": 2500, "pdf_url": "https://billing/in_1.pdf" }),
+            ),
+            _ => not_found(request),
+        }
+    });
+    // `process_order` verifies with `standard_webhooks(…)`: `webhook-id`,
+    // `webhook-timestamp` and `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`
+    // under the key after `whsec_`.
+    let order = json!({
+        "order_id": "o-1",
+        "customer": { "id": "c-1", "email": " Ann@Example.com " },
+        "lines": [{ "sku": "MUG-01", "quantity": 2, "unit_price_cents": 1250 }],
+        "currency": "EUR",
+    })
+    .to_string();
+    let secret = served.secret("storefront_webhook_secret").to_string();
+    let key = STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let timestamp = unix_now().to_string();
+    let content = format!("msg_1.{timestamp}.{order}");
+    let signature = format!(
+        "v1,{}",
+        STANDARD.encode(hmac_sha256(&key, content.as_bytes()))
+    );
+    let post = |signature: &str| {
+        support::post(
+            &served.server.addr,
+            "/orders",
+            &[
+                ("webhook-id", "msg_1"),
+                ("webhook-timestamp", &timestamp),
+                ("webhook-signature", signature),
+            ],
+            &order,
+        )
+    };
+    let (status, body) = post(&format!("v1,{}", STANDARD.encode([0_u8; 32])));
+    assert_eq!(status, 401, "a wrong signature: {body}");
+    let run = support::run_id(post(&signature));
+    assert_eq!(
+        support::run_id(post(&signature)),
+        run,
+        "a retry with the same webhook-id"
+    );
+
     let (runs, requests) = served.finish();
-    assert!(runs.is_empty() && requests.is_empty());
+    assert_eq!(runs.len(), 1);
+    // The invoice step ran; `let levels = for …` comes next.
+    assert_unsupported(&runs, &run, "`for`", &["invoice"]);
+    let invoice = call(&requests, &run, "invoice");
+    assert_eq!(invoice.json()["total_cents"], 2500);
+    assert_eq!(invoice.json()["email"], "ann@example.com");
+    assert_eq!(requests.len(), 1);
 }
 
 // ---------------------------------------------------------------- payment_validation

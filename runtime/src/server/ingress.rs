@@ -202,10 +202,8 @@ async fn accept(
                     "expected": mismatch.expected,
                     "found": mismatch.found,
                 })),
-                format!(
-                    "input mismatch at {path}: expected {}, found {}",
-                    mismatch.expected, mismatch.found
-                ),
+                // Not what was found: that may quote the body.
+                format!("input mismatch at {path}: expected {}", mismatch.expected),
             )
         })?;
 

@@ -170,6 +170,36 @@ impl Client {
         self.send(reqwest::Method::GET, path, None).await
     }
 
+    /// The items of a paged listing (`{KEY: [...], next}`): the first page, or
+    /// every page when `all`, following `next` with `after=`. The filters go in the
+    /// query as given. Returns the items and the last `next` (more to fetch when
+    /// present).
+    pub async fn pages(
+        &self,
+        path: &str,
+        key: &str,
+        filters: &[(&str, Option<String>)],
+        all: bool,
+    ) -> Result<(Vec<Json>, Option<String>), Error> {
+        let mut items: Vec<Json> = Vec::new();
+        let mut after: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut pairs = filters.to_vec();
+            pairs.push(("after", after.clone()));
+            let page = self.get(&format!("{path}{}", query(&pairs))).await?;
+            if let Some(found) = page.get(key).and_then(Json::as_array) {
+                items.extend(found.iter().cloned());
+            }
+            let next = page.get("next").and_then(Json::as_str).map(str::to_owned);
+            match next {
+                // A cursor seen before would loop forever: stop there.
+                Some(cursor) if all && seen.insert(cursor.clone()) => after = Some(cursor),
+                next => return Ok((items, next)),
+            }
+        }
+    }
+
     /// `POST /api/v1{path}` with a JSON body (or none): the answer's JSON.
     pub async fn post(&self, path: &str, body: Option<&Json>) -> Result<Json, Error> {
         self.send(reqwest::Method::POST, path, body).await

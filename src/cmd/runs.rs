@@ -7,14 +7,13 @@
 //! act on it. The human output is for reading; `--json` prints the API's own JSON
 //! for scripts, so the two never have to agree on a format.
 
-use super::api::{self, Client, Target, query, segment};
+use super::api::{self, Client, Target, segment};
 use super::present::{self, Table};
 use super::{Exit, error, io_message, note};
 use anstyle::Style;
 use anyhow::Context as _;
 use flowc_runtime::clock::{Clock as _, SystemClock};
 use serde_json::{Value as Json, json};
-use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
 
 pub const AFTER_HELP: &str = "\
@@ -226,33 +225,13 @@ fn list(args: &ListArgs) -> anyhow::Result<Exit> {
         Ok(client) => client,
         Err(exit) => return Ok(exit),
     };
-    let fetched = api::block_on(async {
-        let mut runs: Vec<Json> = Vec::new();
-        let mut after: Option<String> = None;
-        let mut seen = HashSet::new();
-        loop {
-            let path = format!(
-                "/runs{}",
-                query(&[
-                    ("workflow", args.workflow.clone()),
-                    ("status", args.status.clone()),
-                    ("deployment", args.deployment.clone()),
-                    ("limit", Some(args.limit.to_string())),
-                    ("after", after.clone()),
-                ])
-            );
-            let page = client.get(&path).await?;
-            if let Some(items) = page.get("runs").and_then(Json::as_array) {
-                runs.extend(items.iter().cloned());
-            }
-            let next = page.get("next").and_then(Json::as_str).map(str::to_owned);
-            match next {
-                // A cursor seen before would loop forever: stop there.
-                Some(cursor) if args.all && seen.insert(cursor.clone()) => after = Some(cursor),
-                next => return Ok::<_, api::Error>((runs, next)),
-            }
-        }
-    })?;
+    let filters = [
+        ("workflow", args.workflow.clone()),
+        ("status", args.status.clone()),
+        ("deployment", args.deployment.clone()),
+        ("limit", Some(args.limit.to_string())),
+    ];
+    let fetched = api::block_on(client.pages("/runs", "runs", &filters, args.all))?;
     let (runs, next) = match fetched {
         Ok(fetched) => fetched,
         Err(err) => return Ok(err.report()),

@@ -7,14 +7,13 @@
 //! run it started. Requests to unknown paths are not recorded by the server, so
 //! they are not here. `--json` prints the API's own JSON.
 
-use super::api::{self, Client, Target, query};
+use super::api::{self, Client, Target};
 use super::present::{self, BAD, BUSY, DIM, GOOD, Table};
 use super::{Exit, note};
 use anstyle::Style;
 use anyhow::Context as _;
 use flowc_runtime::clock::{Clock as _, SystemClock};
 use serde_json::{Value as Json, json};
-use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
 
 pub const AFTER_HELP: &str = "\
@@ -98,32 +97,13 @@ fn deliveries(args: &DeliveriesArgs) -> anyhow::Result<Exit> {
         Ok(client) => client,
         Err(err) => return Ok(err.report()),
     };
-    let fetched = api::block_on(async {
-        let mut deliveries: Vec<Json> = Vec::new();
-        let mut after: Option<String> = None;
-        let mut seen = HashSet::new();
-        loop {
-            let path = format!(
-                "/webhooks/deliveries{}",
-                query(&[
-                    ("path", args.path.clone()),
-                    ("outcome", args.outcome.clone()),
-                    ("limit", Some(args.limit.to_string())),
-                    ("after", after.clone()),
-                ])
-            );
-            let page = client.get(&path).await?;
-            if let Some(items) = page.get("deliveries").and_then(Json::as_array) {
-                deliveries.extend(items.iter().cloned());
-            }
-            let next = page.get("next").and_then(Json::as_str).map(str::to_owned);
-            match next {
-                // A cursor seen before would loop forever: stop there.
-                Some(cursor) if args.all && seen.insert(cursor.clone()) => after = Some(cursor),
-                next => return Ok::<_, api::Error>((deliveries, next)),
-            }
-        }
-    })?;
+    let filters = [
+        ("path", args.path.clone()),
+        ("outcome", args.outcome.clone()),
+        ("limit", Some(args.limit.to_string())),
+    ];
+    let fetched =
+        api::block_on(client.pages("/webhooks/deliveries", "deliveries", &filters, args.all))?;
     let (deliveries, next) = match fetched {
         Ok(fetched) => fetched,
         Err(err) => return Ok(err.report()),

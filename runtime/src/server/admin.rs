@@ -1269,14 +1269,19 @@ struct RunsQuery {
     after: Option<String>,
 }
 
-fn bad_query(message: impl Into<String>) -> Problem {
+pub(super) fn bad_query(message: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "bad_query", message)
 }
 
-/// `workflow`, `status`, `deployment`, `limit` (1 to [`MAX_PAGE`]) and `after`;
-/// anything else, or a value given twice, is refused.
-fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
-    let mut filter = RunFilter::default();
+/// The query of a paged listing: `limit` (1 to [`MAX_PAGE`]) and `after`, and the
+/// listing's own filters, which `filter` takes (`Ok(false)` for a name it does
+/// not know). A name given twice, or unknown, is refused; `expected` lists the
+/// names for that message.
+pub(super) fn paged_query(
+    query: Option<&str>,
+    expected: &str,
+    mut filter: impl FnMut(&str, String) -> Result<bool, Problem>,
+) -> Result<Page, Problem> {
     let mut page = Page::default();
     let mut seen: Vec<String> = Vec::new();
     for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -1286,18 +1291,7 @@ fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
         seen.push(name.to_string());
         let value = value.into_owned();
         match name.as_ref() {
-            "workflow" => filter.workflow = Some(value),
-            "deployment" => filter.deployment = Some(value),
             "after" => page.after = Some(value),
-            "status" => {
-                filter.status = Some(RunStatus::parse(&value).ok_or_else(|| {
-                    let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-                    bad_query(format!(
-                        "`status` is `{value}`; expected one of {}",
-                        known.join(", ")
-                    ))
-                })?);
-            }
             "limit" => {
                 page.limit = value
                     .parse::<u32>()
@@ -1310,13 +1304,41 @@ fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
                     })?;
             }
             other => {
-                return Err(bad_query(format!(
-                    "unknown parameter `{other}`; expected workflow, status, deployment, \
-                     limit or after"
-                )));
+                if !filter(other, value)? {
+                    return Err(bad_query(format!(
+                        "unknown parameter `{other}`; expected {expected}"
+                    )));
+                }
             }
         }
     }
+    Ok(page)
+}
+
+/// `workflow`, `status`, `deployment`, `limit` and `after`.
+fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
+    let mut filter = RunFilter::default();
+    let page = paged_query(
+        query,
+        "workflow, status, deployment, limit or after",
+        |name, value| {
+            match name {
+                "workflow" => filter.workflow = Some(value),
+                "deployment" => filter.deployment = Some(value),
+                "status" => {
+                    filter.status = Some(RunStatus::parse(&value).ok_or_else(|| {
+                        let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+                        bad_query(format!(
+                            "`status` is `{value}`; expected one of {}",
+                            known.join(", ")
+                        ))
+                    })?);
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        },
+    )?;
     Ok((filter, page))
 }
 

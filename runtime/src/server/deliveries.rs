@@ -15,6 +15,7 @@
 //! Registered by the admin router (behind its token) like its own routes.
 
 use super::Shared;
+use super::admin::{bad_query, paged_query};
 use super::openapi::ProblemSchema;
 use super::problem::Problem;
 use crate::store::{DeliveryFilter, DeliveryOutcome, Page, StoredDelivery};
@@ -24,9 +25,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
-
-/// The most deliveries one page lists.
-pub const MAX_PAGE: u32 = 500;
 
 /// What became of a delivery.
 #[derive(Serialize, ToSchema)]
@@ -122,25 +120,12 @@ struct DeliveriesQuery {
     after: Option<String>,
 }
 
-fn bad_query(message: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "bad_query", message)
-}
-
-/// `path`, `outcome`, `limit` (1 to [`MAX_PAGE`]) and `after`; anything else, or
-/// a value given twice, is refused.
+/// `path`, `outcome`, `limit` and `after`.
 fn query(query: Option<&str>) -> Result<(DeliveryFilter, Page), Problem> {
     let mut filter = DeliveryFilter::default();
-    let mut page = Page::default();
-    let mut seen: Vec<String> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if seen.iter().any(|known| *known == name) {
-            return Err(bad_query(format!("`{name}` is given twice")));
-        }
-        seen.push(name.to_string());
-        let value = value.into_owned();
-        match name.as_ref() {
+    let page = paged_query(query, "path, outcome, limit or after", |name, value| {
+        match name {
             "path" => filter.path = Some(value),
-            "after" => page.after = Some(value),
             "outcome" => {
                 filter.outcome = Some(DeliveryOutcome::parse(&value).ok_or_else(|| {
                     bad_query(format!(
@@ -148,24 +133,10 @@ fn query(query: Option<&str>) -> Result<(DeliveryFilter, Page), Problem> {
                     ))
                 })?);
             }
-            "limit" => {
-                page.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|limit| (1..=MAX_PAGE).contains(limit))
-                    .ok_or_else(|| {
-                        bad_query(format!(
-                            "`limit` is `{value}`; expected a number from 1 to {MAX_PAGE}"
-                        ))
-                    })?;
-            }
-            other => {
-                return Err(bad_query(format!(
-                    "unknown parameter `{other}`; expected path, outcome, limit or after"
-                )));
-            }
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     Ok((filter, page))
 }
 

@@ -12,21 +12,21 @@
 
 mod common;
 
+use common::harness::{Harness as Stack, assert_problem};
 use common::{JumpingClock, Reply, Server as Recorder};
 use flowc_compiler::report;
 use flowc_runtime::clock::Clock;
 use flowc_runtime::engine::{Engine, SecretSource};
 use flowc_runtime::outbound::Client;
-use flowc_runtime::server::{self, Handle};
-use flowc_runtime::store::sqlite::{Options as StoreOptions, SqliteStore};
-use flowc_runtime::store::{NewRun, SequentialIds, Store};
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use flowc_runtime::server;
+use flowc_runtime::store::sqlite::Options as StoreOptions;
+use flowc_runtime::store::{NewRun, Store};
+use flowc_runtime::vault::{MasterKey, Vault};
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "admin-token-for-tests";
 
@@ -59,17 +59,15 @@ workflow flaky(input: { n: int }) {
 }
 "#;
 
+/// The shared stack (no program deployed) and the recording server its steps call.
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    engine: Arc<Engine>,
+    stack: Stack,
     recorder: Recorder,
     /// While true, `/flaky` answers 500.
     failing: Arc<AtomicBool>,
-    handle: Handle,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 impl Harness {
     async fn new() -> Harness {
@@ -90,50 +88,16 @@ impl Harness {
             })
             .await
         };
-        let dir = tempfile::tempdir().unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(JumpingClock::new(1_700_000_000_000));
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&clock);
-        options.ids = Arc::new(SequentialIds::new());
-        let store = Arc::new(options.open().unwrap());
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&dyn_store));
-        vault
-            .set("present", &SecretString::new("here"))
-            .await
-            .unwrap();
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-        let client = Client::builder(Arc::clone(&clock)).build().unwrap();
-        let engine = Arc::new(Engine::new(
-            Arc::clone(&dyn_store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&clock),
-        ));
-        let mut options =
-            server::Options::new(Arc::clone(&dyn_store), Arc::clone(&engine), secrets, clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        options.admin_token = token.map(SecretString::new);
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+        let stack = Stack::builder()
+            .secret("present", "here")
+            .admin_token(token)
+            .build()
+            .await;
         Harness {
-            _dir: dir,
-            store,
-            engine,
+            stack,
             recorder,
             failing,
-            handle,
-            http: reqwest::Client::new(),
-            _stop: stop,
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.handle.local_addr())
     }
 
     /// The program with `BASE` pointed at the recording server.
@@ -141,6 +105,7 @@ impl Harness {
         source.replace("BASE", &self.recorder.base())
     }
 
+    /// Like the shared `send`, but a body that is not JSON comes back as a string.
     async fn send(
         &self,
         request: reqwest::RequestBuilder,
@@ -229,12 +194,6 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-fn assert_problem(body: &Json, code: &str) {
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].is_string(), "{body}");
-    assert!(body["details"].is_object(), "{body}");
 }
 
 /// Every route of the API, with a body where it takes one.

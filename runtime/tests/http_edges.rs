@@ -14,23 +14,15 @@
 
 mod common;
 
-use common::{JumpingClock, compile};
-use flowc_runtime::clock::Clock;
-use flowc_runtime::engine::{Engine, SecretSource};
-use flowc_runtime::outbound::Client;
-use flowc_runtime::server::verify::hmac_sha256;
-use flowc_runtime::server::{self, Handle};
-use flowc_runtime::store::sqlite::{Options as StoreOptions, SqliteStore};
+use common::harness::Harness as Stack;
+use flowc_runtime::server::{self, verify::hmac_sha256};
 use flowc_runtime::store::{
-    DeliveryFilter, DeliveryOutcome, Page, RunFilter, SequentialIds, Store, StoredDelivery,
+    DeliveryFilter, DeliveryOutcome, Page, RunFilter, Store, StoredDelivery,
 };
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
 use serde_json::{Value as Json, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 const SECRET: &str = "edge-secret";
 
@@ -45,53 +37,23 @@ workflow push(delivery: { id: string }) {
 /// The read timeout of these servers: short, so the stalled body is quick.
 const BODY_TIMEOUT: Duration = Duration::from_millis(300);
 
+/// The shared stack with `PROGRAM` deployed, its secret stored and a short
+/// body read timeout.
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    handle: Handle,
-    _stop: oneshot::Sender<()>,
+    stack: Stack,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 impl Harness {
     async fn new() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(JumpingClock::new(1_700_000_000_000));
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&clock);
-        options.ids = Arc::new(SequentialIds::new());
-        let store = Arc::new(options.open().unwrap());
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&dyn_store));
-        vault
-            .set("hook_secret", &SecretString::new(SECRET))
-            .await
-            .unwrap();
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-        server::deploy(dyn_store.as_ref(), &compile(PROGRAM))
-            .await
-            .unwrap();
-        let client = Client::builder(Arc::clone(&clock)).build().unwrap();
-        let engine = Engine::new(
-            Arc::clone(&dyn_store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&clock),
-        );
-        let mut options = server::Options::new(dyn_store, Arc::new(engine), secrets, clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        options.body_timeout = BODY_TIMEOUT;
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Harness {
-            _dir: dir,
-            store,
-            handle,
-            _stop: stop,
-        }
+        let stack = Stack::builder()
+            .secret("hook_secret", SECRET)
+            .program(PROGRAM)
+            .options(|options| options.body_timeout = BODY_TIMEOUT)
+            .build()
+            .await;
+        Harness { stack }
     }
 
     /// Writes `request` on a fresh connection and reads until the server closes

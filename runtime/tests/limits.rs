@@ -11,21 +11,15 @@
 
 mod common;
 
-use common::compile;
-use flowc_runtime::clock::{Clock, TestClock};
-use flowc_runtime::engine::{Engine, SecretSource};
-use flowc_runtime::outbound::Client;
-use flowc_runtime::server::{self, Handle};
-use flowc_runtime::store::sqlite::{Options as StoreOptions, SqliteStore};
-use flowc_runtime::store::{Page, RunFilter, SequentialIds, Store};
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use common::harness::{Harness as Stack, assert_problem};
+use flowc_runtime::clock::TestClock;
+use flowc_runtime::server;
 use serde_json::{Value as Json, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 const PROGRAM: &str = r#"
 workflow small(body: json) {
@@ -56,61 +50,30 @@ workflow guarded(body: json) {
 const SERVER_BODY_LIMIT: usize = 1_000;
 const ADMIN_TOKEN: &str = "admin-token-for-limits";
 
+/// The shared stack on a plain test clock (the rate limits read it), with
+/// `PROGRAM` deployed, an admin token and the server's own body limit.
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    stack: Stack,
     clock: TestClock,
-    handle: Handle,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 impl Harness {
     async fn new(http: server::HttpLimits) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::new(1_700_000_000_000);
-        let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&dyn_clock);
-        options.ids = Arc::new(SequentialIds::new());
-        let store = Arc::new(options.open().unwrap());
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&dyn_store));
-        vault
-            .set("token", &SecretString::new("the-token"))
-            .await
-            .unwrap();
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-        server::deploy(dyn_store.as_ref(), &compile(PROGRAM))
-            .await
-            .unwrap();
-        let client = Client::builder(Arc::clone(&dyn_clock)).build().unwrap();
-        let engine = Engine::new(
-            Arc::clone(&dyn_store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&dyn_clock),
-        );
-        let mut options =
-            server::Options::new(Arc::clone(&dyn_store), Arc::new(engine), secrets, dyn_clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        options.body_limit = SERVER_BODY_LIMIT;
-        options.admin_token = Some(SecretString::new(ADMIN_TOKEN));
-        options.http = http;
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Harness {
-            _dir: dir,
-            store,
-            clock,
-            handle,
-            http: reqwest::Client::new(),
-            _stop: stop,
-        }
+        let stack = Stack::builder()
+            .clock(Arc::new(clock.clone()))
+            .secret("token", "the-token")
+            .program(PROGRAM)
+            .admin_token(Some(ADMIN_TOKEN))
+            .options(move |options| {
+                options.body_limit = SERVER_BODY_LIMIT;
+                options.http = http;
+            })
+            .build()
+            .await;
+        Harness { stack, clock }
     }
 
     fn addr(&self) -> SocketAddr {
@@ -129,28 +92,17 @@ impl Harness {
     ) -> (u16, reqwest::header::HeaderMap, Json) {
         let mut request = self
             .http
-            .post(format!("http://{}{path}", self.addr()))
+            .post(self.url(path))
             .header("content-type", "application/json")
             .body(body.to_string());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let json = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)));
-        (status, headers, json)
+        self.send(request).await
     }
 
     async fn runs(&self) -> usize {
-        self.store
-            .list_runs(RunFilter::default(), Page::default())
-            .await
-            .unwrap()
-            .runs
-            .len()
+        self.run_count().await
     }
 }
 
@@ -193,12 +145,6 @@ fn body_of(size: usize) -> String {
     let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(size - 10));
     assert_eq!(body.len(), size);
     body
-}
-
-fn assert_problem(body: &Json, code: &str) {
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].is_string(), "{body}");
-    assert!(body["details"].is_object(), "{body}");
 }
 
 #[tokio::test]

@@ -15,20 +15,19 @@
 
 mod common;
 
-use common::{JumpingClock, Reply, Server as Recorder, compile};
+use common::harness::Harness as Stack;
+use common::{JumpingClock, Reply, Server as Recorder};
 use flowc_runtime::clock::Clock;
 use flowc_runtime::engine::{Engine, SecretSource};
 use flowc_runtime::outbound::{Allow, Client, PrivateNetworkGuard};
-use flowc_runtime::server::{self, Handle};
+use flowc_runtime::server;
 use flowc_runtime::store::Store;
 use flowc_runtime::store::sqlite::Options as StoreOptions;
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 const PROGRAM: &str = r#"
 connection flaky {
@@ -62,13 +61,14 @@ const HOOK_TOKEN: &str = "hook-token-canary-5f1e";
 const ADMIN_TOKEN: &str = "admin-token-canary-9c2d";
 const UNKNOWN_PATH: &str = "/probe-canary-7a3b";
 
+/// The shared stack (with the store's own ids) and the recording server its steps
+/// call.
 struct Harness {
-    _dir: tempfile::TempDir,
+    stack: Stack,
     recorder: Recorder,
-    handle: Handle,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 impl Harness {
     /// A server with the program deployed; `metrics` adds the second address.
@@ -78,55 +78,18 @@ impl Harness {
             _ => Reply::json(200, json!({ "ok": true })),
         })
         .await;
-        let dir = tempfile::tempdir().unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(JumpingClock::new(1_700_000_000_000));
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&clock);
-        let store: Arc<dyn Store> = Arc::new(options.open().unwrap());
-
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&store));
-        vault
-            .set("hook_token", &SecretString::new(HOOK_TOKEN))
-            .await
-            .unwrap();
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-
-        let program = compile(&PROGRAM.replace("BASE", &recorder.base()));
-        server::deploy(store.as_ref(), &program).await.unwrap();
-
         // The guard opens exactly the recorder: 169.254.169.254 stays refused.
         let guard = PrivateNetworkGuard::new([Allow::Socket(recorder.addr)]);
-        let client = Client::builder(Arc::clone(&clock))
-            .egress(Arc::new(guard))
+        let stack = Stack::builder()
+            .random_ids()
+            .secret("hook_token", HOOK_TOKEN)
+            .program(&PROGRAM.replace("BASE", &recorder.base()))
+            .client(move |client| client.egress(Arc::new(guard)))
+            .admin_token(Some(ADMIN_TOKEN))
+            .options(move |options| options.metrics_addr = metrics)
             .build()
-            .unwrap();
-        let engine = Engine::new(
-            Arc::clone(&store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&clock),
-        );
-        let mut options = server::Options::new(store, Arc::new(engine), secrets, clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        options.admin_token = Some(SecretString::new(ADMIN_TOKEN));
-        options.metrics_addr = metrics;
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Harness {
-            _dir: dir,
-            recorder,
-            handle,
-            http: reqwest::Client::new(),
-            _stop: stop,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.handle.local_addr())
+            .await;
+        Harness { stack, recorder }
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: &str) -> u16 {

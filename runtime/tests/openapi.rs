@@ -12,20 +12,14 @@
 
 mod common;
 
-use common::{JumpingClock, Reply, Server as Recorder};
-use flowc_runtime::clock::Clock;
-use flowc_runtime::engine::{Engine, SecretSource};
-use flowc_runtime::outbound::Client;
-use flowc_runtime::server::{self, Handle};
-use flowc_runtime::store::sqlite::Options as StoreOptions;
-use flowc_runtime::store::{RunStatus, SequentialIds, Store};
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use common::harness::Harness as Stack;
+use common::{Reply, Server as Recorder};
+use flowc_runtime::server;
+use flowc_runtime::store::RunStatus;
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "admin-token-for-openapi-tests";
 
@@ -55,14 +49,15 @@ workflow nightly() {
 /// The admin module, whose `//!` table lists every route.
 const ADMIN_SOURCE: &str = include_str!("../src/server/admin.rs");
 
+/// The shared stack (no program, no secrets) with an admin token, the recording
+/// server its steps call, and the document it served.
 struct Harness {
-    _dir: tempfile::TempDir,
+    stack: Stack,
     recorder: Recorder,
-    handle: Handle,
-    http: reqwest::Client,
     document: Json,
-    _stop: oneshot::Sender<()>,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 impl Harness {
     async fn new() -> Harness {
@@ -71,51 +66,23 @@ impl Harness {
             _ => Reply::json(200, json!({ "ok": true })),
         })
         .await;
-        let dir = tempfile::tempdir().unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(JumpingClock::new(1_700_000_000_000));
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&clock);
-        options.ids = Arc::new(SequentialIds::new());
-        let store: Arc<dyn Store> = Arc::new(options.open().unwrap());
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&store));
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-        let client = Client::builder(Arc::clone(&clock)).build().unwrap();
-        let engine = Arc::new(Engine::new(
-            Arc::clone(&store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&clock),
-        ));
-        let mut options = server::Options::new(store, engine, secrets, clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        options.admin_token = Some(SecretString::new(TOKEN));
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        let http = reqwest::Client::new();
-        let response = http
-            .get(format!(
-                "http://{}/api/v1/openapi.json",
-                handle.local_addr()
-            ))
+        let stack = Stack::builder().admin_token(Some(TOKEN)).build().await;
+        let response = stack
+            .http
+            .get(stack.url("/api/v1/openapi.json"))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
         let document: Json = response.json().await.unwrap();
         Harness {
-            _dir: dir,
+            stack,
             recorder,
-            handle,
-            http,
             document,
-            _stop: stop,
         }
     }
 
+    /// `http://127.0.0.1:PORT/api/v1/path`.
     fn url(&self, path: &str) -> String {
         format!("http://{}/api/v1{path}", self.handle.local_addr())
     }

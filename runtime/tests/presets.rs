@@ -12,29 +12,19 @@
 //! the provider's delivery id.
 
 #![allow(clippy::unwrap_used)]
-#![allow(
-    clippy::disallowed_methods,
-    reason = "runs are polled until they end, bounded by a wall-clock deadline; nothing asserts on time"
-)]
 
 mod common;
 
 use base64::Engine as _;
-use common::{JumpingClock, compile};
-use flowc_runtime::clock::{Clock, Millis};
-use flowc_runtime::engine::{Engine, SecretSource};
-use flowc_runtime::outbound::Client;
+use common::JumpingClock;
+use common::harness::Harness as Stack;
+use flowc_runtime::clock::Millis;
 use flowc_runtime::server::verify::{Check, Key, hmac_sha256};
-use flowc_runtime::server::{self, Handle};
-use flowc_runtime::store::sqlite::{Durability, Options as StoreOptions, SqliteStore};
-use flowc_runtime::store::{
-    DeliveryFilter, DeliveryOutcome, Page, RunFilter, SequentialIds, Store, StoredDelivery,
-};
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use flowc_runtime::store::sqlite::Durability;
+use flowc_runtime::store::{DeliveryFilter, DeliveryOutcome, Page, Store, StoredDelivery};
+use flowc_runtime::vault::SecretString;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// The runtime's clock at the start of every test, in seconds.
 const NOW: i64 = 1_700_000_000;
@@ -87,14 +77,14 @@ workflow shopify_order(delivery: { id: string }) {
 }
 "#;
 
+/// The shared stack with `PROGRAM` deployed, every provider's secret and an admin
+/// token, on a clock the test sets.
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    stack: Stack,
     clock: JumpingClock,
-    handle: Handle,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 /// One request: headers and raw body bytes.
 #[derive(Clone, Debug)]
@@ -144,17 +134,13 @@ impl Harness {
     /// A harness whose vault holds `value` as `name` instead of the test's own
     /// secret (for the providers' published examples).
     async fn with_secret(name: &str, value: &str) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
         let clock = JumpingClock::new(NOW * 1000);
-        let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&shared_clock);
-        options.ids = Arc::new(SequentialIds::new());
-        // Hundreds of refusals are recorded; fsyncing each would only slow the test.
-        options.durability = Durability::Normal;
-        let store = Arc::new(options.open().unwrap());
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&dyn_store));
+        let mut builder = Stack::builder()
+            .clock(Arc::new(clock.clone()))
+            // Hundreds of refusals are recorded; fsyncing each would only slow the test.
+            .durability(Durability::Normal)
+            .program(PROGRAM)
+            .admin_token(Some(ADMIN_TOKEN));
         let (name, replaced) = (name, value);
         for (secret, value) in [
             ("github_secret", GITHUB_SECRET),
@@ -164,35 +150,11 @@ impl Harness {
             ("shopify_secret", SHOPIFY_SECRET),
         ] {
             let value = if secret == name { replaced } else { value };
-            vault.set(secret, &SecretString::new(value)).await.unwrap();
+            builder = builder.secret(secret, value);
         }
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-        server::deploy(dyn_store.as_ref(), &compile(PROGRAM))
-            .await
-            .unwrap();
-        let client = Client::builder(Arc::clone(&shared_clock)).build().unwrap();
-        let engine = Engine::new(
-            Arc::clone(&dyn_store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&shared_clock),
-        );
-        let mut options = server::Options::new(dyn_store, Arc::new(engine), secrets, shared_clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        options.admin_token = Some(SecretString::new(ADMIN_TOKEN));
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
         Harness {
-            _dir: dir,
-            store,
+            stack: builder.build().await,
             clock,
-            handle,
-            http: reqwest::Client::new(),
-            _stop: stop,
         }
     }
 
@@ -202,28 +164,16 @@ impl Harness {
     }
 
     async fn post(&self, path: &str, request: &Signed) -> (u16, Json) {
-        let mut builder = self
-            .http
-            .post(format!("http://{}{path}", self.handle.local_addr()))
-            .body(request.body.clone());
+        let mut builder = self.http.post(self.url(path)).body(request.body.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        let response = builder.send().await.unwrap();
-        let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap();
-        let json = serde_json::from_slice(&body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)));
+        let (status, _, json) = self.send(builder).await;
         (status, json)
     }
 
     async fn runs(&self) -> usize {
-        self.store
-            .list_runs(RunFilter::default(), Page::default())
-            .await
-            .unwrap()
-            .runs
-            .len()
+        self.run_count().await
     }
 
     /// Every delivery to `path`, oldest first.
@@ -288,19 +238,6 @@ impl Harness {
         }
         let (status, body) = self.post(path, request).await;
         assert_eq!(status, 202, "the original still verifies: {body}");
-    }
-
-    /// Polls a run until it ends.
-    async fn finished(&self, run: &str) -> flowc_runtime::store::RunDetail {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let detail = self.store.get_run(run).await.unwrap().unwrap();
-            if detail.run.status.is_terminal() {
-                return detail;
-            }
-            assert!(Instant::now() < deadline, "run {run} did not end");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 }
 

@@ -4,24 +4,14 @@
 //! (and no delivery row) behind.
 
 #![allow(clippy::unwrap_used)]
-// Runs are polled until they end, with a wall-clock deadline that only bounds the
-// loop (no assertion is about time): `Instant::now` is the simplest such bound.
-#![allow(clippy::disallowed_methods)]
 
 mod common;
 
-use common::{JumpingClock, Reply, Server as Recorder, compile};
-use flowc_runtime::clock::Clock;
-use flowc_runtime::engine::{Engine, SecretSource};
-use flowc_runtime::outbound::Client;
-use flowc_runtime::server::{self, DeployError, Handle, verify::hmac_sha256};
-use flowc_runtime::store::sqlite::{Options as StoreOptions, SqliteStore};
-use flowc_runtime::store::{Page, RunFilter, RunStatus, SequentialIds, Store};
-use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use common::harness::{Harness as Stack, assert_problem};
+use common::{Reply, Server as Recorder, compile};
+use flowc_runtime::server::{self, DeployError, verify::hmac_sha256};
+use flowc_runtime::store::{RunStatus, Store};
 use serde_json::{Value as Json, json};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 const PROGRAM: &str = r#"
 type Order = { id: string, amount: int, lines: [{ sku: string, qty: int }] }
@@ -69,105 +59,29 @@ workflow tokened(delivery: { id: string }) {
 const HMAC_KEY: &str = "hmac-key-for-tests";
 const TOKEN: &str = "the-right-token";
 
+/// The shared stack with `PROGRAM` deployed and both secrets stored, and the
+/// recording server its steps call.
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    stack: Stack,
     recorder: Recorder,
-    handle: Handle,
-    http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
 }
+
+common::harness::deref_to_stack!(Harness);
 
 impl Harness {
     async fn new() -> Harness {
         let recorder = Recorder::start(|_, _| Reply::json(200, json!({ "received": true }))).await;
-        let dir = tempfile::tempdir().unwrap();
-        let clock = JumpingClock::new(1_700_000_000_000);
-        let clock: Arc<dyn Clock> = Arc::new(clock);
-        let mut options = StoreOptions::new(dir.path().join("flowc.db"));
-        options.clock = Arc::clone(&clock);
-        options.ids = Arc::new(SequentialIds::new());
-        let store = Arc::new(options.open().unwrap());
-        let dyn_store: Arc<dyn Store> = store.clone();
-
-        let vault = Vault::new(&MasterKey::generate().unwrap(), Arc::clone(&dyn_store));
-        vault
-            .set("hook_key", &SecretString::new(HMAC_KEY))
-            .await
-            .unwrap();
-        vault
-            .set("hook_token", &SecretString::new(TOKEN))
-            .await
-            .unwrap();
-        let secrets: Arc<dyn SecretSource> = Arc::new(vault);
-
-        let program = compile(&PROGRAM.replace("BASE", &recorder.base()));
-        server::deploy(dyn_store.as_ref(), &program).await.unwrap();
-
-        let client = Client::builder(Arc::clone(&clock)).build().unwrap();
-        let engine = Engine::new(
-            Arc::clone(&dyn_store),
-            Arc::new(client),
-            Arc::clone(&secrets),
-            Arc::clone(&clock),
-        );
-        let mut options =
-            server::Options::new(Arc::clone(&dyn_store), Arc::new(engine), secrets, clock);
-        options.addr = "127.0.0.1:0".parse().unwrap();
-        let server = options.bind().await.unwrap();
-        let handle = server.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Harness {
-            _dir: dir,
-            store,
-            recorder,
-            handle,
-            http: reqwest::Client::new(),
-            _stop: stop,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.handle.local_addr())
-    }
-
-    async fn post_json(&self, path: &str, body: &str) -> (u16, reqwest::header::HeaderMap, Json) {
-        self.send(
-            self.http
-                .post(self.url(path))
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-        )
-        .await
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> (u16, reqwest::header::HeaderMap, Json) {
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap();
-        let json = serde_json::from_slice(&body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)));
-        (status, headers, json)
-    }
-
-    async fn run_count(&self) -> usize {
-        self.store
-            .list_runs(RunFilter::default(), Page::default())
-            .await
-            .unwrap()
-            .runs
-            .len()
+        let stack = Stack::builder()
+            .secret("hook_key", HMAC_KEY)
+            .secret("hook_token", TOKEN)
+            .program(&PROGRAM.replace("BASE", &recorder.base()))
+            .build()
+            .await;
+        Harness { stack, recorder }
     }
 
     fn delivery_count(&self) -> i64 {
-        let db = rusqlite::Connection::open(self._dir.path().join("flowc.db")).unwrap();
+        let db = rusqlite::Connection::open(self.dir.path().join("flowc.db")).unwrap();
         // Refusals are in the history too (outcome `rejected`), without a run.
         db.query_row(
             "SELECT count(*) FROM webhook_deliveries WHERE run IS NOT NULL",
@@ -176,28 +90,6 @@ impl Harness {
         )
         .unwrap()
     }
-
-    /// Polls the run until it ends (at most 20 s, then fails).
-    async fn finished(&self, run: &str) -> flowc_runtime::store::RunDetail {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let detail = self.store.get_run(run).await.unwrap().unwrap();
-            if detail.run.status.is_terminal() {
-                return detail;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run} did not end: {detail:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-fn assert_problem(body: &Json, code: &str) {
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].is_string(), "{body}");
-    assert!(body["details"].is_object(), "{body}");
 }
 
 const ORDER: &str = r#"{"id": "o-1", "amount": 12, "lines": [{"sku": "a", "qty": 1}]}"#;

@@ -1,8 +1,11 @@
 //! Helpers shared by runtime tests: a tiny HTTP/1.1 server on loopback that records
 //! every request (the pattern of `outbound.rs`), and a clock that jumps past every
-//! sleep at once so retries take no wall time.
+//! sleep at once so retries take no wall time; `harness` builds the whole server
+//! stack the end-to-end tests run against.
 
 #![allow(dead_code, clippy::unwrap_used)]
+
+pub mod harness;
 
 use flowc_runtime::clock::{Clock, Millis, TestClock};
 use std::net::SocketAddr;

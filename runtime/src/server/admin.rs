@@ -1429,18 +1429,14 @@ async fn retry(
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let id = path_param(id)?;
-    match shared.engine.reopen(&id).await {
-        Ok(()) => {}
-        Err(engine::Error::RunNotFound(_)) => return Err(run_not_found(&id)),
-        Err(engine::Error::Store(store::Error::Conflict(message))) => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "run_not_failed",
-                format!("only a failed run can be retried: {message}"),
-            ));
-        }
-        Err(error) => return Err(internal(&error)),
-    }
+    shared.engine.reopen(&id).await.map_err(|error| {
+        run_control_error(
+            &id,
+            &error,
+            "run_not_failed",
+            "only a failed run can be retried",
+        )
+    })?;
     shared.spawn_run(id.clone());
     Ok(reply(StatusCode::ACCEPTED, &Retried { run_id: id }))
 }
@@ -1543,20 +1539,32 @@ async fn cancel(
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let id = path_param(id)?;
-    match shared.engine.cancel(&id).await {
-        Ok(()) => Ok(reply(
-            StatusCode::OK,
-            &Cancelled {
-                run_id: id,
-                status: CancelledState::Cancelled,
-            },
-        )),
-        Err(engine::Error::RunNotFound(_)) => Err(run_not_found(&id)),
-        Err(engine::Error::Store(store::Error::Conflict(message))) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "run_finished",
-            format!("the run has already ended: {message}"),
-        )),
-        Err(error) => Err(internal(&error)),
+    shared.engine.cancel(&id).await.map_err(|error| {
+        run_control_error(&id, &error, "run_finished", "the run has already ended")
+    })?;
+    Ok(reply(
+        StatusCode::OK,
+        &Cancelled {
+            run_id: id,
+            status: CancelledState::Cancelled,
+        },
+    ))
+}
+
+/// The answer when retrying or cancelling run `id` fails: 404 for an unknown
+/// run, 409 `conflict` ("`what`: the store's reason") when the run's state does
+/// not allow it, 500 otherwise.
+fn run_control_error(
+    id: &str,
+    error: &engine::Error,
+    conflict: &'static str,
+    what: &str,
+) -> Problem {
+    match error {
+        engine::Error::RunNotFound(_) => run_not_found(id),
+        engine::Error::Store(store::Error::Conflict(message)) => {
+            Problem::new(StatusCode::CONFLICT, conflict, format!("{what}: {message}"))
+        }
+        error => internal(error),
     }
 }

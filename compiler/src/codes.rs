@@ -44,7 +44,7 @@ pages![
     "E0501", "E0502", // Run time: expression evaluation.
     "R0001", "R0002", "R0003", "R0004", "R0005", "R0006", "R0007", "R0008", "R0009", "R0010",
     // Warnings of the checker.
-    "W0401", "W0402", "W0403",
+    "W0401", "W0402", "W0403", "W0404",
 ];
 
 /// The page for `code`, matched without regard to case (`e0201` finds `E0201`).

@@ -44,7 +44,8 @@ impl Expr {
             | ExprKind::Local { .. }
             | ExprKind::Secret { .. }
             | ExprKind::Context { .. }
-            | ExprKind::Webhook => {}
+            | ExprKind::Webhook
+            | ExprKind::Const { .. } => {}
             ExprKind::Template { parts } => {
                 for part in parts {
                     if let TemplatePart::Expr { expr } = part {
@@ -170,6 +171,14 @@ pub enum ExprKind {
     As {
         value: Box<Expr>,
         target: Ty,
+    },
+    /// A value computed ahead of time, read back with
+    /// [`Value::from_json_typed`](crate::value::Value::from_json_typed) and the
+    /// expression's `ty`. The checker never produces it: it stands for the parts of
+    /// an `await` predicate the runtime computes when the run starts waiting (see
+    /// [`eval::residual`](crate::eval::residual)).
+    Const {
+        value: serde_json::Value,
     },
 }
 
@@ -663,12 +672,19 @@ pub enum StepAction {
         handle: Slot,
         kind: HandleKind,
     },
+    /// `await event E as x where filter`: the payload of the first emit of `E`
+    /// whose `filter` holds with the payload in slot `binding`.
     AwaitEvent {
         event: String,
         binding: Slot,
         filter: Expr,
         timeout: Option<Expr>,
+        /// The equality of `filter` that indexes the wait, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<CorrelationKey>,
     },
+    /// `await webhook METHOD "path" as x: body where filter`: the body of the
+    /// first request to the path whose `filter` holds with the body in `binding`.
     AwaitWebhook {
         method: String,
         path: String,
@@ -677,7 +693,25 @@ pub enum StepAction {
         filter: Expr,
         timeout: Option<Expr>,
         verify: Option<Expr>,
+        /// The equality of `filter` that indexes the wait, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<CorrelationKey>,
     },
+}
+
+/// The equality `x.path == value` among the top-level `&&` conjuncts of an
+/// `await` predicate whose message is `x` (see [`crate::correlate`]). A message can
+/// satisfy the predicate only if its field at `path` equals `value`, so the runtime
+/// computes `value` in the run's frame when the run starts waiting and finds the
+/// waiting runs for a message by the message's field at `path`, without testing
+/// every one. `value` never mentions the message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationKey {
+    /// Field names from the message down, `["data", "object", "id"]` for
+    /// `d.data.object.id`; empty when the predicate compares the message itself.
+    pub path: Vec<String>,
+    /// The other side of the equality, evaluated in the run's frame.
+    pub value: Expr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -780,5 +814,130 @@ workflow w(body: json) {
             webhook(&Program::from_json(&json).expect("json")),
             (None, None)
         );
+    }
+    fn await_keys(program: &Program) -> Vec<Option<CorrelationKey>> {
+        let mut keys = Vec::new();
+        for stmt in program.workflows.iter().flat_map(|w| &w.body) {
+            if let StmtKind::Step {
+                action: StepAction::AwaitEvent { key, .. } | StepAction::AwaitWebhook { key, .. },
+                ..
+            } = &stmt.kind
+            {
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
+
+    /// The correlation key reaches the IR and survives both forms; an `await`
+    /// without one is written as before keys existed.
+    #[test]
+    fn correlation_keys_round_trip_and_are_left_out_when_absent() {
+        let analysis = analyze(
+            vec![SourceFile {
+                path: "main.flow".into(),
+                text: r#"
+event paid = { id: string, n: int }
+workflow w(order: { id: string }) {
+  on manual
+  step a = await event paid as e where e.n > 1 && e.id == order.id (timeout: 1h)
+  step b = await webhook POST "/b" as d: { n: int } where d.n > 1 (timeout: 1h)
+  let _ = [a, b]
+}
+"#
+                .into(),
+            }],
+            &NoImports,
+        );
+        let codes: Vec<&str> = analysis
+            .diagnostics
+            .iter()
+            .map(|entry| entry.diagnostic.code.as_str())
+            .collect();
+        assert_eq!(codes, ["W0404"]);
+        let program = analysis.program;
+        let keys = await_keys(&program);
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            keys[0].as_ref().map(|key| key.path.clone()),
+            Some(vec!["id".to_string()])
+        );
+        assert_eq!(keys[1], None);
+        let json = program.to_json();
+        assert_eq!(json.matches("\"key\"").count(), 1, "{json}");
+        let from_json = Program::from_json(&json).expect("json");
+        assert_eq!(from_json, program);
+        let from_binary = Program::from_binary(&program.to_binary()).expect("cbor");
+        assert_eq!(from_binary, program);
+        assert_eq!(from_binary.hash(), program.hash());
+    }
+
+    /// A constant, as the runtime stores a residual predicate, reads back equal
+    /// from JSON and CBOR, and evaluates to the value it was made from.
+    #[test]
+    fn constants_round_trip() {
+        use crate::eval::{Fixed, Frame, Limits, eval};
+        use crate::value::Value;
+        let ty = Ty::record(vec![
+            crate::ty::FieldTy {
+                name: "every".into(),
+                ty: Ty::Duration,
+                optional: false,
+            },
+            crate::ty::FieldTy {
+                name: "ids".into(),
+                ty: Ty::list(Ty::Int),
+                optional: false,
+            },
+            crate::ty::FieldTy {
+                name: "ratio".into(),
+                ty: Ty::Float,
+                optional: false,
+            },
+        ]);
+        let value = Value::record([
+            ("every", Value::Duration(5_400_000)),
+            (
+                "ids",
+                Value::list(vec![Value::Int(-3), Value::Int(i64::MAX)]),
+            ),
+            ("ratio", Value::Float(0.1 + 0.2)),
+        ]);
+        let expr = Expr {
+            kind: ExprKind::Const {
+                value: value.to_json(),
+            },
+            ty,
+            span: Span::new(3, 9),
+        };
+        let text = serde_json::to_string(&expr).expect("json");
+        assert!(text.contains("\"expr\":\"const\""), "{text}");
+        let mut bytes = Vec::new();
+        ciborium::ser::into_writer(&expr, &mut bytes).expect("cbor");
+        let from_binary: Expr = ciborium::de::from_reader(&bytes[..]).expect("cbor back");
+        assert_eq!(from_binary, expr);
+        let found = eval(
+            &from_binary,
+            &mut Frame::new(0),
+            &Fixed::new(0),
+            &Limits::default(),
+        )
+        .expect("evaluates");
+        assert_eq!(found, value);
+        assert!(
+            matches!(found.field("ratio"), Some(Value::Float(x)) if x.to_bits() == (0.1f64 + 0.2).to_bits())
+        );
+        // Through JSON text, every kind but the float is exact whatever
+        // `serde_json`'s features (see `eval::residual`).
+        let from_json: Expr = serde_json::from_str(&text).expect("json back");
+        let found = eval(
+            &from_json,
+            &mut Frame::new(0),
+            &Fixed::new(0),
+            &Limits::default(),
+        )
+        .expect("evaluates");
+        assert_eq!(found.field("every"), Some(&Value::Duration(5_400_000)));
+        assert_eq!(found.field("ids"), value.field("ids"));
     }
 }

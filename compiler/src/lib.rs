@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod codes;
+pub mod correlate;
 pub mod cron;
 pub mod diagnostic;
 pub mod eval;

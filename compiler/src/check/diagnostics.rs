@@ -39,6 +39,7 @@ pub const BOUND_EXCEEDS_TIMEOUT: Code = Code("E0502");
 pub const UNUSED: Code = Code("W0401");
 pub const UNREACHABLE_CODE: Code = Code("W0402");
 pub const UNREACHABLE_ARM: Code = Code("W0403");
+pub const UNINDEXED_WAIT: Code = Code("W0404");
 
 /// Every code this module can produce, for the registry test.
 pub const ALL: &[Code] = &[
@@ -72,6 +73,7 @@ pub const ALL: &[Code] = &[
     UNUSED,
     UNREACHABLE_CODE,
     UNREACHABLE_ARM,
+    UNINDEXED_WAIT,
 ];
 
 /// Where a secret may go, for every secret diagnostic.
@@ -560,4 +562,19 @@ pub fn unreachable_arm(span: Span) -> Diagnostic {
     Diagnostic::warning(UNREACHABLE_ARM, "unreachable match arm", span)
         .with_label("earlier arms already match every value this one would")
         .with_help("remove this arm, or move it before the arm that covers it")
+}
+
+/// An `await event` or `await webhook` predicate without a correlation key (see
+/// `crate::correlate`); `name` is the message's name.
+pub fn unindexed_wait(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        UNINDEXED_WAIT,
+        format!("this predicate has no equality on a field of `{name}`"),
+        span,
+    )
+    .with_label("every message is tested against every waiting run")
+    .with_help(format!(
+        "compare a field of `{name}` with `==` to index the wait, as in \
+         `{name}.id == order.id && …`"
+    ))
 }

@@ -810,8 +810,10 @@ impl Checker<'_> {
                     ty.clone(),
                     BindingKind::Pattern,
                 );
+                let reported = self.diagnostics.len();
                 let filter = self.check(filter, &Ty::Bool, "in a condition");
                 self.pop_scope();
+                let key = self.correlation_key(&filter, slot, &binding.name, reported);
                 let (timeout, _) = self.await_options(options, false);
                 (
                     Some(ir::StepAction::AwaitEvent {
@@ -819,6 +821,7 @@ impl Checker<'_> {
                         binding: slot,
                         filter,
                         timeout,
+                        key,
                     }),
                     ty,
                     false,
@@ -843,8 +846,10 @@ impl Checker<'_> {
                     body.clone(),
                     BindingKind::Pattern,
                 );
+                let reported = self.diagnostics.len();
                 let filter = self.check(filter, &Ty::Bool, "in a condition");
                 self.pop_scope();
+                let key = self.correlation_key(&filter, slot, &binding.name, reported);
                 let (timeout, verify) = self.await_options(options, true);
                 (
                     Some(ir::StepAction::AwaitWebhook {
@@ -855,6 +860,7 @@ impl Checker<'_> {
                         filter,
                         timeout,
                         verify,
+                        key,
                     }),
                     body,
                     false,
@@ -865,6 +871,26 @@ impl Checker<'_> {
                 (None, Ty::Error, false)
             }
         }
+    }
+
+    /// The correlation key of an `await` predicate (see [`crate::correlate`]);
+    /// without one, W0404, unless checking the predicate reported an error (the
+    /// diagnostics from `reported` on).
+    fn correlation_key(
+        &mut self,
+        filter: &ir::Expr,
+        slot: ir::Slot,
+        name: &str,
+        reported: usize,
+    ) -> Option<ir::CorrelationKey> {
+        let key = crate::correlate::key(filter, slot);
+        let broken = self.diagnostics[reported.min(self.diagnostics.len())..]
+            .iter()
+            .any(|entry| entry.diagnostic.is_error());
+        if key.is_none() && !broken {
+            self.error(diag::unindexed_wait(name, filter.span));
+        }
+        key
     }
 
     fn callback_payload(&self, name: &str) -> Ty {

@@ -16,8 +16,10 @@
 //! opaque [`Value::Secret`] that only the runtime resolves, at send time.
 
 pub mod error;
+pub mod residual;
 
 pub use error::Error;
+pub use residual::residual;
 
 use crate::diagnostic::Span;
 use crate::ir::{
@@ -335,6 +337,8 @@ impl Machine<'_> {
                     .conform(target, self.ctx.types())
                     .map_err(|mismatch| error::conversion(&mismatch))
             }
+            ExprKind::Const { value } => Value::from_json_typed(value, &expr.ty, self.ctx.types())
+                .map_err(|mismatch| error::conversion(&mismatch)),
         }
     }
 

@@ -13,6 +13,12 @@ use tokio::sync::Notify;
 /// Wall-clock time in milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
 
+/// `ms` as an RFC 3339 UTC time (`2026-11-22T17:00:00Z`), or the number when
+/// it is out of range.
+pub fn format_ms(ms: Millis) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |time| time.to_string())
+}
+
 /// A source of time. Cheap to clone behind an `Arc`.
 pub trait Clock: Send + Sync + 'static {
     /// Now, in milliseconds since the Unix epoch (UTC).

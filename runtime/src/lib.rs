@@ -10,14 +10,17 @@
 //! retry from the failed step and replay) and `server` (axum: webhook ingress with
 //! verification, typed bodies and idempotent starts, and the admin API under
 //! `/api/v1`). Structured events go to `tracing`; the binary chooses where they
-//! are written. To come, per `ARCHITECTURE.md`: `schedule` (timers, cron). The
-//! runtime depends on `flowc-compiler` and never the other way round.
+//! are written. `schedule` starts the runs of `on schedule` triggers as their cron
+//! expressions come due, each fire recorded once. The runtime depends on
+//! `flowc-compiler` and never the other way round.
 
 pub mod clock;
+pub mod dispatch;
 pub mod engine;
 pub mod logging;
 pub mod metrics;
 pub mod outbound;
+pub mod schedule;
 pub mod server;
 pub mod store;
 pub mod vault;

@@ -374,6 +374,8 @@ impl Live<'_> {
             RunOutcome::Succeeded(_) => "succeeded",
             RunOutcome::Failed(_) => "failed",
             RunOutcome::Cancelled => "cancelled",
+            // Parked or queued: it has not finished.
+            RunOutcome::Waiting => return,
         };
         self.metrics
             .runs_finished
@@ -883,6 +885,8 @@ mod tests {
             webhook: None,
             replay_of: None,
             retries: 0,
+            parent: None,
+            paused: false,
         };
         let live = metrics.run_started(Some(&run));
         assert!(

@@ -501,7 +501,7 @@ workflow lookup(id: string) -> string {
 }
 
 #[tokio::test]
-async fn unsupported_statements_fail_the_run_with_r0201_and_try_does_not_hide_it() {
+async fn a_wait_parks_the_run_and_try_does_not_treat_the_park_as_an_error() {
     let source = r#"
 workflow pause(id: string) -> string {
   on manual
@@ -516,15 +516,13 @@ workflow pause(id: string) -> string {
     let h = Harness::new(source, |_, _| Reply::status(200)).await;
     let run = h.start("pause", json!("x")).await;
     let outcome = h.engine().run(&run).await.unwrap();
-    let error = failed(&outcome);
-    assert_eq!(error["code"], "R0201");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("not supported yet by the runtime"),
-        "{error}"
-    );
+    assert_eq!(outcome, RunOutcome::Waiting);
+    let detail = h.store.get_run(&run).await.unwrap().unwrap();
+    assert_eq!(detail.run.status, RunStatus::Waiting);
+    assert_eq!(step(&detail, "nap").status, StepStatus::Started);
+    let wait = detail.waits.iter().find(|wait| wait.path == "nap").unwrap();
+    assert_eq!(wait.kind, store::WaitKind::Timer);
+    assert_eq!(wait.status, store::WaitStatus::Open);
 }
 
 #[tokio::test]
@@ -728,5 +726,91 @@ impl Store for CrashingStore {
     }
     fn delete_secret(&self, name: &str) -> BoxFuture<'_, store::Result<bool>> {
         self.inner.delete_secret(name)
+    }
+    fn wakes(&self) -> &store::Wakes {
+        self.inner.wakes()
+    }
+    fn park(
+        &self,
+        run: &str,
+        writes: Vec<store::Write>,
+        awaiting: Vec<String>,
+    ) -> BoxFuture<'_, store::Result<bool>> {
+        self.inner.park(run, writes, awaiting)
+    }
+    fn resolve_wait(
+        &self,
+        run: &str,
+        path: &str,
+        result: Json,
+    ) -> BoxFuture<'_, store::Result<store::Resolution>> {
+        self.inner.resolve_wait(run, path, result)
+    }
+    fn wait_by_token(&self, token: &str) -> BoxFuture<'_, store::Result<Option<store::Wait>>> {
+        self.inner.wait_by_token(token)
+    }
+    fn open_waits(
+        &self,
+        kind: store::WaitKind,
+        limit: u32,
+    ) -> BoxFuture<'_, store::Result<Vec<store::Wait>>> {
+        self.inner.open_waits(kind, limit)
+    }
+    fn next_deadline(&self) -> BoxFuture<'_, store::Result<Option<i64>>> {
+        self.inner.next_deadline()
+    }
+    fn fire_due(&self, now: i64, limit: u32) -> BoxFuture<'_, store::Result<usize>> {
+        self.inner.fire_due(now, limit)
+    }
+    fn store_event(
+        &self,
+        topic: &str,
+        payload: Json,
+    ) -> BoxFuture<'_, store::Result<store::StoredEvent>> {
+        self.inner.store_event(topic, payload)
+    }
+    fn undelivered_events(
+        &self,
+        limit: u32,
+    ) -> BoxFuture<'_, store::Result<Vec<store::StoredEvent>>> {
+        self.inner.undelivered_events(limit)
+    }
+    fn mark_delivered(&self, seq: i64) -> BoxFuture<'_, store::Result<()>> {
+        self.inner.mark_delivered(seq)
+    }
+    fn key_paths(&self, topic: &str) -> BoxFuture<'_, store::Result<Vec<String>>> {
+        self.inner.key_paths(topic)
+    }
+    fn matching_waits(
+        &self,
+        topic: &str,
+        keys: Vec<String>,
+        at: i64,
+    ) -> BoxFuture<'_, store::Result<Vec<store::Wait>>> {
+        self.inner.matching_waits(topic, keys, at)
+    }
+    fn recent_events(
+        &self,
+        topic: &str,
+        since: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, store::Result<Vec<store::StoredEvent>>> {
+        self.inner.recent_events(topic, since, limit)
+    }
+    fn get_context(
+        &self,
+        workflow: &str,
+    ) -> BoxFuture<'_, store::Result<std::collections::BTreeMap<String, Json>>> {
+        self.inner.get_context(workflow)
+    }
+    fn patch_context(
+        &self,
+        workflow: &str,
+        entries: Vec<(String, Option<Json>)>,
+    ) -> BoxFuture<'_, store::Result<()>> {
+        self.inner.patch_context(workflow, entries)
+    }
+    fn set_paused(&self, run: &str, paused: bool) -> BoxFuture<'_, store::Result<()>> {
+        self.inner.set_paused(run, paused)
     }
 }

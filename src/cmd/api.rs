@@ -205,6 +205,11 @@ impl Client {
         self.send(reqwest::Method::POST, path, body).await
     }
 
+    /// `PATCH /api/v1{path}` with a JSON body: the answer's JSON.
+    pub async fn patch(&self, path: &str, body: &Json) -> Result<Json, Error> {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,

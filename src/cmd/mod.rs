@@ -8,9 +8,12 @@
 //! everything written through it when colour is off.
 
 mod api;
+mod approve;
 mod build;
 mod check;
+mod context;
 mod deploy;
+mod emit;
 mod eval;
 mod explain;
 mod loader;
@@ -47,6 +50,10 @@ pub fn main() -> ExitCode {
         Command::Runs(args) => runs::run(&args),
         Command::Secrets(args) => secrets::run(&args),
         Command::Webhooks(args) => webhooks::run(&args),
+        Command::Emit(args) => emit::run(&args),
+        Command::Context(args) => context::run(&args),
+        Command::Approve(args) => approve::run(&args, true),
+        Command::Reject(args) => approve::run(&args, false),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -99,7 +106,7 @@ before anything runs, then executed durably by a journaling runtime.
 flowc checks `.flow` files (`check`, `explain`), tries expressions (`eval`,
 `repl`), compiles programs to IR (`build`), runs them durably (`serve`, or `run`
 for one run without a server) and operates a running server (`deploy`, `runs`,
-`secrets`).",
+`approve`, `reject`, `emit`, `context`, `secrets`).",
     after_help = format!("\
 Examples:
   flowc check                    check every .flow file under the current directory
@@ -250,6 +257,40 @@ enum Command {
     /// of a refusal, the provider's delivery id and the run it started.
     #[command(after_help = webhooks::AFTER_HELP)]
     Webhooks(webhooks::Args),
+
+    /// Emit an event to a server: it starts the event's workflows and wakes the
+    /// runs awaiting it.
+    ///
+    /// Talks to a running server's admin API. An active deployment must declare
+    /// the event, and the payload must have its type. The event is stored and
+    /// its id printed; one run of every workflow with `on event NAME` starts, and
+    /// every run waiting at `await event NAME` whose `where` holds goes on.
+    #[command(after_help = emit::AFTER_HELP)]
+    Emit(emit::Args),
+
+    /// Read and change a workflow's context on a server.
+    ///
+    /// Talks to a running server's admin API. The context is what a workflow's
+    /// runs keep across runs (`set context.KEY = …`, read as `context.KEY`):
+    /// `get` prints it, `set` changes one key, and `null` removes it.
+    #[command(after_help = context::AFTER_HELP)]
+    Context(context::Args),
+
+    /// Approve the approval a run of a server waits for.
+    ///
+    /// Talks to a running server's admin API. A run waiting at `await` on an
+    /// `approval(…)` handle goes on with `{ approved: true, by, comment }`, as if
+    /// someone had followed the handle's approve URL. When the run waits for
+    /// several approvals, the oldest is decided.
+    #[command(after_help = approve::APPROVE_HELP)]
+    Approve(approve::Args),
+
+    /// Reject the approval a run of a server waits for.
+    ///
+    /// Like `approve`, but the run's `await` yields `{ approved: false, by,
+    /// comment }`.
+    #[command(after_help = approve::REJECT_HELP)]
+    Reject(approve::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

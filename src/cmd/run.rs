@@ -8,7 +8,9 @@
 //! serve` uses interprets it in this process, journaling every step. While it
 //! runs, the journal is read every 100 ms and each step is printed as it starts
 //! and ends, on standard error; the run's output is printed on standard output at
-//! the end, so `flowc run … | jq` sees only JSON.
+//! the end, so `flowc run … | jq` sees only JSON. A run that waits (`wait`, an
+//! `await`, a `call`) parks as under `flowc serve`, and this process wakes it:
+//! the command returns when the run ends.
 //!
 //! Secrets come from the vault of the database: with `--db`, the one `flowc
 //! secrets set --db` fills; a temporary database has none. Every secret the
@@ -30,7 +32,8 @@ use flowc_compiler::ir::{Program, Workflow};
 use flowc_runtime::clock::{Clock, SystemClock};
 use flowc_runtime::engine::{self, Engine, NoSecrets, SecretSource, is_recorded_path};
 use flowc_runtime::outbound::{Allow, Client, Egress};
-use flowc_runtime::store::{NewRun, RunOutcome, Step, StepStatus, Store};
+use flowc_runtime::dispatch::Dispatcher;
+use flowc_runtime::store::{NewRun, RunOutcome, RunStatus, Step, StepStatus, Store};
 use flowc_runtime::vault::Vault;
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -285,18 +288,29 @@ async fn execute(job: Job) -> anyhow::Result<Exit> {
         .egress(job.egress)
         .build()
         .context("cannot build the HTTP client")?;
-    let engine = Engine::new(
+    let engine = Arc::new(Engine::new(
         Arc::clone(&store),
         Arc::new(client),
         job.secrets,
         Arc::clone(&clock),
-    );
+    ));
+    // Waits, child runs and events need the dispatcher; the run itself is
+    // interpreted here first, so an engine failure is this command's error.
+    let dispatcher = Dispatcher::new(Arc::clone(&engine));
+    if let Err(err) = dispatcher.reload().await {
+        error(format_args!("cannot read the deployment: {err}"));
+        return Ok(Exit::Failure);
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(Arc::clone(&dispatcher).serve(async move {
+        let _ = stopped.await;
+    }));
     let mut task = {
         let run_id = run_id.clone();
         tokio::spawn(async move { engine.run(&run_id).await })
     };
     let mut progress = Progress::new(std::io::stderr().is_terminal());
-    let result = loop {
+    let mut result = loop {
         tokio::select! {
             result = &mut task => break result,
             () = tokio::time::sleep(Duration::from_millis(100)) => {
@@ -306,6 +320,25 @@ async fn execute(job: Job) -> anyhow::Result<Exit> {
             }
         }
     };
+    // Parked (a wait, an approval, a child): the dispatcher wakes it; the end
+    // is read from the store.
+    while matches!(result, Ok(Ok(RunOutcome::Waiting))) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(Some(detail)) = store.get_run(&run_id).await {
+            progress.update(&detail.steps);
+            let run = &detail.run;
+            result = Ok(Ok(match run.status {
+                RunStatus::Succeeded => {
+                    RunOutcome::Succeeded(run.output.clone().unwrap_or_default())
+                }
+                RunStatus::Failed => RunOutcome::Failed(run.error.clone().unwrap_or_default()),
+                RunStatus::Cancelled => RunOutcome::Cancelled,
+                _ => RunOutcome::Waiting,
+            }));
+        }
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
     if let Ok(Some(detail)) = store.get_run(&run_id).await {
         progress.update(&detail.steps);
     }
@@ -337,6 +370,7 @@ async fn execute(job: Job) -> anyhow::Result<Exit> {
             error("the run was cancelled");
             Ok(Exit::Diagnostics)
         }
+        RunOutcome::Waiting => Ok(Exit::Internal),
     }
 }
 

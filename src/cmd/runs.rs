@@ -1,10 +1,11 @@
-//! `flowc runs list|show|retry|replay|cancel`: the runs of a server, through its
-//! admin API.
+//! `flowc runs list|show|retry|replay|cancel|pause|resume`: the runs of a
+//! server, through its admin API.
 //!
 //! This is where an operator looks when something went wrong: `list` finds the
 //! run, `show` prints everything the journal knows about it (every step attempt
-//! with its input, output, error and timing), and `retry`, `replay` and `cancel`
-//! act on it. The human output is for reading; `--json` prints the API's own JSON
+//! with its input, output, error and timing), and `retry`, `replay`, `cancel`,
+//! `pause` and `resume` act on it; `cancel` and `retry` also take every run of a
+//! workflow at once (`--workflow`). The human output is for reading; `--json` prints the API's own JSON
 //! for scripts, so the two never have to agree on a format.
 
 use super::api::{self, Client, Target, segment};
@@ -24,6 +25,9 @@ Examples:
   flowc runs retry 01JB4T0M6V8Q         a failed run again, from its failed step
   flowc runs replay 01JB4T0M6V8Q --input @fixed.json
   flowc runs cancel 01JB4T0M6V8Q
+  flowc runs cancel --workflow order --status waiting
+  flowc runs retry --workflow order          every failed run of order
+  flowc runs pause 01JB4T0M6V8Q
 
 The server is --server URL, FLOWC_SERVER or http://127.0.0.1:8080; the admin
 token comes from --token-file FILE, FLOWC_ADMIN_TOKEN or ./flowc.admin-token.
@@ -56,12 +60,13 @@ enum Command {
     #[command(after_help = SHOW_HELP)]
     Show(ShowArgs),
 
-    /// Run a failed run again from its failed step.
+    /// Run a failed run again from its failed step, or every failed run of a
+    /// workflow (--workflow).
     ///
     /// The steps that succeeded keep their results and are not performed again;
     /// the step that failed is attempted anew. Only a failed run can be retried.
     #[command(after_help = RETRY_HELP)]
-    Retry(ActArgs),
+    Retry(RetryArgs),
 
     /// Start a new run of the same workflow with the same input, or another.
     ///
@@ -70,9 +75,21 @@ enum Command {
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
 
-    /// Cancel a run that has not finished.
+    /// Cancel a run that has not finished, or every such run of a workflow
+    /// (--workflow, optionally --status).
     #[command(after_help = CANCEL_HELP)]
-    Cancel(ActArgs),
+    Cancel(CancelArgs),
+
+    /// Pause a run: it starts no new step until resumed.
+    ///
+    /// A step under way finishes first; a run waiting for a timer, an event or
+    /// a callback stays parked and, once woken, stops before its next step.
+    #[command(after_help = PAUSE_HELP)]
+    Pause(ActArgs),
+
+    /// Resume a paused run from where it stopped.
+    #[command(after_help = PAUSE_HELP)]
+    Resume(ActArgs),
 }
 
 const LIST_HELP: &str = "\
@@ -96,9 +113,11 @@ const RETRY_HELP: &str = "\
 Examples:
   flowc runs retry 01JB4T0M6V8Q
   flowc runs retry 01JB4T0M6V8Q --json
+  flowc runs retry --workflow order         every failed run of order
 
-Exit status: 0 the retry is under way, 1 no such run or it has not failed, 2 bad
-arguments, no token, or the server cannot be reached.";
+Exit status: 0 the retry is under way (with --workflow: for every failed run, even
+none), 1 no such run or it has not failed, 2 bad arguments, no token, or the server
+cannot be reached.";
 
 const REPLAY_HELP: &str = "\
 Examples:
@@ -114,9 +133,23 @@ JSON), no token, or the server cannot be reached.";
 const CANCEL_HELP: &str = "\
 Examples:
   flowc runs cancel 01JB4T0M6V8Q
+  flowc runs cancel --workflow order                   every run of order not yet ended
+  flowc runs cancel --workflow order --status waiting  only the parked ones
 
-Exit status: 0 cancelled, 1 no such run or it has already finished, 2 bad
-arguments, no token, or the server cannot be reached.";
+Exit status: 0 cancelled (with --workflow: every matching run, even none), 1 no
+such run or it has already finished, 2 bad arguments, no token, or the server
+cannot be reached.";
+
+const PAUSE_HELP: &str = "\
+Examples:
+  flowc runs pause 01JB4T0M6V8Q
+  flowc runs resume 01JB4T0M6V8Q
+
+Exit status: 0 done, 1 no such run or it has already finished, 2 bad arguments, no
+token, or the server cannot be reached.";
+
+/// The statuses of runs that have not ended: what a bulk cancel may select.
+const UNFINISHED: [&str; 3] = ["pending", "running", "waiting"];
 
 const STATUSES: [&str; 6] = [
     "pending",
@@ -188,6 +221,54 @@ struct ActArgs {
 }
 
 #[derive(clap::Args)]
+struct CancelArgs {
+    /// The run's id; or --workflow for every run of a workflow.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "workflow",
+        conflicts_with = "workflow"
+    )]
+    id: Option<String>,
+
+    /// Cancel every run of this workflow that has not ended.
+    #[arg(long, value_name = "NAME")]
+    workflow: Option<String>,
+
+    /// With --workflow: only the runs with this status.
+    #[arg(long, value_name = "STATUS", requires = "workflow", value_parser = UNFINISHED)]
+    status: Option<String>,
+
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+struct RetryArgs {
+    /// The run's id; or --workflow for every failed run of a workflow.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "workflow",
+        conflicts_with = "workflow"
+    )]
+    id: Option<String>,
+
+    /// Retry every failed run of this workflow.
+    #[arg(long, value_name = "NAME")]
+    workflow: Option<String>,
+
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
 struct ReplayArgs {
     /// The run's id.
     #[arg(value_name = "ID")]
@@ -210,8 +291,28 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
     match &args.command {
         Command::List(args) => list(args),
         Command::Show(args) => show(args),
-        Command::Retry(args) => act(args, "retry"),
-        Command::Cancel(args) => act(args, "cancel"),
+        Command::Retry(args) => match &args.id {
+            Some(id) => act(id, args.json, &args.target, "retry"),
+            None => bulk(
+                args.workflow.as_deref(),
+                None,
+                args.json,
+                &args.target,
+                "retry",
+            ),
+        },
+        Command::Cancel(args) => match &args.id {
+            Some(id) => act(id, args.json, &args.target, "cancel"),
+            None => bulk(
+                args.workflow.as_deref(),
+                args.status.as_deref(),
+                args.json,
+                &args.target,
+                "cancel",
+            ),
+        },
+        Command::Pause(args) => act(&args.id, args.json, &args.target, "pause"),
+        Command::Resume(args) => act(&args.id, args.json, &args.target, "resume"),
         Command::Replay(args) => replay(args),
     }
 }
@@ -323,30 +424,89 @@ fn show(args: &ShowArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn act(args: &ActArgs, action: &str) -> anyhow::Result<Exit> {
-    let client = match client(&args.target) {
+fn act(id: &str, json: bool, target: &Target, action: &str) -> anyhow::Result<Exit> {
+    let client = match client(target) {
         Ok(client) => client,
         Err(exit) => return Ok(exit),
     };
-    let path = format!("/runs/{}/{action}", segment(&args.id));
+    let path = format!("/runs/{}/{action}", segment(id));
     let answer = match api::block_on(client.post(&path, None))? {
         Ok(answer) => answer,
         Err(err) => return Ok(err.report()),
     };
-    if args.json {
+    if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&answer).context("cannot write JSON")?
         );
         return Ok(Exit::Success);
     }
-    let run = answer
-        .get("run_id")
-        .and_then(Json::as_str)
-        .unwrap_or(&args.id);
+    let run = answer.get("run_id").and_then(Json::as_str).unwrap_or(id);
     match action {
         "retry" => println!("retrying run {run} from its failed step"),
+        "pause" => println!("paused run {run}: it starts no new step until resumed"),
+        "resume" => println!("resumed run {run}"),
         _ => println!("cancelled run {run}"),
+    }
+    Ok(Exit::Success)
+}
+
+/// `cancel` or `retry` of every run of `workflow` (with `status`), through
+/// `POST /runs/{action}`: one line, then the runs' ids.
+fn bulk(
+    workflow: Option<&str>,
+    status: Option<&str>,
+    json: bool,
+    target: &Target,
+    action: &str,
+) -> anyhow::Result<Exit> {
+    let client = match client(target) {
+        Ok(client) => client,
+        Err(exit) => return Ok(exit),
+    };
+    let mut filter = serde_json::Map::new();
+    if let Some(workflow) = workflow {
+        filter.insert("workflow".into(), Json::String(workflow.to_owned()));
+    }
+    if let Some(status) = status {
+        filter.insert("status".into(), Json::String(status.to_owned()));
+    }
+    let body = Json::Object(filter);
+    let answer = match api::block_on(client.post(&format!("/runs/{action}"), Some(&body)))? {
+        Ok(answer) => answer,
+        Err(err) => return Ok(err.report()),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
+        );
+        return Ok(Exit::Success);
+    }
+    let runs: Vec<&str> = answer
+        .get("runs")
+        .and_then(Json::as_array)
+        .map(|runs| runs.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    let of = workflow.map_or_else(String::new, |workflow| format!(" of {workflow}"));
+    if runs.is_empty() {
+        let which = if action == "retry" {
+            "failed run"
+        } else {
+            "run to cancel"
+        };
+        note(format_args!("no {which}{of}"));
+        return Ok(Exit::Success);
+    }
+    let verb = if action == "retry" {
+        "retrying"
+    } else {
+        "cancelled"
+    };
+    let plural = if runs.len() == 1 { "" } else { "s" };
+    println!("{verb} {} run{plural}{of}", runs.len());
+    for run in runs {
+        println!("  {run}");
     }
     Ok(Exit::Success)
 }

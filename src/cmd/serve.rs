@@ -13,6 +13,9 @@
 //! local tools, and is refused (exit 2) unless `--addr` is a loopback address.
 //! `GET /metrics` is behind the same token; `--metrics-addr` serves it on a second
 //! address without one, refused (exit 2) off loopback unless `--metrics-public`.
+//! Handle URLs (`callback(…)`, `approval(…)`) start with `--public-url`, by
+//! default `http://` and the address listened on, which is why the address is
+//! bound before the engine is built.
 //! The command prints where it listens, each webhook's URL and
 //! where the admin token is (never the token), resumes the runs a previous process
 //! left unfinished, and on Ctrl-C (or SIGTERM) stops accepting requests, answers
@@ -49,14 +52,19 @@ Examples:
   flowc serve --db /var/lib/flowc/flowc.db  serve what that database has active
   flowc serve app.flow --log-format json    JSON log lines with run_id and step fields
   flowc serve app.flow --no-admin-token     the admin API without a token (loopback only)
+  flowc serve app.flow --addr 0.0.0.0:8080 --public-url https://flows.example.com
+                                            callback and approval URLs on that host
   flowc serve app.flow --metrics-addr 127.0.0.1:9464
                                             Prometheus metrics there, without a token
   flowc serve app.flow --allow-egress 10.20.0.0/16 --allow-egress '*.corp.example'
                                             steps may also call that network and those hosts
 
 Besides the webhooks, the server answers the admin API under /api/v1 (deploy,
-workflows, runs: start, list, show, retry, replay, cancel), behind the bearer
-token whose file it prints; `flowc deploy` and `flowc runs` use it. GET /metrics
+workflows, runs: start, list, show, retry, replay, cancel, approve, reject),
+behind the bearer token whose file it prints; `flowc deploy`, `flowc runs` and
+`flowc approve` use it. The URLs of callbacks and approvals
+(/callbacks/TOKEN, /approvals/TOKEN, with a review page) need no admin token:
+the token in the URL is the credential; they start with --public-url. GET /metrics
 answers Prometheus metrics behind the same token; --metrics-addr serves them on
 a second address without one (loopback only, unless --metrics-public).
 
@@ -122,6 +130,14 @@ pub struct Args {
     #[arg(long, value_name = "DAYS", default_value_t = 7,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     delivery_retention: u32,
+
+    /// The server's base URL as callers reach it, which the URLs of
+    /// `callback(…)` and `approval(…)` handles start with
+    /// (`URL/callbacks/TOKEN`, `URL/approvals/TOKEN`) [default: http:// and the
+    /// address listened on]. Set it when the server is behind a proxy or a load
+    /// balancer, or listens on 0.0.0.0.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
 
     #[command(flatten)]
     egress: EgressArgs,
@@ -245,6 +261,14 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         error(server::Error::PublicMetrics { addr });
         return Ok(Exit::Failure);
     }
+    let public_url = match args.public_url.as_deref().map(public_url).transpose() {
+        Ok(url) => url,
+        Err(message) => {
+            error(message);
+            super::help("write it as `https://flows.example.com` (a path prefix is allowed)");
+            return Ok(Exit::Failure);
+        }
+    };
     let redactor = Redactor::new();
     init_logs(args.log_format, redactor.clone());
     let program = if args.paths.is_empty() {
@@ -259,13 +283,31 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, program, redactor))
+    runtime.block_on(serve(args, program, redactor, public_url))
+}
+
+/// `--public-url`, checked: an http or https URL with a host and neither query
+/// nor fragment, without its trailing `/`.
+fn public_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(format!("invalid --public-url `{text}`")),
+    }
 }
 
 async fn serve(
     args: &Args,
     program: Option<flowc_compiler::ir::Program>,
     redactor: Redactor,
+    public_url: Option<String>,
 ) -> anyhow::Result<Exit> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut options = sqlite::Options::new(&args.db);
@@ -344,14 +386,32 @@ async fn serve(
         .redactor(redactor)
         .build()
         .context("cannot build the HTTP client")?;
+    // Bound here, before the engine exists, so that handle URLs can default to
+    // the address actually listened on (port 0 picks one).
+    let listener = match std::net::TcpListener::bind(args.addr) {
+        Ok(listener) => listener,
+        Err(source) => {
+            error(server::Error::Bind {
+                addr: args.addr,
+                source,
+            });
+            return Ok(Exit::Failure);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .context("cannot read the address listened on")?;
+    let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
     let engine = Engine::new(
         Arc::clone(&store),
         Arc::new(client),
         Arc::clone(&secrets),
         Arc::clone(&clock),
-    );
+    )
+    .with_public_url(public_url.as_str());
     let mut options = server::Options::new(store, Arc::new(engine), secrets, clock);
-    options.addr = args.addr;
+    options.addr = addr;
+    options.listener = Some(listener);
     options.admin_open = admin_token.is_none();
     options.admin_token = admin_token;
     options.metrics_addr = args.metrics_addr;
@@ -375,6 +435,7 @@ async fn serve(
     }
     let base = format!("http://{}", handle.local_addr());
     println!("listening on {base}");
+    println!("callback and approval URLs start with {public_url}");
     if let Some(addr) = handle.metrics_addr() {
         println!("metrics on http://{addr}/metrics (no token)");
     }

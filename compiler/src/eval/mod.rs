@@ -181,6 +181,16 @@ impl Frame {
         frame
     }
 
+    /// How many slots the frame has.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the frame has no slots.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     pub fn get(&self, slot: Slot) -> Option<&Value> {
         self.slots.get(usize::try_from(slot).ok()?)
     }

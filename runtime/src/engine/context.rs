@@ -12,7 +12,15 @@
 //!
 //! `webhook` is the record the delivery that started the run stored with it (`null`
 //! for other runs); it is part of the run, so it reads the same on every replay.
-//! `context.*` reads `null` for now: the cross-run context store is still to come.
+//!
+//! `context.key` reads the workflow's context store, as loaded when the
+//! interpretation began and as the run's own `set`s changed it since; other runs
+//! may write it meanwhile, so each read is journaled too (`ctx#n`) and a replay
+//! reads what the first run read.
+//!
+//! Concurrent branches (`for` iterations, `parallel` branches) each count their
+//! own draws under a *scope* (`items[3].now#1`, `#par12[0].now#1`): the order in
+//! which concurrent branches draw is not deterministic, the order within one is.
 
 use crate::clock::Clock;
 use flowc_compiler::eval::{self, Context};
@@ -34,25 +42,34 @@ pub fn uuid_path(n: u64) -> String {
 
 /// Whether a journal path is a recorded value rather than a step.
 pub fn is_recorded_path(path: &str) -> bool {
-    path.starts_with("now#") || path.starts_with("uuid#")
+    let last = path.rsplit('.').next().unwrap_or(path);
+    last.starts_with("now#") || last.starts_with("uuid#") || last.starts_with("ctx#")
 }
 
 #[derive(Default)]
 struct State {
     nows: u64,
     uuids: u64,
+    reads: u64,
     /// Values produced in this process and not yet journaled.
     pending: Vec<(String, serde_json::Value)>,
 }
+
+/// A workflow's context store as this run sees it.
+pub type ContextView = Arc<Mutex<std::collections::BTreeMap<String, serde_json::Value>>>;
 
 /// The run's [`Context`]: recorded values from the journal, new ones queued.
 pub struct Recorder {
     program: Arc<Program>,
     clock: Arc<dyn Clock>,
     /// What the journal already holds, by path.
-    recorded: HashMap<String, serde_json::Value>,
+    recorded: Arc<HashMap<String, serde_json::Value>>,
     /// What `webhook` reads.
     webhook: Value,
+    /// What `context.key` reads when the journal has no value for the read.
+    context: ContextView,
+    /// Prefixed to the paths of this branch's values.
+    scope: String,
     state: Mutex<State>,
 }
 
@@ -62,14 +79,36 @@ impl Recorder {
         clock: Arc<dyn Clock>,
         recorded: HashMap<String, serde_json::Value>,
         webhook: Value,
+        context: ContextView,
     ) -> Recorder {
         Recorder {
             program,
             clock,
-            recorded,
+            recorded: Arc::new(recorded),
             webhook,
+            context,
+            scope: String::new(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// A recorder for a concurrent branch: the same journal and context, its own
+    /// counters, its values under `scope`.
+    pub fn fork(&self, scope: String) -> Recorder {
+        Recorder {
+            program: Arc::clone(&self.program),
+            clock: Arc::clone(&self.clock),
+            recorded: Arc::clone(&self.recorded),
+            webhook: self.webhook.clone(),
+            context: Arc::clone(&self.context),
+            scope,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The context store this run sees (a `set` writes it).
+    pub fn context_view(&self) -> &ContextView {
+        &self.context
     }
 
     /// The values produced since the last call, to be journaled.
@@ -86,7 +125,7 @@ impl Context for Recorder {
     fn now(&self) -> i64 {
         let mut state = self.lock();
         state.nows += 1;
-        let path = now_path(state.nows);
+        let path = format!("{}{}", self.scope, now_path(state.nows));
         if let Some(millis) = self.recorded.get(&path).and_then(serde_json::Value::as_i64) {
             return millis;
         }
@@ -98,7 +137,7 @@ impl Context for Recorder {
     fn uuid(&self) -> String {
         let mut state = self.lock();
         state.uuids += 1;
-        let path = uuid_path(state.uuids);
+        let path = format!("{}{}", self.scope, uuid_path(state.uuids));
         if let Some(uuid) = self.recorded.get(&path).and_then(serde_json::Value::as_str) {
             return uuid.to_string();
         }
@@ -115,6 +154,27 @@ impl Context for Recorder {
 
     fn webhook(&self) -> Value {
         self.webhook.clone()
+    }
+
+    fn context(&self, key: &str) -> Value {
+        let mut state = self.lock();
+        state.reads += 1;
+        let path = format!("{}ctx#{}", self.scope, state.reads);
+        let json = match self.recorded.get(&path) {
+            Some(json) => json.clone(),
+            None => {
+                let json = self
+                    .context
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(key)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null);
+                state.pending.push((path, json.clone()));
+                json
+            }
+        };
+        Value::from_json(&json)
     }
 
     fn function(&self, index: u32) -> Option<&Function> {

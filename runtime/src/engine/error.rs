@@ -16,6 +16,10 @@
 //! | R0203 | a `fail` statement | yes |
 //! | R0204 | a journaled value cannot be read back with the type the program expects | no |
 //! | R0205 | the vault could not give a secret a step needs (not "missing": that is R0112) | yes |
+//! | R0300 | an `await` (of a handle, an event, a webhook) timed out | yes |
+//! | R0301 | a child run (`call`) failed; `cause` holds its error | yes |
+//! | R0302 | a child run was cancelled | yes |
+//! | R0303 | the run passed its `timeout` setting | no |
 
 use crate::store;
 use flowc_compiler::diagnostic::Span;
@@ -33,6 +37,14 @@ pub const FAILED: &str = "R0203";
 pub const JOURNAL: &str = "R0204";
 /// `R0205`: the vault failed.
 pub const VAULT: &str = "R0205";
+/// `R0300`: an `await` timed out.
+pub const AWAIT_TIMEOUT: &str = "R0300";
+/// `R0301`: a child run (`call`) failed.
+pub const CHILD_FAILED: &str = "R0301";
+/// `R0302`: a child run was cancelled.
+pub const CHILD_CANCELLED: &str = "R0302";
+/// `R0303`: the run passed its `timeout`.
+pub const RUN_TIMEOUT: &str = "R0303";
 
 /// A failure of the workflow.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +74,11 @@ impl RunError {
             span: None,
             catchable: true,
         }
+    }
+
+    /// `R0303`: the run passed its `timeout` setting (not catchable).
+    pub fn run_timeout() -> RunError {
+        RunError::new(RUN_TIMEOUT, "timeout", "the run exceeded its timeout").uncatchable()
     }
 
     pub fn uncatchable(mut self) -> RunError {

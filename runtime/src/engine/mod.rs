@@ -58,22 +58,44 @@
 //! result and error are scrubbed before the run reads them, so the first run sees
 //! what a replay will (a number that held a secret becomes the string `***`).
 //!
-//! Supported today: `let`, `step … = http`, `if`/`else`, `match`, `try`/`catch`,
-//! `fail`, `return`. Not yet: `wait`, `await` (callbacks, approvals, events,
-//! webhooks), `callback(…)`, `approval(…)`, `for`, `parallel`, `call`, `set
-//! context`, `emit`: reaching one fails the run with `R0201` ("not supported yet by
-//! the runtime"), which `try` does not catch; nothing panics. Also still to come:
-//! the run's `timeout` setting, `context.*` values (they read `null`) and
-//! leases against two engines running one run at once.
+//! Waiting (`waits.rs`). `wait`, `await` (of a handle, an event, a webhook) and
+//! `call` **park** the run: the step's start and its wait are journaled, the run
+//! is `waiting`, and its task ends ([`RunOutcome::Waiting`]). What resolves the
+//! wait (the dispatcher's timer loop, a callback, an approval, an event, the
+//! child's end) wakes the run through the store, and it is interpreted from the
+//! top again, every finished step replaying. Parking is a compare-and-set in the
+//! store that refuses when a wait it would park on was resolved meanwhile, so a
+//! delivery racing the park is never lost; the interpretation simply goes on.
+//! `emit` and `set context` are journaled with the run's next commit, once.
+//!
+//! Fan-out (`fanout.rs`): `for` iterations and `parallel` branches are forks of
+//! the interpreter run concurrently on the run's task, each with its own step
+//! paths (`items[3].price`) and recorded values; see there.
+//!
+//! Settings: `max_concurrency` queues extra runs (first come, first served; a
+//! parked run keeps its slot), `timeout` opens a `#deadline` wait when the run
+//! first starts (the store fails the run when it is due, and every step checks it
+//! too), `on_success`/`on_failure` start a workflow or POST the run's result
+//! after its end is committed. [`Engine::pause`] stops a run at its next step
+//! boundary until [`Engine::resume`].
+//!
+//! Every statement of SPEC.md runs; `R0201` remains for IR this build cannot
+//! interpret. Still to come: leases against two engines running one run at once.
 //! Expressions are evaluated on the calling task; a worst case is bounded by
 //! [`Limits`].
 
 mod context;
 mod error;
+mod fanout;
 mod secrets;
+mod waits;
 
 pub use context::{is_recorded_path, now_path, uuid_path};
-pub use error::{CANNOT_START, Error, FAILED, JOURNAL, RunError, UNSUPPORTED, VAULT};
+pub use error::{
+    AWAIT_TIMEOUT, CANNOT_START, CHILD_CANCELLED, CHILD_FAILED, Error, FAILED, JOURNAL, RUN_TIMEOUT,
+    RunError, UNSUPPORTED, VAULT,
+};
+pub use waits::{ApprovalDecision, HandleError, hash_token};
 pub use secrets::{
     MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets,
     referenced_secrets, scrub_outcome, scrub_writes,
@@ -84,7 +106,7 @@ use crate::outbound::step::{self, ConnectionValues, Origin, StepValues};
 use crate::outbound::{self, Auth, Client, HeaderValue, Request, Response};
 use crate::store::{
     self as stores, NewRun, RunOutcome, RunStatus, Started, Step, StepOutcome, StepStatus, Store,
-    Write,
+    Wait, Write,
 };
 use crate::vault::Redactor;
 use context::Recorder;
@@ -97,9 +119,10 @@ use flowc_compiler::ty::{Ty, TypeTable};
 use flowc_compiler::value::Value;
 use serde_json::{Value as Json, json};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
@@ -121,6 +144,22 @@ pub struct Engine {
     /// type table for the outbound client) on every run was the largest cost of a
     /// short run; deployments are few, so the cache is never trimmed.
     programs: Mutex<HashMap<String, Loaded>>,
+    /// Where handle URLs point: `{public_url}/callbacks/{token}`.
+    public_url: String,
+    /// Runs paused by [`Engine::pause`]: they stop at their next step boundary.
+    paused: Mutex<HashSet<String>>,
+    /// The runs holding a slot of a workflow with `max_concurrency`, and those
+    /// queued for one, by workflow.
+    slots: Mutex<HashMap<String, Slots>>,
+}
+
+/// The slots of one workflow with `max_concurrency`.
+#[derive(Debug, Default)]
+struct Slots {
+    /// Whether the holders were read from the store since this process started.
+    loaded: bool,
+    holders: HashSet<String>,
+    queue: VecDeque<String>,
 }
 
 /// A deployment's program, decoded once, and its type table shared with the
@@ -129,6 +168,8 @@ pub struct Engine {
 struct Loaded {
     program: Arc<Program>,
     types: Arc<TypeTable>,
+    /// The workflows that read or write `context`: only their runs load it.
+    uses_context: Arc<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -155,7 +196,26 @@ impl Engine {
             limits: Limits::default(),
             running: Mutex::new(HashMap::new()),
             programs: Mutex::new(HashMap::new()),
+            public_url: "http://127.0.0.1:8080".into(),
+            paused: Mutex::new(HashSet::new()),
+            slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The base of the URLs handles give out (`flowc serve --public-url`).
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Engine {
+        self.public_url = url.into().trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The base of the URLs handles give out.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The store the engine journals to.
@@ -286,14 +346,6 @@ impl Engine {
         )
     }
 
-    /// Whether the store holds `run_id` as cancelled.
-    async fn stored_as_cancelled(&self, run_id: &str) -> bool {
-        matches!(
-            self.store.get_run(run_id).await,
-            Ok(Some(detail)) if detail.run.status == RunStatus::Cancelled
-        )
-    }
-
     /// Bounds on every expression evaluated by a run.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
         self.limits = limits;
@@ -331,10 +383,13 @@ impl Engine {
             webhook: new.webhook,
             replay_of: new.replay_of,
             retries: 0,
+            parent: None,
+            paused: false,
         };
         let detail = stores::RunDetail {
             run,
             steps: Vec::new(),
+            waits: Vec::new(),
         };
         self.supervise(run_id, Some(detail)).await
     }
@@ -373,6 +428,8 @@ impl Engine {
                 RunOutcome::Succeeded(_) => "succeeded",
                 RunOutcome::Failed(_) => "failed",
                 RunOutcome::Cancelled => "cancelled",
+                // Parked, paused or queued: not an end.
+                RunOutcome::Waiting => return result,
             };
             tracing::info!(
                 run_id,
@@ -387,73 +444,184 @@ impl Engine {
 
     async fn interpret(
         &self,
-        detail: stores::RunDetail,
+        mut detail: stores::RunDetail,
         cancel: watch::Receiver<bool>,
     ) -> Result<RunOutcome, Error> {
-        let run = &detail.run;
-        let run_id = run.id.as_str();
-        if run.status.is_terminal() {
-            return Ok(match run.status {
-                RunStatus::Succeeded => {
-                    RunOutcome::Succeeded(run.output.clone().unwrap_or_default())
-                }
-                RunStatus::Failed => RunOutcome::Failed(run.error.clone().unwrap_or_default()),
-                _ => RunOutcome::Cancelled,
-            });
-        }
-        let loaded = self.program(run_id, &run.deployment).await?;
-        // Not a commit of its own: the status goes with the first step's start (or
-        // the run's end), which is the first thing anyone outside could notice.
-        let mut queued = Vec::new();
-        if run.status != RunStatus::Running {
-            queued.push(Write::Status(RunStatus::Running));
-        }
-        // `run ended` says the rest at `info`; one line per run is enough there.
-        tracing::debug!(
-            run_id,
-            workflow = run.workflow.as_str(),
-            trigger = run.trigger.as_str(),
-            retries = run.retries,
-            status = "running",
-            "run started"
-        );
-        let program = &loaded.program;
-        let result = match program.workflow(&run.workflow) {
-            Some(workflow) => {
-                let mut interp = Interp::new(self, run, &loaded, workflow, &detail.steps, cancel);
-                interp.queued = queued;
-                let result = interp.execute(workflow, &run.input).await;
-                queued = std::mem::take(&mut interp.queued);
-                result
+        // Interpreted again from the top when a park finds a wait already
+        // resolved (a delivery raced it): at most once per wait it was about to
+        // park on, since a resolved wait is never parked on again.
+        loop {
+            let run = &detail.run;
+            let run_id = run.id.as_str();
+            if run.status.is_terminal() {
+                return Ok(stored_outcome(run));
             }
-            None => Err(Stop::Fault(
-                RunError::new(
-                    CANNOT_START,
-                    "start",
-                    format!(
-                        "workflow `{}` is not in deployment `{}`",
-                        run.workflow, run.deployment
-                    ),
-                )
-                .uncatchable(),
-            )),
-        };
-        let mut outcome = match result {
-            Ok(output) => RunOutcome::Succeeded(output.to_json()),
-            Err(Stop::Fault(error)) => RunOutcome::Failed(error.to_json()),
-            Err(Stop::Cancelled) => return Ok(RunOutcome::Cancelled),
-            Err(Stop::Engine(error)) => return self.unless_cancelled(run_id, error).await,
-        };
+            if run.paused {
+                self.paused_runs().insert(run.id.clone());
+                return Ok(RunOutcome::Waiting);
+            }
+            let loaded = self.program(run_id, &run.deployment).await?;
+            let program = &loaded.program;
+            let Some(workflow) = program.workflow(&run.workflow) else {
+                return self
+                    .end(
+                        run,
+                        Vec::new(),
+                        RunOutcome::Failed(
+                            RunError::new(
+                                CANNOT_START,
+                                "start",
+                                format!(
+                                    "workflow `{}` is not in deployment `{}`",
+                                    run.workflow, run.deployment
+                                ),
+                            )
+                            .uncatchable()
+                            .to_json(),
+                        ),
+                        None,
+                    )
+                    .await;
+            };
+            if let Some(max) = workflow.settings.max_concurrency
+                && !self.take_slot(run, max).await?
+            {
+                tracing::debug!(run_id, status = "pending", "run queued: max_concurrency");
+                return Ok(RunOutcome::Waiting);
+            }
+            // Not a commit of its own: the status goes with the first step's start
+            // (or the run's end), which is the first thing anyone outside could
+            // notice.
+            let mut queued = Vec::new();
+            if run.status != RunStatus::Running {
+                queued.push(Write::Status(RunStatus::Running));
+            }
+            // `run ended` says the rest at `info`; one line per run is enough there.
+            tracing::debug!(
+                run_id,
+                workflow = run.workflow.as_str(),
+                trigger = run.trigger.as_str(),
+                retries = run.retries,
+                status = "running",
+                "run started"
+            );
+            let context = if loaded.uses_context.contains(&run.workflow) {
+                self.store.get_context(&run.workflow).await?
+            } else {
+                BTreeMap::new()
+            };
+            let mut interp = Interp::new(
+                self,
+                &detail,
+                &loaded,
+                workflow,
+                Arc::new(Mutex::new(context)),
+                cancel.clone(),
+            );
+            interp.deadline = self.deadline(&detail, workflow, &mut queued);
+            interp.queued = queued;
+            let result = interp.execute(workflow, &run.input).await;
+            let queued = std::mem::take(&mut interp.queued);
+            drop(interp);
+            let outcome = match result {
+                Ok(output) => RunOutcome::Succeeded(output.to_json()),
+                Err(Stop::Fault(error)) => RunOutcome::Failed(error.to_json()),
+                Err(Stop::Cancelled) => return Ok(RunOutcome::Cancelled),
+                Err(Stop::Engine(error)) => return self.unless_ended(run_id, error).await,
+                Err(Stop::Park(awaiting)) => {
+                    let mut writes = queued;
+                    scrub_writes(&self.redactor.current(), &mut writes);
+                    match self.store.park(run_id, writes, awaiting).await {
+                        Ok(true) => {
+                            tracing::debug!(run_id, status = "waiting", "run parked");
+                            return Ok(RunOutcome::Waiting);
+                        }
+                        Ok(false) => {
+                            detail = self.reread(run_id).await?;
+                            continue;
+                        }
+                        Err(error) => return self.unless_ended(run_id, error.into()).await,
+                    }
+                }
+                Err(Stop::Paused) => {
+                    let mut writes = queued;
+                    writes.push(Write::Status(RunStatus::Pending));
+                    scrub_writes(&self.redactor.current(), &mut writes);
+                    return match self.store.journal(run_id, writes).await {
+                        Ok(()) => {
+                            tracing::info!(run_id, status = "paused", "run paused");
+                            Ok(RunOutcome::Waiting)
+                        }
+                        Err(error) => self.unless_ended(run_id, error.into()).await,
+                    };
+                }
+                Err(Stop::Aborted) => {
+                    return Err(Error::Store(stores::Error::Conflict(
+                        "a branch stopped outside a `for` or `parallel`".into(),
+                    )));
+                }
+            };
+            return self.end(run, queued, outcome, Some(workflow)).await;
+        }
+    }
+
+    /// Journals a run's end with what is still queued, then frees its slot and
+    /// starts its `on_success`/`on_failure` hook.
+    async fn end(
+        &self,
+        run: &stores::Run,
+        mut queued: Vec<Write>,
+        mut outcome: RunOutcome,
+        workflow: Option<&Workflow>,
+    ) -> Result<RunOutcome, Error> {
         // What the caller gets is what the journal holds: scrubbed.
         let scrubber = self.redactor.current();
         scrub_outcome(&scrubber, &mut outcome);
         scrub_writes(&scrubber, &mut queued);
         // The last step's result (and anything else queued) commits with the end.
         queued.push(Write::Finish(outcome.clone()));
-        match self.store.journal(run_id, queued).await {
-            Ok(()) => Ok(outcome),
-            Err(error) => self.unless_cancelled(run_id, error.into()).await,
+        match self.store.journal(&run.id, queued).await {
+            Ok(()) => {
+                if let Some(workflow) = workflow {
+                    self.release_slot(&run.workflow, &run.id);
+                    self.hooks(run, workflow, &outcome).await;
+                }
+                Ok(outcome)
+            }
+            Err(error) => self.unless_ended(&run.id, error.into()).await,
         }
+    }
+
+    /// The run as the store has it now.
+    async fn reread(&self, run_id: &str) -> Result<stores::RunDetail, Error> {
+        self.store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))
+    }
+
+    /// When the run's `timeout` passes: read from its `#deadline` wait, or set now
+    /// (from the first interpretation) and queued as that wait.
+    fn deadline(
+        &self,
+        detail: &stores::RunDetail,
+        workflow: &Workflow,
+        queued: &mut Vec<Write>,
+    ) -> Option<crate::clock::Millis> {
+        let timeout = workflow.settings.timeout_ms?;
+        if let Some(wait) = detail.waits.iter().find(|wait| wait.path == DEADLINE_PATH) {
+            return wait.deadline;
+        }
+        let began = if detail.run.created_at > 0 {
+            detail.run.created_at
+        } else {
+            self.clock.now_ms()
+        };
+        let deadline = began.saturating_add(timeout);
+        let mut wait = stores::NewWait::new(DEADLINE_PATH, stores::WaitKind::Deadline);
+        wait.deadline = Some(deadline);
+        queued.push(Write::OpenWait(wait));
+        Some(deadline)
     }
 
     /// The program of `deployment` (which run `run_id` is pinned to), from the
@@ -477,6 +645,7 @@ impl Engine {
             })?;
         let loaded = Loaded {
             types: Arc::new(stored.program.types.clone()),
+            uses_context: Arc::new(context_users(&stored.program)),
             program: stored.program,
         };
         self.programs
@@ -488,12 +657,226 @@ impl Engine {
 
     /// A failed write for a run that was cancelled meanwhile is the cancellation,
     /// not a failure of the engine.
-    async fn unless_cancelled(&self, run_id: &str, error: Error) -> Result<RunOutcome, Error> {
-        if self.stored_as_cancelled(run_id).await {
-            Ok(RunOutcome::Cancelled)
-        } else {
-            Err(error)
+    async fn unless_ended(&self, run_id: &str, error: Error) -> Result<RunOutcome, Error> {
+        match self.store.get_run(run_id).await {
+            Ok(Some(detail)) if detail.run.status.is_terminal() => {
+                Ok(stored_outcome(&detail.run))
+            }
+            _ => Err(error),
         }
+    }
+
+    fn paused_runs(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.paused.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `run_id` was paused in this process.
+    pub fn is_paused(&self, run_id: &str) -> bool {
+        self.paused_runs().contains(run_id)
+    }
+
+    /// Pauses a run that has not ended: no new step starts until it is resumed
+    /// (a step in flight finishes; a parked run stays parked).
+    pub async fn pause(&self, run_id: &str) -> Result<(), Error> {
+        self.store
+            .set_paused(run_id, true)
+            .await
+            .map_err(|error| not_found_as_run(run_id, error))?;
+        self.paused_runs().insert(run_id.to_string());
+        tracing::info!(run_id, "run paused");
+        Ok(())
+    }
+
+    /// Resumes a paused run; the store announces it to the dispatcher.
+    pub async fn resume(&self, run_id: &str) -> Result<(), Error> {
+        self.paused_runs().remove(run_id);
+        self.store
+            .set_paused(run_id, false)
+            .await
+            .map_err(|error| not_found_as_run(run_id, error))?;
+        tracing::info!(run_id, "run resumed");
+        Ok(())
+    }
+
+    /// Stops the tasks interpreting `run_id` (which the store ended: its timeout,
+    /// a parent's cancellation) at their next step boundary or HTTP call.
+    pub fn stop(&self, run_id: &str) {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        for signal in running.get(run_id).into_iter().flatten() {
+            signal.send_replace(true);
+        }
+    }
+
+    /// Takes a slot of the run's workflow (`max_concurrency`), or queues the run
+    /// (first come, first served) and says no.
+    async fn take_slot(&self, run: &stores::Run, max: u32) -> Result<bool, Error> {
+        let loaded = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&run.workflow)
+            .is_some_and(|slots| slots.loaded);
+        let mut found = Vec::new();
+        if !loaded {
+            // Runs that began before this process started hold their slots.
+            for status in [RunStatus::Running, RunStatus::Waiting] {
+                let mut after = None;
+                loop {
+                    let page = self
+                        .store
+                        .list_runs(
+                            stores::RunFilter {
+                                workflow: Some(run.workflow.clone()),
+                                status: Some(status),
+                                deployment: None,
+                            },
+                            stores::Page {
+                                limit: 1000,
+                                after: after.take(),
+                            },
+                        )
+                        .await?;
+                    found.extend(page.runs.into_iter().map(|run| run.id));
+                    match page.next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+            }
+        }
+        let mut all = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let slots = all.entry(run.workflow.clone()).or_default();
+        if !slots.loaded {
+            slots.loaded = true;
+            slots.holders.extend(found);
+        }
+        if slots.holders.contains(&run.id)
+            || matches!(run.status, RunStatus::Running | RunStatus::Waiting)
+        {
+            slots.holders.insert(run.id.clone());
+            return Ok(true);
+        }
+        let first = slots.queue.front().is_none_or(|first| *first == run.id);
+        if slots.holders.len() < usize::try_from(max).unwrap_or(usize::MAX) && first {
+            if slots.queue.front() == Some(&run.id) {
+                slots.queue.pop_front();
+            }
+            slots.holders.insert(run.id.clone());
+            return Ok(true);
+        }
+        if !slots.queue.contains(&run.id) {
+            slots.queue.push_back(run.id.clone());
+        }
+        Ok(false)
+    }
+
+    /// Frees the slot an ended run held and wakes the first queued run.
+    fn release_slot(&self, workflow: &str, run_id: &str) {
+        let next = {
+            let mut all = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(slots) = all.get_mut(workflow) else {
+                return;
+            };
+            slots.holders.remove(run_id);
+            slots.queue.front().cloned()
+        };
+        if let Some(next) = next {
+            self.store.wakes().push([stores::Wake::Run(next)]);
+        }
+    }
+
+    /// Starts the `on_success` or `on_failure` hook of an ended run: a run of
+    /// the named workflow (input `{run_id, workflow, status, output?, error?}`),
+    /// or a POST of that record to the URL. Best effort after the end is
+    /// committed: a failure is logged, never the run's.
+    async fn hooks(&self, run: &stores::Run, workflow: &Workflow, outcome: &RunOutcome) {
+        let (hook, status, result) = match outcome {
+            RunOutcome::Succeeded(output) => (
+                &workflow.settings.on_success,
+                "succeeded",
+                ("output", output.clone()),
+            ),
+            RunOutcome::Failed(error) => (
+                &workflow.settings.on_failure,
+                "failed",
+                ("error", error.clone()),
+            ),
+            RunOutcome::Cancelled | RunOutcome::Waiting => return,
+        };
+        let Some(hook) = hook else { return };
+        let mut record = serde_json::Map::new();
+        record.insert("run_id".into(), json!(run.id));
+        record.insert("workflow".into(), json!(run.workflow));
+        record.insert("status".into(), json!(status));
+        record.insert(result.0.into(), result.1);
+        let record = Json::Object(record);
+        match hook {
+            ir::Hook::Workflow { name } => {
+                let started = self
+                    .store
+                    .start_run(NewRun {
+                        deployment: run.deployment.clone(),
+                        workflow: name.clone(),
+                        input: record,
+                        idempotency_key: Some(format!("{}/{status}", run.id)),
+                        trigger: format!("on_{}", if status == "failed" { "failure" } else { "success" }),
+                        delivery: None,
+                        webhook: None,
+                        replay_of: None,
+                    })
+                    .await;
+                match started {
+                    Ok(started) if started.created => {
+                        self.store.wakes().push([stores::Wake::Run(started.run)]);
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(
+                        run_id = run.id.as_str(),
+                        hook = name.as_str(),
+                        %error,
+                        "the run's hook workflow could not start"
+                    ),
+                }
+            }
+            ir::Hook::Url { url } => {
+                let mut request = Request::new(outbound::Method::POST, url.clone());
+                request.body = outbound::Body::Json(record);
+                request.idempotency_key = Some(format!("{}/{status}", run.id));
+                request.retry = outbound::Retry {
+                    attempts: 3,
+                    initial: std::time::Duration::from_secs(1),
+                    max: std::time::Duration::from_secs(4),
+                };
+                if let Err(error) = self.client.send(&request).await {
+                    tracing::warn!(
+                        run_id = run.id.as_str(),
+                        %error,
+                        "the run's hook URL could not be called"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The path of a run's own `timeout` wait.
+const DEADLINE_PATH: &str = "#deadline";
+
+/// How a run that has ended ended, as the store has it.
+fn stored_outcome(run: &stores::Run) -> RunOutcome {
+    match run.status {
+        RunStatus::Succeeded => RunOutcome::Succeeded(run.output.clone().unwrap_or_default()),
+        RunStatus::Failed => RunOutcome::Failed(run.error.clone().unwrap_or_default()),
+        RunStatus::Cancelled => RunOutcome::Cancelled,
+        _ => RunOutcome::Waiting,
+    }
+}
+
+/// A store's "no such run" as the engine's.
+fn not_found_as_run(run_id: &str, error: stores::Error) -> Error {
+    match error {
+        stores::Error::NotFound { .. } => Error::RunNotFound(run_id.to_string()),
+        error => error.into(),
     }
 }
 
@@ -573,6 +956,13 @@ enum Stop {
     Engine(Error),
     /// The run was cancelled: nothing more is written for it.
     Cancelled,
+    /// The run waits for the waits at these paths: it parks.
+    Park(Vec<String>),
+    /// The run was paused: it stops at this step boundary.
+    Paused,
+    /// A sibling branch failed: this one stops at its step boundary, and the
+    /// sibling's error is what the `for` or `parallel` fails with.
+    Aborted,
 }
 
 impl From<RunError> for Stop {
@@ -591,6 +981,8 @@ impl From<crate::store::Error> for Stop {
 enum Flow {
     Next,
     Return(Value),
+    /// `yield v`: ends the iteration of a collecting `for` with `v`.
+    Yield(Value),
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -609,23 +1001,40 @@ struct Interp<'e> {
     frame: Frame,
     recorder: Recorder,
     /// The latest attempt of every step, by path.
-    journal: HashMap<String, Step>,
+    journal: Arc<HashMap<String, Step>>,
     /// Journal writes made but not yet sent: they commit together with the next
     /// write the engine waits for (a step's start, the run's end), which is before
     /// anything that depends on them leaves the process. A crash loses only what
     /// nobody outside has seen; the journal then says what to redo.
     queued: Vec<Write>,
+    /// The run's waits, by path.
+    waits: Arc<HashMap<String, Wait>>,
+    /// The run's deployment (a `call` starts its child on it).
+    deployment: &'e str,
+    /// Prefixed to step paths: `""`, or `items[3].` inside a loop.
+    prefix: String,
+    /// Prefixed to recorded values' paths: the prefix, plus one segment per
+    /// enclosing `parallel` branch.
+    scope: String,
+    /// The path of the handle in each handle slot.
+    handles: HashMap<ir::Slot, String>,
+    /// Set when a sibling branch failed (one per enclosing `for`/`parallel`).
+    aborts: Vec<Arc<AtomicBool>>,
+    /// When the run's `timeout` passes, if it has one.
+    deadline: Option<crate::clock::Millis>,
 }
 
 impl<'e> Interp<'e> {
     fn new(
         engine: &'e Engine,
-        run: &'e stores::Run,
+        detail: &'e stores::RunDetail,
         loaded: &'e Loaded,
         workflow: &Workflow,
-        steps: &[Step],
+        context: context::ContextView,
         cancel: watch::Receiver<bool>,
     ) -> Interp<'e> {
+        let run = &detail.run;
+        let steps = &detail.steps;
         let mut journal: HashMap<String, Step> = HashMap::new();
         let mut recorded = HashMap::new();
         for step in steps {
@@ -643,6 +1052,11 @@ impl<'e> Interp<'e> {
             }
         }
         let webhook = run.webhook.as_ref().map_or(Value::Null, Value::from_json);
+        let waits = detail
+            .waits
+            .iter()
+            .map(|wait| (wait.path.clone(), wait.clone()))
+            .collect();
         Interp {
             engine,
             run_id: &run.id,
@@ -657,10 +1071,71 @@ impl<'e> Interp<'e> {
                 Arc::clone(&engine.clock),
                 recorded,
                 webhook,
+                context,
             ),
-            journal,
+            journal: Arc::new(journal),
             queued: Vec::new(),
+            waits: Arc::new(waits),
+            deployment: &run.deployment,
+            prefix: String::new(),
+            scope: String::new(),
+            handles: HashMap::new(),
+            aborts: Vec::new(),
+            deadline: None,
         }
+    }
+
+    /// The path of the step, handle, `emit` or `set` named `name` here.
+    fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// A copy of this interpreter for a concurrent branch: the same frame,
+    /// journal and waits, its own queue, its step paths under `prefix` and its
+    /// recorded values under `scope`.
+    fn fork(&self, prefix: String, scope: String, abort: &Arc<AtomicBool>) -> Interp<'e> {
+        let mut aborts = self.aborts.clone();
+        aborts.push(Arc::clone(abort));
+        Interp {
+            engine: self.engine,
+            run_id: self.run_id,
+            workflow: self.workflow,
+            generation: self.generation,
+            cancel: self.cancel.clone(),
+            program: self.program,
+            types: Arc::clone(&self.types),
+            frame: self.frame.clone(),
+            recorder: self.recorder.fork(scope.clone()),
+            journal: Arc::clone(&self.journal),
+            queued: Vec::new(),
+            waits: Arc::clone(&self.waits),
+            deployment: self.deployment,
+            prefix,
+            scope,
+            handles: self.handles.clone(),
+            aborts,
+            deadline: self.deadline,
+        }
+    }
+
+    /// What every step checks before it starts: the run was cancelled, paused
+    /// or is past its timeout, or a sibling branch failed.
+    fn boundary(&self) -> Result<(), Stop> {
+        if *self.cancel.borrow() {
+            return Err(Stop::Cancelled);
+        }
+        if self.aborts.iter().any(|abort| abort.load(Ordering::SeqCst)) {
+            return Err(Stop::Aborted);
+        }
+        if self.engine.is_paused(self.run_id) {
+            return Err(Stop::Paused);
+        }
+        if let Some(deadline) = self.deadline
+            && self.engine.clock.now_ms() >= deadline
+        {
+            return Err(Stop::Fault(RunError::run_timeout()));
+        }
+        Ok(())
     }
 
     /// Binds the input and runs the body; the run's output.
@@ -668,7 +1143,7 @@ impl<'e> Interp<'e> {
         self.bind_input(workflow, input)?;
         match self.block(&workflow.body).await? {
             Flow::Return(value) => Ok(value),
-            Flow::Next => Ok(Value::Null),
+            Flow::Next | Flow::Yield(_) => Ok(Value::Null),
         }
     }
 
@@ -701,8 +1176,9 @@ impl<'e> Interp<'e> {
     fn block<'a>(&'a mut self, stmts: &'e [Stmt]) -> BoxFuture<'a, Result<Flow, Stop>> {
         Box::pin(async move {
             for stmt in stmts {
-                if let Flow::Return(value) = self.stmt(stmt).await? {
-                    return Ok(Flow::Return(value));
+                match self.stmt(stmt).await? {
+                    Flow::Next => {}
+                    ended => return Ok(ended),
                 }
             }
             Ok(Flow::Next)
@@ -710,7 +1186,6 @@ impl<'e> Interp<'e> {
     }
 
     async fn stmt(&mut self, stmt: &'e Stmt) -> Result<Flow, Stop> {
-        let unsupported = |what: &str| Err(Stop::Fault(RunError::unsupported(what)));
         match &stmt.kind {
             StmtKind::Let { slot, value } => {
                 let value = self.eval(value).await?;
@@ -722,18 +1197,21 @@ impl<'e> Interp<'e> {
                 action,
                 ty,
             } => {
-                if *self.cancel.borrow() {
-                    return Err(Stop::Cancelled);
-                }
+                self.boundary()?;
+                let path = self.path(name);
                 let value = match action {
-                    StepAction::Http(request) => self.http(name, request, ty).await?,
-                    StepAction::Call { .. } => return unsupported("`call`"),
-                    StepAction::Wait { .. } | StepAction::WaitUntil { .. } => {
-                        return unsupported("`wait`");
+                    StepAction::Http(request) => self.http(&path, request, ty).await?,
+                    StepAction::Call { workflow, input } => {
+                        self.call(&path, workflow, input, ty).await?
                     }
-                    StepAction::Await { .. } => return unsupported("`await` of a handle"),
-                    StepAction::AwaitEvent { .. } => return unsupported("`await event`"),
-                    StepAction::AwaitWebhook { .. } => return unsupported("`await webhook`"),
+                    StepAction::Wait { duration } => self.wait(&path, duration, false).await?,
+                    StepAction::WaitUntil { time } => self.wait(&path, time, true).await?,
+                    StepAction::Await { handle, kind } => {
+                        self.await_handle(&path, *handle, *kind, ty).await?
+                    }
+                    StepAction::AwaitEvent { .. } | StepAction::AwaitWebhook { .. } => {
+                        self.await_message(&path, action, ty).await?
+                    }
                 };
                 self.frame.set(*slot, value);
             }
@@ -776,13 +1254,48 @@ impl<'e> Interp<'e> {
                 };
                 return Ok(Flow::Return(value));
             }
-            StmtKind::Callback { .. } => return unsupported("`callback(…)`"),
-            StmtKind::Approval { .. } => return unsupported("`approval(…)`"),
-            StmtKind::Collect { .. } | StmtKind::For(_) => return unsupported("`for`"),
-            StmtKind::Set { .. } => return unsupported("`set context`"),
-            StmtKind::Parallel { .. } => return unsupported("`parallel`"),
-            StmtKind::Emit { .. } => return unsupported("`emit`"),
-            StmtKind::Yield { .. } => return unsupported("`yield`"),
+            StmtKind::Callback {
+                name,
+                slot,
+                timeout,
+                ty,
+            } => {
+                let value = self
+                    .handle(name, *slot, timeout.as_ref(), None, Some(ty))
+                    .await?;
+                self.frame.set(*slot, value);
+            }
+            StmtKind::Approval {
+                name,
+                slot,
+                timeout,
+                message,
+            } => {
+                let value = self
+                    .handle(name, *slot, timeout.as_ref(), Some(message.as_ref()), None)
+                    .await?;
+                self.frame.set(*slot, value);
+            }
+            StmtKind::Collect { slot, each } => match self.for_loop(each, true).await? {
+                Ok(values) => self.frame.set(*slot, Value::List(Arc::new(values))),
+                Err(returned) => return Ok(Flow::Return(returned)),
+            },
+            StmtKind::For(each) => {
+                if let Err(returned) = self.for_loop(each, false).await? {
+                    return Ok(Flow::Return(returned));
+                }
+            }
+            StmtKind::Set { name, key, value } => self.set_context(name, key, value).await?,
+            StmtKind::Parallel { branches } => return self.parallel(stmt, branches).await,
+            StmtKind::Emit {
+                name,
+                event,
+                payload,
+            } => self.emit(name, event, payload).await?,
+            StmtKind::Yield { value } => {
+                let value = self.eval(value).await?;
+                return Ok(Flow::Yield(value));
+            }
         }
         Ok(Flow::Next)
     }
@@ -879,9 +1392,8 @@ impl<'e> Interp<'e> {
     // ------------------------------------------------------------ steps
 
     /// An `http` step: replayed from the journal, or sent and journaled.
-    async fn http(&mut self, name: &str, request: &'e HttpRequest, ty: &Ty) -> Result<Value, Stop> {
-        // No loops yet, so a step's path is its name.
-        let path = name.to_string();
+    async fn http(&mut self, path: &str, request: &'e HttpRequest, ty: &Ty) -> Result<Value, Stop> {
+        let path = path.to_string();
         // Evaluated even when the result is replayed: see the module docs.
         let values = StepValues {
             url: self.eval(&request.url).await?,
@@ -1159,4 +1671,26 @@ fn response_value(response: &Response) -> Value {
         ),
         ("body", body),
     ])
+}
+
+/// The workflows of `program` that read or write `context` (their runs load the
+/// context store when they start; others never read it).
+fn context_users(program: &Program) -> HashSet<String> {
+    fn mentions(json: &Json) -> bool {
+        match json {
+            Json::Object(map) => {
+                matches!(map.get("expr"), Some(Json::String(kind)) if kind == "context")
+                    || matches!(map.get("stmt"), Some(Json::String(kind)) if kind == "set")
+                    || map.values().any(mentions)
+            }
+            Json::Array(items) => items.iter().any(mentions),
+            _ => false,
+        }
+    }
+    program
+        .workflows
+        .iter()
+        .filter(|workflow| serde_json::to_value(workflow).is_ok_and(|json| mentions(&json)))
+        .map(|workflow| workflow.name.clone())
+        .collect()
 }

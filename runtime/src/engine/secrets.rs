@@ -117,6 +117,19 @@ pub fn scrub_writes(scrubber: &Scrubber, writes: &mut [Write]) {
                 scrubber.scrub_json(output);
             }
             Write::Finish(outcome) => scrub_outcome(scrubber, outcome),
+            Write::Emit { payload, .. } => {
+                scrubber.scrub_json(payload);
+            }
+            Write::SetContext { value, .. } => {
+                if let Some(value) = value {
+                    scrubber.scrub_json(value);
+                }
+            }
+            Write::OpenWait(wait) => {
+                if let Some(detail) = &mut wait.detail {
+                    scrubber.scrub_json(detail);
+                }
+            }
         }
     }
 }
@@ -127,7 +140,7 @@ pub fn scrub_outcome(scrubber: &Scrubber, outcome: &mut RunOutcome) {
         RunOutcome::Succeeded(json) | RunOutcome::Failed(json) => {
             scrubber.scrub_json(json);
         }
-        RunOutcome::Cancelled => {}
+        RunOutcome::Cancelled | RunOutcome::Waiting => {}
     }
 }
 

@@ -34,6 +34,16 @@
 //! | `POST /runs/{id}/replay` | optional `{"input": …}` → 201 `{run_id}` (a new run) |
 //! | `POST /runs/{id}/cancel` | `{run_id, status: "cancelled"}`; 409 `run_finished` |
 //! | `GET /webhooks/deliveries` `?path=&outcome=&limit=&after=` | `{deliveries, next}`, every delivery to a webhook newest first, accepted, duplicate or rejected with its status and reason (`deliveries.rs`); 400 `bad_query` |
+//! | `POST /runs/{id}/approve` | optional `{by, comment}` → `{run_id, step, approved: true}`: the run's oldest open approval is approved (`handles.rs`); 409 `no_open_approval` |
+//! | `POST /runs/{id}/reject` | the same, `approved: false` |
+//! | `GET /approvals` `?limit=` | `{approvals: [{run, path, message, created_at, deadline}]}`, the open approvals oldest first |
+//! | `POST /events/{name}` | the payload as the body → 202 `{event_id}`, delivered by the dispatcher (`events.rs`); 404 `event_not_found`; 422 `input_mismatch` |
+//! | `GET /workflows/{name}/context` | the workflow's context, one JSON object (`control.rs`) |
+//! | `PATCH /workflows/{name}/context` | a JSON object: each key set, `null` removes it → the context after; 400 `bad_body` when not an object |
+//! | `POST /runs/{id}/pause` | `{run_id, paused: true}`: no new step starts; 409 `run_finished` |
+//! | `POST /runs/{id}/resume` | `{run_id, paused: false}`; 409 `run_finished` |
+//! | `POST /runs/cancel` | optional `{workflow, status}` → `{count, runs}`: every run that has not ended, cancelled |
+//! | `POST /runs/retry` | optional `{workflow, status: "failed"}` → `{count, runs}`: every failed run, retried |
 //! | `GET /openapi.json` | this API's OpenAPI 3.1 document (no token) |
 //!
 //! Outside the prefix, `GET /metrics` (Prometheus text, `crate::metrics`) is
@@ -88,6 +98,18 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .routes(routes!(replay))
         .routes(routes!(cancel))
         .routes(routes!(super::deliveries::list_deliveries))
+        .routes(routes!(super::events::emit))
+        .routes(routes!(
+            super::control::get_context,
+            super::control::patch_context
+        ))
+        .routes(routes!(super::control::pause))
+        .routes(routes!(super::control::resume))
+        .routes(routes!(super::control::cancel_runs))
+        .routes(routes!(super::control::retry_runs))
+        .routes(routes!(super::handles::approve_run))
+        .routes(routes!(super::handles::reject_run))
+        .routes(routes!(super::handles::list_approvals))
         .split_for_parts();
     let protected = protected
         .fallback(unknown_route)
@@ -112,7 +134,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     protected.merge(public).with_state(shared)
 }
 
-type Answer = Result<Response, Problem>;
+pub(super) type Answer = Result<Response, Problem>;
 
 // ---------------------------------------------------------------- plumbing
 
@@ -177,7 +199,7 @@ async fn wrong_method() -> Problem {
 }
 
 /// A JSON answer.
-fn reply(status: StatusCode, body: &impl Serialize) -> Response {
+pub(super) fn reply(status: StatusCode, body: &impl Serialize) -> Response {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     (
         status,
@@ -192,7 +214,7 @@ fn reply(status: StatusCode, body: &impl Serialize) -> Response {
 
 /// A path parameter; one axum cannot decode (percent-encoded bytes that are not
 /// UTF-8) is a 400 in the API's error shape rather than axum's plain text.
-fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+pub(super) fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
     match path {
         Ok(Path(value)) => Ok(value),
         Err(rejection) => Err(Problem::new(
@@ -204,7 +226,10 @@ fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Probl
 }
 
 /// The request body as JSON; `None` when it is empty.
-fn body_json(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Option<Json>, Problem> {
+pub(super) fn body_json(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Option<Json>, Problem> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
@@ -235,7 +260,7 @@ fn body_json(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Option
 }
 
 /// A body of a known shape.
-fn body_as<T: serde::de::DeserializeOwned>(json: Json) -> Result<T, Problem> {
+pub(super) fn body_as<T: serde::de::DeserializeOwned>(json: Json) -> Result<T, Problem> {
     serde_json::from_value(json).map_err(|error| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -246,7 +271,7 @@ fn body_as<T: serde::de::DeserializeOwned>(json: Json) -> Result<T, Problem> {
 }
 
 /// A failure of the store, logged here and answered 500 without its details.
-fn internal(error: &impl std::fmt::Display) -> Problem {
+pub(super) fn internal(error: &impl std::fmt::Display) -> Problem {
     tracing::error!(%error, "admin API request failed");
     Problem::internal()
 }
@@ -264,7 +289,7 @@ fn input_mismatch(workflow: &str, mismatch: &flowc_compiler::value::Mismatch) ->
     }))
 }
 
-fn run_not_found(id: &str) -> Problem {
+pub(super) fn run_not_found(id: &str) -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
         "run_not_found",
@@ -280,7 +305,7 @@ fn deployment_not_found(id: &str) -> Problem {
     )
 }
 
-fn workflow_not_found(name: &str) -> Problem {
+pub(super) fn workflow_not_found(name: &str) -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
         "workflow_not_found",
@@ -660,7 +685,12 @@ async fn reload(shared: &Arc<Shared>) -> Result<(), Problem> {
         .await
         .map_err(|error| internal(&error))?;
     shared.set_routes(&active);
-    Ok(())
+    // Event listeners and schedules follow the active deployments too.
+    shared
+        .dispatcher
+        .reload()
+        .await
+        .map_err(|error| internal(&error))
 }
 
 /// A deployment's summary with its webhooks.
@@ -876,7 +906,7 @@ fn workflow_json(deployment: &Deployment, workflow: &Workflow) -> WorkflowJson {
 }
 
 /// The active deployment that defines `name`, if any.
-async fn active_for(shared: &Shared, name: &str) -> Result<Option<Deployment>, Problem> {
+pub(super) async fn active_for(shared: &Shared, name: &str) -> Result<Option<Deployment>, Problem> {
     let active = shared
         .store
         .active_deployments()
@@ -1554,7 +1584,7 @@ async fn cancel(
 /// The answer when retrying or cancelling run `id` fails: 404 for an unknown
 /// run, 409 `conflict` ("`what`: the store's reason") when the run's state does
 /// not allow it, 500 otherwise.
-fn run_control_error(
+pub(super) fn run_control_error(
     id: &str,
     error: &engine::Error,
     conflict: &'static str,

@@ -10,6 +10,10 @@
 //! idempotency key → `start_run`, whose future resolves after the commit → 202.
 //! Only then is the run handed to the engine, on a task of its own; a crash
 //! before it finishes leaves a non-terminal run that the next start resumes.
+//! A path only `await webhook` steps claim takes the same steps up to JSON, then
+//! `events.rs` checks the body against the awaits' type and stores it for the
+//! waiting runs (`202 {event_id}`, no run); a trigger's path that its workflow
+//! also awaits offers the body to those runs once the run is stored.
 //!
 //! Every request that found a webhook is recorded in the delivery history: an
 //! accepted one by `start_run` in the run's transaction (where its provider
@@ -22,7 +26,7 @@
 
 use super::Shared;
 use super::problem::Problem;
-use super::routes::{Lookup, Route};
+use super::routes::{Lookup, Route, RouteKind};
 use super::verify::{Check, Encoding, Key};
 use crate::metrics::Webhook;
 use crate::store::{Delivery, DeliveryOutcome, NewDelivery, NewRun, RunOutcome, RunStatus};
@@ -83,12 +87,12 @@ pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
 }
 
 /// A refusal: the answer, and why, for the delivery history.
-struct Refused {
-    problem: Problem,
-    reason: String,
+pub(super) struct Refused {
+    pub(super) problem: Problem,
+    pub(super) reason: String,
     /// False for a request refused by the webhook's rate limit: a flood must not
     /// grow the history.
-    recorded: bool,
+    pub(super) recorded: bool,
 }
 
 impl From<Problem> for Refused {
@@ -102,7 +106,7 @@ impl From<Problem> for Refused {
 }
 
 impl Refused {
-    fn new(problem: Problem, reason: impl Into<String>) -> Refused {
+    pub(super) fn new(problem: Problem, reason: impl Into<String>) -> Refused {
         Refused {
             problem,
             reason: reason.into(),
@@ -178,6 +182,11 @@ async fn accept(
             return Ok(answer_challenge(shared, route, challenge, delivery_id.take()).await);
         }
     }
+    // A path only `await webhook` steps claim starts no run (`events.rs`).
+    if let RouteKind::Await(awaited) = &route.kind {
+        return super::events::accept_awaited(shared, route, awaited, json, delivery_id.take())
+            .await;
+    }
 
     let Some(workflow) = route.program.workflow(&route.workflow) else {
         return Err(Problem::internal().into());
@@ -227,6 +236,8 @@ async fn accept(
         None => None,
     };
 
+    // The workflow's own `await webhook` steps on this path get the body too.
+    let offered = route.awaited().map(|awaited| (awaited, json.clone()));
     let new = NewRun {
         deployment: route.deployment.clone(),
         workflow: route.workflow.clone(),
@@ -247,6 +258,11 @@ async fn accept(
         eprintln!("flowc: cannot store a run of `{}`: {error}", route.workflow);
         Refused::new(Problem::internal(), "the run could not be stored")
     })?;
+    if let Some((awaited, body)) = offered
+        && started.created
+    {
+        super::events::offer(shared, &route.program, awaited, body).await;
+    }
     if route.respond == Respond::Wait {
         let response = answer_when_done(shared, started.run, started.created, new).await;
         if let Some(delivery) = &started.delivery
@@ -407,6 +423,8 @@ async fn answer_when_done(shared: &Shared, run: String, created: bool, new: NewR
     // A transport limit in wall time, like a socket timeout, not workflow time:
     // it is not read through the runtime's `Clock`.
     match tokio::time::timeout(RESPONSE_LIMIT, receiver).await {
+        // A run that parked (a wait, an approval) goes on later: 202.
+        Ok(Ok(Ok(RunOutcome::Waiting))) => accepted(&run),
         Ok(Ok(Ok(outcome))) => finished(&run, &outcome),
         _ => accepted(&run),
     }
@@ -455,6 +473,7 @@ fn finished(run: &str, outcome: &RunOutcome) -> Response {
         )
         .with_details(json!({ "run_id": run }))
         .into_response(),
+        RunOutcome::Waiting => accepted(run),
     };
     if let Ok(value) = axum::http::HeaderValue::from_str(run) {
         response.headers_mut().insert(RUN_ID_HEADER, value);
@@ -466,7 +485,7 @@ fn finished(run: &str, outcome: &RunOutcome) -> Response {
 pub const RUN_ID_HEADER: &str = "flowc-run-id";
 
 /// `application/json`, `application/*+json`, with any parameters.
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

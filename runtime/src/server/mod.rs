@@ -29,7 +29,7 @@
 //! | 401 | `unauthorized` | `verify:` failed (no run; a `rejected` delivery with the reason) |
 //! | 415 | `unsupported_media_type` | the body is not declared JSON |
 //! | 400 | `malformed_json`, `bad_body` | the body is not JSON, or could not be read |
-//! | 422 | `input_mismatch` | the body is not of the workflow's input type (`details.path`) |
+//! | 422 | `input_mismatch` | the body is not of the workflow's input type, or of the `await webhook`'s type (`details.path`) |
 //! | 422 | `idempotency_key` | the key expression failed on this input |
 //! | 500 | `verification_unavailable`, `internal` | a secret is missing from the vault (or a Standard Webhooks secret is not `whsec_` + base64), the store failed |
 //!
@@ -37,6 +37,25 @@
 //! run). Every request that finds a webhook, except those the rate limit refuses,
 //! is kept in the delivery history (`ingress.rs`; `GET /api/v1/webhooks/deliveries`,
 //! `deliveries.rs`), pruned after [`Options::delivery_retention`].
+//!
+//! A path claimed only by `await webhook` steps (a [`routes::RouteKind::Await`]
+//! route) is refused the same way, then answers `202 {"event_id"}`: the body is
+//! stored as an event for the waiting runs (`events.rs`) and starts no run.
+//!
+//! Requests under `/callbacks/` and `/approvals/` never reach ingress: those
+//! prefixes belong to the URLs of `callback(…)` and `approval(…)` handles
+//! (`handles.rs`), whose token is the credential (no admin token). Handles:
+//!
+//! | status | code | when |
+//! | --- | --- | --- |
+//! | 200 | | `POST /callbacks/{token}`: `{run_id}`; an approval decided: `{run_id, approved}` (JSON or no body) or an HTML page (a form); `GET /approvals/{token}`: the review page (HTML) |
+//! | 404 | `not_found` | the token is unknown or malformed, or the path has another shape: the body every unknown path gets |
+//! | 405 | `method_not_allowed` | another method (`Allow`), whatever the token |
+//! | 410 | `gone` | the token was used, or its handle expired or was cancelled (an HTML page for the review page and form posts) |
+//! | 415 | `unsupported_media_type` | a callback body not declared JSON; an approval body neither a form, JSON nor empty |
+//! | 400 | `malformed_json`, `bad_body` | the body is not JSON (or not `{by?, comment?}`), or could not be read |
+//! | 413, 408 | `payload_too_large`, `body_timeout` | over the server's body limit, or too slow |
+//! | 422 | `input_mismatch` | a callback body not of the callback's type (`details.path`); the token stays unused |
 //!
 //! Before any of this, hyper refuses a request whose head has too many header
 //! fields or too many bytes (431), and closes a connection whose request head does
@@ -50,18 +69,24 @@
 //! | --- | --- | --- |
 //! | 401 | `unauthorized` | no `Authorization: Bearer`, a wrong token, or a server without one (`WWW-Authenticate: Bearer`) |
 //! | 404 | `not_found` | no admin route has this path |
-//! | 404 | `deployment_not_found`, `workflow_not_found`, `run_not_found` | the id or name is unknown (a workflow: to active deployments) |
+//! | 404 | `deployment_not_found`, `workflow_not_found`, `run_not_found`, `event_not_found` | the id or name is unknown (a workflow or an event: to active deployments) |
 //! | 405 | `method_not_allowed` | the route exists with other methods |
 //! | 400 | `malformed_json`, `bad_body`, `bad_query`, `bad_idempotency_key`, `bad_path` | the body is not JSON or not of the route's shape, a `/runs` query parameter is unknown or out of range, a path parameter does not decode |
 //! | 413 | `payload_too_large` | the body is over the limit |
 //! | 409 | `webhook_conflict` | deploying or activating would give a method and path a second active owner |
-//! | 409 | `run_not_failed`, `run_finished` | retrying a run that did not fail, cancelling one that ended |
+//! | 409 | `run_not_failed`, `run_finished` | retrying a run that did not fail, cancelling, pausing or resuming one that ended |
 //! | 409 | `not_manual` | starting a workflow that has no `on manual` trigger |
+//! | 409 | `no_open_approval` | approving or rejecting a run that waits for no approval |
 //! | 422 | `compile_errors` | the posted source has errors (`details` is the `flowc check --format json` object) |
 //! | 422 | `bad_ir` | the posted IR cannot be read (another IR version, not a program) |
 //! | 422 | `missing_secrets` | the vault lacks secrets the program mentions (`details.secrets`, each with its workflows) |
-//! | 422 | `input_mismatch` | a run's (or a replay's) input is not of the workflow's input type (`details.path`) |
+//! | 422 | `input_mismatch` | a run's (or a replay's) input is not of the workflow's input type, or an event's payload of its type (`details.path`) |
 //! | 500 | `internal` | the store failed |
+//!
+//! Events, the context and the bulk run controls are in `events.rs` and
+//! `control.rs`: `POST /events/{name}` (202 `{event_id}`),
+//! `GET`/`PATCH /workflows/{name}/context`, `POST /runs/{id}/pause` and
+//! `/resume`, `POST /runs/cancel` and `/runs/retry` (`{count, runs}`).
 //!
 //! `GET /metrics` answers the runtime's metrics in the Prometheus text format
 //! ([`crate::metrics`], where the table of metric names is), behind the admin
@@ -76,7 +101,10 @@
 
 mod admin;
 mod connections;
+mod control;
 mod deliveries;
+mod events;
+mod handles;
 mod ingress;
 pub mod limits;
 mod openapi;
@@ -91,6 +119,7 @@ pub use problem::Problem;
 pub use routes::{DeployError, Route, Routes, deploy};
 
 use crate::clock::Clock;
+use crate::dispatch::Dispatcher;
 use crate::engine::{Engine, SecretSource};
 use crate::store::{self, Deployment, Store};
 use crate::vault::SecretString;
@@ -147,6 +176,9 @@ pub struct Options {
     pub metrics_addr: Option<SocketAddr>,
     /// Lets [`Options::metrics_addr`] be an address that is not loopback.
     pub metrics_public: bool,
+    /// A listener already bound to [`Options::addr`], served instead of binding
+    /// it again (`flowc serve` binds first to know the address handle URLs use).
+    pub listener: Option<std::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Options {
@@ -212,6 +244,7 @@ impl Options {
             http: HttpLimits::default(),
             metrics_addr: None,
             metrics_public: false,
+            listener: None,
         }
     }
 
@@ -226,7 +259,13 @@ impl Options {
         {
             return Err(Error::PublicMetrics { addr });
         }
-        let listener = listen(self.addr).await?;
+        let listener = match self.listener {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)?
+            }
+            None => listen(self.addr).await?,
+        };
         let addr = listener.local_addr()?;
         let metrics = match self.metrics_addr {
             Some(addr) => Some(listen(addr).await?),
@@ -239,6 +278,7 @@ impl Options {
         let shared = Arc::new(Shared {
             routes: RwLock::new(Arc::new(Routes::default())),
             store: self.store,
+            dispatcher: Dispatcher::new(Arc::clone(&self.engine)),
             engine: self.engine,
             secrets: self.secrets,
             clock: self.clock,
@@ -292,9 +332,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let shared = Arc::clone(&self.handle.shared);
-        for run in shared.store.runs_to_resume().await? {
-            shared.spawn_run(run.id);
-        }
+        // Resumes what a previous process left unfinished, then wakes parked
+        // runs, delivers events and fires schedules until the server stops.
+        let (stop_dispatching, stopped) = tokio::sync::oneshot::channel::<()>();
+        let dispatching = tokio::spawn(Arc::clone(&shared.dispatcher).run(async move {
+            let _ = stopped.await;
+        }));
         let body_limit = shared.body_limit;
         // Scrapes are answered until the main server has stopped; one in flight
         // then is simply dropped.
@@ -302,9 +345,20 @@ impl Server {
             let router = Router::new().route(crate::metrics::PATH, get(metrics_text));
             tokio::spawn(axum::serve(listener, router).into_future())
         });
+        // Callback and approval URLs come before webhooks: their prefixes are
+        // reserved (`handles.rs`).
         let webhooks = {
             let shared = Arc::clone(&shared);
-            move |request: Request| ingress::handle(Arc::clone(&shared), request)
+            move |request: Request| {
+                let shared = Arc::clone(&shared);
+                async move {
+                    if handles::claims(request.uri().path()) {
+                        handles::handle(shared, request).await
+                    } else {
+                        ingress::handle(shared, request).await
+                    }
+                }
+            }
         };
         let metrics_route = get(metrics_text.layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
@@ -321,6 +375,8 @@ impl Server {
             .layer(DefaultBodyLimit::disable());
         let pruning = tokio::spawn(ingress::prune_deliveries(Arc::clone(&shared)));
         connections::serve(self.listener, router, shared.http, shutdown).await;
+        let _ = stop_dispatching.send(());
+        let _ = dispatching.await;
         pruning.abort();
         if let Some(task) = metrics {
             task.abort();
@@ -371,7 +427,12 @@ impl Handle {
     pub async fn reload(&self) -> Result<(), store::Error> {
         let active = self.shared.store.active_deployments().await?;
         self.shared.set_routes(&active);
-        Ok(())
+        self.shared.dispatcher.reload().await
+    }
+
+    /// What starts, wakes and stops this server's runs.
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.shared.dispatcher
     }
 
     /// Every webhook served, sorted by path and method.
@@ -385,6 +446,7 @@ struct Shared {
     routes: RwLock<Arc<Routes>>,
     store: Arc<dyn Store>,
     engine: Arc<Engine>,
+    dispatcher: Arc<Dispatcher>,
     secrets: Arc<dyn SecretSource>,
     clock: Arc<dyn Clock>,
     limits: Limits,
@@ -416,33 +478,13 @@ impl Shared {
     }
 
     /// Interprets a run `start_run` has just created from `new`, on a task of its
-    /// own, without reading it back ([`Engine::run_new`]). A failure of the engine
-    /// itself leaves the run to the next start.
+    /// own, without reading it back ([`Engine::run_new`]).
     fn spawn_new(&self, run: String, new: store::NewRun) {
-        let engine = Arc::clone(&self.engine);
-        tokio::spawn(async move {
-            if let Err(error) = engine.run_new(&run, new).await {
-                tracing::warn!(
-                    run_id = run.as_str(),
-                    %error,
-                    "run stopped and will resume at the next start"
-                );
-            }
-        });
+        self.dispatcher.start_new(run, new);
     }
 
-    /// Interprets a stored run on a task of its own. A failure of the engine
-    /// itself leaves the run to the next start.
+    /// Interprets a stored run on a task of its own.
     fn spawn_run(&self, run: String) {
-        let engine = Arc::clone(&self.engine);
-        tokio::spawn(async move {
-            if let Err(error) = engine.run(&run).await {
-                tracing::warn!(
-                    run_id = run.as_str(),
-                    %error,
-                    "run stopped and will resume at the next start"
-                );
-            }
-        });
+        self.dispatcher.start(run);
     }
 }

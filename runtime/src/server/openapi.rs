@@ -59,7 +59,9 @@ pub(super) struct ProblemSchema {
     tags(
         (name = "deployments", description = "Programs: deploy from source or IR, activate, deactivate"),
         (name = "workflows", description = "The workflows of active deployments, and starting runs"),
-        (name = "runs", description = "Runs: list, show with steps, retry, replay, cancel"),
+        (name = "runs", description = "Runs: list, show with steps, retry, replay, cancel, pause, resume"),
+        (name = "events", description = "Events emitted from outside a run"),
+        (name = "approvals", description = "Approvals waiting for a person: list, approve, reject"),
         (name = "meta", description = "This document"),
     ),
 )]

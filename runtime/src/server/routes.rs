@@ -7,13 +7,22 @@
 //! whose claims collide with a deployment that stays active (HTTP 409 for the admin
 //! API). Should the database still hold two active claims (written by another
 //! tool), the older deployment keeps the path.
+//!
+//! An `await webhook` step claims its method and path like a trigger does
+//! ([`claims`] walks every workflow body, nested blocks included): a request
+//! there starts no run but is stored for the runs waiting on it
+//! ([`RouteKind::Await`]). The awaits of one workflow on one path share it, and
+//! when that workflow also has an `on webhook` trigger there, the request starts
+//! its run and is offered to the waiting runs as well.
 
 use crate::store::{self, Deployed, Deployment, DeploymentId, Store};
-use flowc_compiler::ir::{Expr, Program, Respond, Trigger};
+use flowc_compiler::ir::{Expr, Program, Respond, StepAction, Stmt, StmtKind, Trigger};
+use flowc_compiler::ty::Ty;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// One `on webhook` trigger of one active workflow.
+/// One `on webhook` trigger, or the `await webhook` steps, of one active
+/// workflow on one method and path.
 #[derive(Debug)]
 pub struct Route {
     pub deployment: DeploymentId,
@@ -21,9 +30,43 @@ pub struct Route {
     pub method: String,
     pub path: String,
     pub program: Arc<Program>,
+    /// The trigger's `verify:`, or the first await's `verify` option.
     pub verify: Option<Expr>,
     pub idempotency_key: Option<Expr>,
     pub respond: Respond,
+    pub kind: RouteKind,
+}
+
+/// What a request to a route does.
+#[derive(Debug)]
+pub enum RouteKind {
+    /// An `on webhook` trigger: the request starts a run. `awaited` is set when
+    /// the same workflow also awaits this method and path; the body is then
+    /// offered to its waiting runs too.
+    Trigger { awaited: Option<Awaited> },
+    /// Only `await webhook` steps claim the path: the request is stored for the
+    /// waiting runs and starts nothing.
+    Await(Awaited),
+}
+
+impl Route {
+    /// The `await webhook` steps this route's requests are offered to.
+    pub fn awaited(&self) -> Option<&Awaited> {
+        match &self.kind {
+            RouteKind::Trigger { awaited } => awaited.as_ref(),
+            RouteKind::Await(awaited) => Some(awaited),
+        }
+    }
+}
+
+/// The `await webhook` steps of one workflow on one method and path.
+#[derive(Debug)]
+pub struct Awaited {
+    /// `webhook:METHOD /path`: the topic their waits listen on.
+    pub topic: String,
+    /// The body types they declare (`json` without `: T`), each once: a body
+    /// is accepted when one of them accepts it.
+    pub bodies: Vec<Ty>,
 }
 
 /// Every route, by path, then method.
@@ -46,22 +89,50 @@ impl Routes {
     pub fn new(deployments: &[Deployment]) -> Routes {
         let mut routes = Routes::default();
         for deployment in deployments {
+            let mut awaited = awaited_by_route(&deployment.program);
             for claim in claims(&deployment.program) {
                 let methods = routes.paths.entry(claim.path.clone()).or_default();
                 if methods.contains_key(&claim.method) {
                     continue;
                 }
-                let Some(Trigger::Webhook {
-                    verify,
-                    idempotency_key,
-                    respond,
-                    ..
-                }) = deployment
-                    .program
-                    .workflow(&claim.workflow)
-                    .and_then(|workflow| workflow.triggers.get(claim.trigger))
-                else {
-                    continue;
+                let key = (claim.method.clone(), claim.path.clone());
+                // The awaits of this claim's workflow on its method and path.
+                let mut awaits = awaited
+                    .remove(&key)
+                    .filter(|awaiting| awaiting.workflow == claim.workflow);
+                let (verify, idempotency_key, respond, kind) = match claim.trigger {
+                    Some(index) => {
+                        let Some(Trigger::Webhook {
+                            verify,
+                            idempotency_key,
+                            respond,
+                            ..
+                        }) = deployment
+                            .program
+                            .workflow(&claim.workflow)
+                            .and_then(|workflow| workflow.triggers.get(index))
+                        else {
+                            continue;
+                        };
+                        let awaited = awaits.take().map(|awaiting| awaiting.awaited);
+                        (
+                            verify.clone(),
+                            idempotency_key.clone(),
+                            *respond,
+                            RouteKind::Trigger { awaited },
+                        )
+                    }
+                    None => {
+                        let Some(awaiting) = awaits.take() else {
+                            continue;
+                        };
+                        (
+                            awaiting.verify,
+                            None,
+                            Respond::Accepted,
+                            RouteKind::Await(awaiting.awaited),
+                        )
+                    }
                 };
                 let route = Route {
                     deployment: deployment.id.clone(),
@@ -69,9 +140,10 @@ impl Routes {
                     method: claim.method.clone(),
                     path: claim.path.clone(),
                     program: Arc::clone(&deployment.program),
-                    verify: verify.clone(),
-                    idempotency_key: idempotency_key.clone(),
-                    respond: *respond,
+                    verify,
+                    idempotency_key,
+                    respond,
+                    kind,
                 };
                 methods.insert(claim.method, Arc::new(route));
             }
@@ -109,26 +181,120 @@ pub struct Claim {
     pub method: String,
     pub path: String,
     pub workflow: String,
-    /// The index of the trigger in the workflow's triggers.
-    pub trigger: usize,
+    /// The index of the trigger in the workflow's triggers; `None` for the
+    /// `await webhook` steps of the workflow.
+    pub trigger: Option<usize>,
 }
 
-/// The `on webhook` claims of a program, in workflow and trigger order.
+/// The webhook claims of a program, in workflow order: each workflow's `on
+/// webhook` triggers, then the methods and paths its `await webhook` steps name
+/// that its triggers do not (each once).
 pub fn claims(program: &Program) -> Vec<Claim> {
     let mut claims = Vec::new();
     for workflow in &program.workflows {
+        let first = claims.len();
         for (index, trigger) in workflow.triggers.iter().enumerate() {
             if let Trigger::Webhook { method, path, .. } = trigger {
                 claims.push(Claim {
                     method: method.to_ascii_uppercase(),
                     path: path.clone(),
                     workflow: workflow.name.clone(),
-                    trigger: index,
+                    trigger: Some(index),
                 });
             }
         }
+        walk_awaits(&workflow.body, &mut |method, path, _, _| {
+            let method = method.to_ascii_uppercase();
+            let known = claims[first..]
+                .iter()
+                .any(|claim: &Claim| claim.method == method && claim.path == path);
+            if !known {
+                claims.push(Claim {
+                    method,
+                    path: path.to_string(),
+                    workflow: workflow.name.clone(),
+                    trigger: None,
+                });
+            }
+        });
     }
     claims
+}
+
+/// The `await webhook` steps of one workflow on one method and path, with the
+/// first one's `verify`.
+struct Awaiting {
+    workflow: String,
+    verify: Option<Expr>,
+    awaited: Awaited,
+}
+
+/// The awaits of a program by (upper-case method, path), of the first workflow
+/// that awaits each.
+fn awaited_by_route(program: &Program) -> HashMap<(String, String), Awaiting> {
+    let mut found: HashMap<(String, String), Awaiting> = HashMap::new();
+    for workflow in &program.workflows {
+        walk_awaits(&workflow.body, &mut |method, path, body, verify| {
+            let key = (method.to_ascii_uppercase(), path.to_string());
+            let awaiting = found.entry(key).or_insert_with(|| Awaiting {
+                workflow: workflow.name.clone(),
+                verify: verify.cloned(),
+                awaited: Awaited {
+                    topic: format!("webhook:{method} {path}"),
+                    bodies: Vec::new(),
+                },
+            });
+            if awaiting.workflow == workflow.name && !awaiting.awaited.bodies.contains(body) {
+                awaiting.awaited.bodies.push(body.clone());
+            }
+        });
+    }
+    found
+}
+
+/// Calls `found` with the method, path, body type and `verify` of every `await
+/// webhook` step in `stmts`, nested blocks included, in source order.
+fn walk_awaits<'p>(
+    stmts: &'p [Stmt],
+    found: &mut dyn FnMut(&'p str, &'p str, &'p Ty, Option<&'p Expr>),
+) {
+    for stmt in stmts {
+        match &stmt.kind {
+            StmtKind::Step {
+                action:
+                    StepAction::AwaitWebhook {
+                        method,
+                        path,
+                        body,
+                        verify,
+                        ..
+                    },
+                ..
+            } => found(method, path, body, verify.as_ref()),
+            StmtKind::If {
+                then, otherwise, ..
+            } => {
+                walk_awaits(then, found);
+                walk_awaits(otherwise, found);
+            }
+            StmtKind::Match { arms, .. } => {
+                for arm in arms {
+                    walk_awaits(&arm.body, found);
+                }
+            }
+            StmtKind::Parallel { branches } => {
+                for branch in branches {
+                    walk_awaits(branch, found);
+                }
+            }
+            StmtKind::Try { body, handler, .. } => {
+                walk_awaits(body, found);
+                walk_awaits(handler, found);
+            }
+            StmtKind::For(each) | StmtKind::Collect { each, .. } => walk_awaits(&each.body, found),
+            _ => {}
+        }
+    }
 }
 
 /// Why [`deploy`] refused a program.

@@ -15,6 +15,8 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_run_control.sql")),
     (3, include_str!("migrations/0003_unfinished_index.sql")),
     (4, include_str!("migrations/0004_delivery_history.sql")),
+    (5, include_str!("migrations/0005_waits.sql")),
+    (6, include_str!("migrations/0006_schedule_fires.sql")),
 ];
 
 /// The schema version this build writes.
@@ -139,7 +141,7 @@ mod tests {
                         ('b', 'POST', '/p', 'w', 'k', 'r', 0, 20);",
         )
         .expect("version 3 rows");
-        assert_eq!(migrate(&mut conn).expect("migrate"), 1);
+        assert_eq!(migrate(&mut conn).expect("migrate"), MIGRATIONS.len() - 3);
         let mut statement = conn
             .prepare(
                 "SELECT id, received_at, outcome, status, reason, delivery_id, idempotency_key,

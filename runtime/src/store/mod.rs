@@ -17,9 +17,13 @@ pub mod sqlite;
 
 mod ids;
 mod migrate;
+mod waits;
 mod writer;
 
 pub use ids::{IdGen, RandomIds, SequentialIds};
+pub use waits::{
+    NewWait, Resolution, StoredEvent, Wait, WaitKind, WaitStatus, Wake, Wakes, key_at, key_value,
+};
 
 use crate::clock::Millis;
 use flowc_compiler::ir::Program;
@@ -319,6 +323,12 @@ pub struct Run {
     pub replay_of: Option<RunId>,
     /// How many times the run was retried after failing (0 for most runs).
     pub retries: i64,
+    /// The run whose `call` started this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<RunId>,
+    /// A paused run starts no new step until resumed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 /// A run with its journal, steps in the order they started.
@@ -326,6 +336,9 @@ pub struct Run {
 pub struct RunDetail {
     pub run: Run,
     pub steps: Vec<Step>,
+    /// What the run waits or waited for (timers, handles, awaits, children).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<Wait>,
 }
 
 /// How a finished run ended.
@@ -334,6 +347,9 @@ pub enum RunOutcome {
     Succeeded(serde_json::Value),
     Failed(serde_json::Value),
     Cancelled,
+    /// Not an end: the interpretation stopped because the run parked (a wait),
+    /// was paused or queued for a slot; something will wake it. Never stored.
+    Waiting,
 }
 
 /// Where a step attempt is.
@@ -417,6 +433,23 @@ pub enum Write {
     },
     /// [`Store::finish_run`].
     Finish(RunOutcome),
+    /// Opens a wait (a timer, a handle, an await, a child); a child wait links
+    /// the child run (`detail.run`) to this run, and is resolved at once when the
+    /// child has already ended.
+    OpenWait(NewWait),
+    /// Stores an event for delivery (`topic` is `event:NAME`), once per
+    /// (run, path).
+    Emit {
+        path: String,
+        topic: String,
+        payload: serde_json::Value,
+    },
+    /// Sets (`Some`) or removes (`None`) a key of a workflow's context.
+    SetContext {
+        workflow: String,
+        key: String,
+        value: Option<serde_json::Value>,
+    },
 }
 
 /// Which runs `list_runs` returns; `None` matches everything.
@@ -605,6 +638,11 @@ pub trait Store: Send + Sync + 'static {
                     } => self.step_finished(&run, &path, attempt, outcome).await?,
                     Write::Record { path, output } => self.record_step(&run, &path, output).await?,
                     Write::Finish(outcome) => self.finish_run(&run, outcome).await?,
+                    Write::OpenWait(_) | Write::Emit { .. } | Write::SetContext { .. } => {
+                        return Err(Error::Database(
+                            "this store cannot journal waits, events or context".into(),
+                        ));
+                    }
                 }
             }
             Ok(())
@@ -656,6 +694,97 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Ok(0) })
     }
 
+    // ------------------------------------------------------------ orchestration
+
+    /// Where the store announces runs to interpret or stop, and stored events,
+    /// once the transaction that caused them has committed.
+    fn wakes(&self) -> &Wakes;
+
+    /// Journals `writes`, then parks the run (status `waiting`) unless one of the
+    /// waits at `awaiting` is no longer open: a resolution that raced the park.
+    /// True when parked; false when the run must go on (it stays `running`).
+    fn park(
+        &self,
+        run: &str,
+        writes: Vec<Write>,
+        awaiting: Vec<String>,
+    ) -> BoxFuture<'_, Result<bool>>;
+
+    /// Resolves the open wait at (`run`, `path`) with `result` (`{"ok": v}` or
+    /// `{"error": e}`) and wakes its run if it was parked, in one transaction.
+    fn resolve_wait(
+        &self,
+        run: &str,
+        path: &str,
+        result: serde_json::Value,
+    ) -> BoxFuture<'_, Result<Resolution>>;
+
+    /// The wait of a handle, by the SHA-256 (hex) of its token.
+    fn wait_by_token(&self, token: &str) -> BoxFuture<'_, Result<Option<Wait>>>;
+
+    /// Open waits of `kind`, oldest first, at most `limit` (the approvals a
+    /// person has to look at).
+    fn open_waits(&self, kind: WaitKind, limit: u32) -> BoxFuture<'_, Result<Vec<Wait>>>;
+
+    /// The earliest deadline of an open wait.
+    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<Millis>>>;
+
+    /// Resolves (timers) or times out (everything else) up to `limit` open waits
+    /// whose deadline is at or before `now`, waking their runs; a run's own
+    /// `deadline` fails the run. Returns how many waits it handled.
+    fn fire_due(&self, now: Millis, limit: u32) -> BoxFuture<'_, Result<usize>>;
+
+    /// Stores an event from outside a run (`topic` is `event:NAME` or
+    /// `webhook:METHOD /path`), to be delivered.
+    fn store_event(
+        &self,
+        topic: &str,
+        payload: serde_json::Value,
+    ) -> BoxFuture<'_, Result<StoredEvent>>;
+
+    /// Events not yet delivered, oldest first, at most `limit`.
+    fn undelivered_events(&self, limit: u32) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
+
+    /// Marks an event delivered.
+    fn mark_delivered(&self, seq: i64) -> BoxFuture<'_, Result<()>>;
+
+    /// The key paths (JSON arrays of field names) that waits on `topic` use.
+    fn key_paths(&self, topic: &str) -> BoxFuture<'_, Result<Vec<String>>>;
+
+    /// The open waits on `topic` created at or before `at` whose key value is one
+    /// of `keys`, or that have no key.
+    fn matching_waits(
+        &self,
+        topic: &str,
+        keys: Vec<String>,
+        at: Millis,
+    ) -> BoxFuture<'_, Result<Vec<Wait>>>;
+
+    /// The events on `topic` stored at or after `since`, oldest first (the
+    /// lookback window of a correlated wait).
+    fn recent_events(
+        &self,
+        topic: &str,
+        since: Millis,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
+
+    /// A workflow's context, by key.
+    fn get_context(
+        &self,
+        workflow: &str,
+    ) -> BoxFuture<'_, Result<std::collections::BTreeMap<String, serde_json::Value>>>;
+
+    /// Sets or (with `None`) removes keys of a workflow's context, in one write.
+    fn patch_context(
+        &self,
+        workflow: &str,
+        entries: Vec<(String, Option<serde_json::Value>)>,
+    ) -> BoxFuture<'_, Result<()>>;
+
+    /// Pauses or resumes a run that has not ended.
+    fn set_paused(&self, run: &str, paused: bool) -> BoxFuture<'_, Result<()>>;
+
     // ------------------------------------------------------------ secrets
 
     /// Stores or replaces a secret's encrypted blob.
@@ -668,4 +797,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes a secret; false when there was none.
     fn delete_secret(&self, name: &str) -> BoxFuture<'_, Result<bool>>;
+
+    // ------------------------------------------------------------ schedules
+
+    /// Starts the run of one fire of an `on schedule` trigger: in one transaction,
+    /// records that `new.workflow` fired at `fire_at` (the instant its cron
+    /// expression matched) and starts `new` as [`Store::start_run`] would. Returns
+    /// `None`, storing nothing, when that workflow's fire at `fire_at` was already
+    /// recorded: a scheduler that restarts never starts a fire twice. The default
+    /// keeps no fires and says so.
+    fn fire_schedule(
+        &self,
+        new: NewRun,
+        fire_at: Millis,
+    ) -> BoxFuture<'_, Result<Option<Started>>> {
+        let _ = (new, fire_at);
+        Box::pin(async { Err(Error::Database("this store keeps no schedule fires".into())) })
+    }
+
+    /// The latest fire time recorded for `workflow` by [`Store::fire_schedule`],
+    /// whichever deployment fired it.
+    fn last_fire(&self, workflow: &str) -> BoxFuture<'_, Result<Option<Millis>>> {
+        let _ = workflow;
+        Box::pin(async { Ok(None) })
+    }
 }

@@ -25,11 +25,13 @@ use super::migrate;
 use super::writer::{self, Writer};
 
 mod deliveries;
+mod schedules;
+mod waits;
 use super::{
-    BoxFuture, DeliveryFilter, DeliveryPage, Deployed, Deployment, DeploymentId, DeploymentSummary,
-    Error, IdGen, NewDelivery, NewRun, Page, RandomIds, Result, Run, RunDetail, RunFilter,
-    RunOutcome, RunPage, RunStatus, SecretBlob, SecretName, Started, Step, StepOutcome, StepStatus,
-    Store, StoredSecret, Write,
+    BoxFuture, Delivery, DeliveryFilter, DeliveryPage, Deployed, Deployment, DeploymentId,
+    DeploymentSummary, Error, IdGen, NewDelivery, NewRun, Page, RandomIds, Result, Run, RunDetail,
+    RunFilter, RunOutcome, RunPage, RunStatus, SecretBlob, SecretName, Started, Step, StepOutcome,
+    StepStatus, Store, StoredSecret, Write,
 };
 use crate::clock::{Clock, Millis, SystemClock};
 use flowc_compiler::ir::Program;
@@ -145,6 +147,8 @@ struct Inner {
     options: Options,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    /// What committed writes woke (see `store::Wakes`).
+    wakes: super::Wakes,
     /// One permit per reader connection: at most that many reads run at once, so
     /// every read finds an idle connection once they are all open.
     reading: Arc<Semaphore>,
@@ -165,6 +169,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 reading,
                 closed: AtomicBool::new(false),
+                wakes: super::Wakes::default(),
             }),
         })
     }
@@ -248,6 +253,19 @@ impl SqliteStore {
 
     fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.inner.options.clock)
+    }
+
+    fn wakes_queue(&self) -> &super::Wakes {
+        &self.inner.wakes
+    }
+
+    /// Turns writes into entries on the caller's thread (see [`Entry`]).
+    fn entries(&self, writes: Vec<Write>) -> Vec<Entry> {
+        let ids = self.ids();
+        writes
+            .into_iter()
+            .map(|write| Entry::of(write, ids.as_ref()))
+            .collect()
     }
 
     fn ids(&self) -> Arc<dyn IdGen> {
@@ -398,7 +416,7 @@ fn conversion_error(index: usize, message: String) -> rusqlite::Error {
 macro_rules! run_columns {
     () => {
         "id, deployment, workflow, status, trigger, input, output, error, idempotency_key, \
-         created_at, updated_at, webhook, replay_of, retries"
+         created_at, updated_at, webhook, replay_of, retries, parent, paused"
     };
 }
 
@@ -420,6 +438,8 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         webhook: json_column(row, 11)?,
         replay_of: row.get(12)?,
         retries: row.get(13)?,
+        parent: row.get(14)?,
+        paused: row.get(15)?,
     })
 }
 
@@ -450,6 +470,7 @@ macro_rules! unfinished {
         "(status = 'pending' OR status = 'running' OR status = 'waiting')"
     };
 }
+pub(crate) use unfinished;
 
 /// Runs a statement through the connection's cache of prepared statements: the
 /// statements of the hot path (a run's start, each step's journal writes, its end)
@@ -557,10 +578,22 @@ enum Entry {
         path: String,
         output: String,
     },
+    OpenWait(waits::OpenWait),
+    Emit {
+        id: String,
+        path: String,
+        topic: String,
+        payload: String,
+    },
+    SetContext {
+        workflow: String,
+        key: String,
+        value: Option<String>,
+    },
 }
 
 impl Entry {
-    fn of(write: Write) -> Entry {
+    fn of(write: Write, ids: &dyn IdGen) -> Entry {
         match write {
             Write::Status(status) => Entry::Status(status),
             Write::Finish(outcome) => {
@@ -568,6 +601,8 @@ impl Entry {
                     RunOutcome::Succeeded(output) => (RunStatus::Succeeded, Some(output), None),
                     RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error)),
                     RunOutcome::Cancelled => (RunStatus::Cancelled, None, None),
+                    // Not an end: refused by `apply` as the status it names.
+                    RunOutcome::Waiting => (RunStatus::Waiting, None, None),
                 };
                 Entry::Finish {
                     status,
@@ -605,6 +640,26 @@ impl Entry {
                 path,
                 output: to_json_text(&output),
             },
+            Write::OpenWait(wait) => Entry::OpenWait(waits::OpenWait::of(wait)),
+            Write::Emit {
+                path,
+                topic,
+                payload,
+            } => Entry::Emit {
+                id: ids.new_id(),
+                path,
+                topic,
+                payload: to_json_text(&payload),
+            },
+            Write::SetContext {
+                workflow,
+                key,
+                value,
+            } => Entry::SetContext {
+                workflow,
+                key,
+                value: value.as_ref().map(to_json_text),
+            },
         }
     }
 }
@@ -612,7 +667,13 @@ impl Entry {
 /// One journal write of run `run`, inside the writer's transaction. Every write
 /// first checks that the run has not ended: that is how a run cancelled meanwhile
 /// stops its engine.
-fn apply(conn: &Connection, run: &str, entry: &Entry, now: Millis) -> Result<()> {
+fn apply(
+    conn: &Connection,
+    run: &str,
+    entry: &Entry,
+    now: Millis,
+    wakes: &mut Vec<super::Wake>,
+) -> Result<()> {
     match entry {
         Entry::Status(status) => {
             let changed = execute(
@@ -644,6 +705,7 @@ fn apply(conn: &Connection, run: &str, entry: &Entry, now: Millis) -> Result<()>
             if changed == 0 {
                 return Err(not_open(conn, run)?);
             }
+            waits::ended(conn, run, status.as_str(), now, wakes)?;
         }
         Entry::StepStarted {
             path,
@@ -713,6 +775,29 @@ fn apply(conn: &Connection, run: &str, entry: &Entry, now: Millis) -> Result<()>
                 )));
             }
         }
+        Entry::OpenWait(wait) => {
+            touch_run(conn, run, now)?;
+            waits::open(conn, run, wait, now, wakes)?;
+        }
+        Entry::Emit {
+            id,
+            path,
+            topic,
+            payload,
+        } => {
+            touch_run(conn, run, now)?;
+            if waits::insert_event(conn, id, topic, payload, Some((run, path)), now)? {
+                wakes.push(super::Wake::Events);
+            }
+        }
+        Entry::SetContext {
+            workflow,
+            key,
+            value,
+        } => {
+            touch_run(conn, run, now)?;
+            waits::set_context(conn, workflow, key, value.as_deref(), now)?;
+        }
     }
     Ok(())
 }
@@ -758,6 +843,139 @@ fn load_deployment(conn: &Connection, id: &str) -> Result<Option<Deployment>> {
         created_at,
         program: Arc::new(program),
     }))
+}
+
+/// A run for `start_run` to store, prepared on the caller's thread rather than
+/// on the writer thread, which every write waits for (see `Entry`): its JSON as
+/// text (the trees are dropped here, not on the writer's thread) and its ids (the
+/// run id goes unused when the key finds a run). `fire_schedule` inserts one too,
+/// inside the job that records the fire.
+struct PendingRun {
+    run_id: String,
+    delivery_id: Option<String>,
+    input: String,
+    webhook: Option<String>,
+    deployment: DeploymentId,
+    workflow: String,
+    idempotency_key: Option<String>,
+    trigger: String,
+    delivery: Option<Delivery>,
+    replay_of: Option<String>,
+}
+
+impl PendingRun {
+    fn new(run: NewRun, ids: &dyn IdGen) -> PendingRun {
+        PendingRun {
+            run_id: ids.new_id(),
+            delivery_id: run.delivery.as_ref().map(|_| ids.new_id()),
+            input: to_json_text(&run.input),
+            webhook: run.webhook.as_ref().map(to_json_text),
+            deployment: run.deployment,
+            workflow: run.workflow,
+            idempotency_key: run.idempotency_key,
+            trigger: run.trigger,
+            delivery: run.delivery,
+            replay_of: run.replay_of,
+        }
+    }
+
+    /// Stores the run as pending, or finds the run its provider delivery id or
+    /// idempotency key already started, and records its delivery; inside the
+    /// writer's transaction, at `now`.
+    fn insert(&self, conn: &Connection, now: Millis) -> Result<Started> {
+        let PendingRun {
+            run_id,
+            delivery_id,
+            input,
+            webhook,
+            deployment,
+            workflow,
+            idempotency_key,
+            trigger,
+            delivery,
+            replay_of,
+        } = self;
+        let defined = query_row(
+            conn,
+            "SELECT 1 FROM deployment_workflows WHERE deployment = ?1 AND workflow = ?2",
+            params![deployment, workflow],
+            |_| Ok(()),
+        )
+        .optional()?;
+        if defined.is_none() {
+            return Err(Error::NotFound {
+                kind: "workflow",
+                id: format!("{} (deployment {})", workflow, deployment),
+            });
+        }
+        // A provider's redelivery first, then the idempotency key.
+        let redelivered = match delivery.as_ref().and_then(|d| d.delivery_id.as_deref()) {
+            Some(provider_id) => deliveries::run_of_delivery(conn, workflow, provider_id)?,
+            None => None,
+        };
+        let existing: Option<String> = match &idempotency_key {
+            _ if redelivered.is_some() => redelivered,
+            Some(key) => query_row(
+                conn,
+                "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
+                params![workflow, key],
+                |row| row.get(0),
+            )
+            .optional()?,
+            None => None,
+        };
+        let started = match existing {
+            Some(id) => Started {
+                run: id,
+                created: false,
+                delivery: delivery_id.clone(),
+            },
+            None => {
+                let id = run_id.clone();
+                execute(
+                    conn,
+                    "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
+                                       idempotency_key, created_at, updated_at, webhook,
+                                       replay_of)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+                    params![
+                        id,
+                        deployment,
+                        workflow,
+                        trigger,
+                        input,
+                        idempotency_key,
+                        now,
+                        webhook,
+                        replay_of
+                    ],
+                )?;
+                Started {
+                    run: id,
+                    created: true,
+                    delivery: delivery_id.clone(),
+                }
+            }
+        };
+        if let (Some(delivery), Some(id)) = (&delivery, &delivery_id) {
+            deliveries::insert_accepted(
+                conn,
+                &deliveries::Accepted {
+                    id,
+                    now,
+                    method: &delivery.method,
+                    path: &delivery.path,
+                    workflow,
+                    status: delivery.status,
+                    delivery_id: delivery.delivery_id.as_deref(),
+                    idempotency_key: idempotency_key.as_deref(),
+                    run: &started.run,
+                    created: started.created,
+                },
+            )?;
+        }
+        Ok(started)
+    }
 }
 
 impl Store for SqliteStore {
@@ -917,106 +1135,9 @@ impl Store for SqliteStore {
     }
 
     fn start_run(&self, run: NewRun) -> BoxFuture<'_, Result<Started>> {
-        let (clock, ids) = (self.clock(), self.ids());
-        // Prepared here rather than on the writer thread, which every write waits
-        // for (see `Entry`); a run id goes unused when the key finds a run.
-        let input = to_json_text(&run.input);
-        let webhook = run.webhook.as_ref().map(to_json_text);
-        let run_id = ids.new_id();
-        let delivery_id = run.delivery.as_ref().map(|_| ids.new_id());
-        // The JSON trees are dropped on this thread, not the writer's.
-        let NewRun {
-            deployment,
-            workflow,
-            idempotency_key,
-            trigger,
-            delivery,
-            replay_of,
-            ..
-        } = run;
-        self.write(move |conn| {
-            let now = clock.now_ms();
-            let defined = query_row(
-                conn,
-                "SELECT 1 FROM deployment_workflows WHERE deployment = ?1 AND workflow = ?2",
-                params![deployment, workflow],
-                |_| Ok(()),
-            )
-            .optional()?;
-            if defined.is_none() {
-                return Err(Error::NotFound {
-                    kind: "workflow",
-                    id: format!("{} (deployment {})", workflow, deployment),
-                });
-            }
-            // A provider's redelivery first, then the idempotency key.
-            let redelivered = match delivery.as_ref().and_then(|d| d.delivery_id.as_deref()) {
-                Some(provider_id) => deliveries::run_of_delivery(conn, &workflow, provider_id)?,
-                None => None,
-            };
-            let existing: Option<String> = match &idempotency_key {
-                _ if redelivered.is_some() => redelivered,
-                Some(key) => query_row(
-                    conn,
-                    "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2",
-                    params![workflow, key],
-                    |row| row.get(0),
-                )
-                .optional()?,
-                None => None,
-            };
-            let started = match existing {
-                Some(id) => Started {
-                    run: id,
-                    created: false,
-                    delivery: delivery_id.clone(),
-                },
-                None => {
-                    let id = run_id.clone();
-                    execute(
-                        conn,
-                        "INSERT INTO runs (id, deployment, workflow, status, trigger, input,
-                                           idempotency_key, created_at, updated_at, webhook,
-                                           replay_of)
-                         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
-                        params![
-                            id,
-                            deployment,
-                            workflow,
-                            trigger,
-                            input,
-                            idempotency_key,
-                            now,
-                            webhook,
-                            replay_of
-                        ],
-                    )?;
-                    Started {
-                        run: id,
-                        created: true,
-                        delivery: delivery_id.clone(),
-                    }
-                }
-            };
-            if let (Some(delivery), Some(id)) = (&delivery, &delivery_id) {
-                deliveries::insert_accepted(
-                    conn,
-                    &deliveries::Accepted {
-                        id,
-                        now,
-                        method: &delivery.method,
-                        path: &delivery.path,
-                        workflow: &workflow,
-                        status: delivery.status,
-                        delivery_id: delivery.delivery_id.as_deref(),
-                        idempotency_key: idempotency_key.as_deref(),
-                        run: &started.run,
-                        created: started.created,
-                    },
-                )?;
-            }
-            Ok(started)
-        })
+        let clock = self.clock();
+        let pending = PendingRun::new(run, &*self.ids());
+        self.write(move |conn| pending.insert(conn, clock.now_ms()))
     }
 
     fn set_run_status(&self, run: &str, status: RunStatus) -> BoxFuture<'_, Result<()>> {
@@ -1080,7 +1201,12 @@ impl Store for SqliteStore {
             let steps = statement
                 .query_map([&run], step_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(RunDetail { run: found, steps }))
+            let waits = SqliteStore::waits_of(snapshot.0, &run)?;
+            Ok(Some(RunDetail {
+                run: found,
+                steps,
+                waits,
+            }))
         })
     }
 
@@ -1189,6 +1315,7 @@ impl Store for SqliteStore {
     fn journal(&self, run: &str, writes: Vec<Write>) -> BoxFuture<'_, Result<()>> {
         let terminal = writes.iter().find_map(|write| match write {
             Write::Status(status) if status.is_terminal() => Some(*status),
+            Write::Finish(RunOutcome::Waiting) => Some(RunStatus::Waiting),
             _ => None,
         });
         if let Some(status) = terminal {
@@ -1201,14 +1328,114 @@ impl Store for SqliteStore {
         }
         let run = run.to_owned();
         let clock = self.clock();
-        let entries: Vec<Entry> = writes.into_iter().map(Entry::of).collect();
-        self.write(move |conn| {
+        let entries = self.entries(writes);
+        self.write_waking(move |conn, wakes| {
             let now = clock.now_ms();
             for entry in &entries {
-                apply(conn, &run, entry, now)?;
+                apply(conn, &run, entry, now, wakes)?;
             }
             Ok(())
         })
+    }
+
+    fn wakes(&self) -> &super::Wakes {
+        self.wakes_queue()
+    }
+
+    fn park(
+        &self,
+        run: &str,
+        writes: Vec<Write>,
+        awaiting: Vec<String>,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let entries = self.entries(writes);
+        self.park_run(run, entries, awaiting)
+    }
+
+    fn resolve_wait(
+        &self,
+        run: &str,
+        path: &str,
+        result: serde_json::Value,
+    ) -> BoxFuture<'_, Result<super::Resolution>> {
+        self.resolve_wait_at(run, path, result)
+    }
+
+    fn wait_by_token(&self, token: &str) -> BoxFuture<'_, Result<Option<super::Wait>>> {
+        self.wait_with_token(token)
+    }
+
+    fn open_waits(
+        &self,
+        kind: super::WaitKind,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<super::Wait>>> {
+        self.waits_open(kind, limit)
+    }
+
+    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<Millis>>> {
+        self.first_deadline()
+    }
+
+    fn fire_due(&self, now: Millis, limit: u32) -> BoxFuture<'_, Result<usize>> {
+        self.fire_due_waits(now, limit)
+    }
+
+    fn store_event(
+        &self,
+        topic: &str,
+        payload: serde_json::Value,
+    ) -> BoxFuture<'_, Result<super::StoredEvent>> {
+        self.insert_outside_event(topic, payload)
+    }
+
+    fn undelivered_events(&self, limit: u32) -> BoxFuture<'_, Result<Vec<super::StoredEvent>>> {
+        self.events_undelivered(limit)
+    }
+
+    fn mark_delivered(&self, seq: i64) -> BoxFuture<'_, Result<()>> {
+        self.event_delivered(seq)
+    }
+
+    fn key_paths(&self, topic: &str) -> BoxFuture<'_, Result<Vec<String>>> {
+        self.topic_key_paths(topic)
+    }
+
+    fn matching_waits(
+        &self,
+        topic: &str,
+        keys: Vec<String>,
+        at: Millis,
+    ) -> BoxFuture<'_, Result<Vec<super::Wait>>> {
+        self.waits_matching(topic, keys, at)
+    }
+
+    fn recent_events(
+        &self,
+        topic: &str,
+        since: Millis,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<super::StoredEvent>>> {
+        self.events_since(topic, since, limit)
+    }
+
+    fn get_context(
+        &self,
+        workflow: &str,
+    ) -> BoxFuture<'_, Result<std::collections::BTreeMap<String, serde_json::Value>>> {
+        self.context_of(workflow)
+    }
+
+    fn patch_context(
+        &self,
+        workflow: &str,
+        entries: Vec<(String, Option<serde_json::Value>)>,
+    ) -> BoxFuture<'_, Result<()>> {
+        self.context_patch(workflow, entries)
+    }
+
+    fn set_paused(&self, run: &str, paused: bool) -> BoxFuture<'_, Result<()>> {
+        self.pause(run, paused)
     }
 
     fn record_delivery(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<String>> {
@@ -1288,6 +1515,18 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             Ok(execute(conn, "DELETE FROM secrets WHERE name = ?1", [&name])? > 0)
         })
+    }
+
+    fn fire_schedule(
+        &self,
+        new: NewRun,
+        fire_at: Millis,
+    ) -> BoxFuture<'_, Result<Option<Started>>> {
+        self.insert_fire(new, fire_at)
+    }
+
+    fn last_fire(&self, workflow: &str) -> BoxFuture<'_, Result<Option<Millis>>> {
+        self.select_last_fire(workflow)
     }
 }
 

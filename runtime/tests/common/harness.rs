@@ -27,6 +27,8 @@ pub struct Harness {
     pub handle: Handle,
     pub http: reqwest::Client,
     _stop: oneshot::Sender<()>,
+    /// The server's task, awaited by [`Harness::shut_down`].
+    task: Option<tokio::task::JoinHandle<Result<(), server::Error>>>,
 }
 
 type ClientTweak = Box<dyn FnOnce(ClientBuilder) -> ClientBuilder>;
@@ -42,6 +44,8 @@ pub struct HarnessBuilder {
     client: Option<ClientTweak>,
     admin_token: Option<String>,
     options: Option<OptionsTweak>,
+    /// The directory of a stopped harness whose database is reopened.
+    reuse: Option<tempfile::TempDir>,
 }
 
 impl Harness {
@@ -57,7 +61,26 @@ impl Harness {
             client: None,
             admin_token: None,
             options: None,
+            reuse: None,
         }
+    }
+
+    /// Stops the server (its dispatcher included) and waits until it has
+    /// stopped; the directory of its database, for a harness built with
+    /// [`HarnessBuilder::reuse`] (a restart). Runs this harness's engine is
+    /// still interpreting are not stopped: restart when they are parked.
+    pub async fn shut_down(self) -> tempfile::TempDir {
+        let Harness {
+            dir,
+            _stop: stop,
+            task,
+            ..
+        } = self;
+        drop(stop);
+        if let Some(task) = task {
+            task.await.unwrap().unwrap();
+        }
+        dir
     }
 
     /// `http://127.0.0.1:PORT/path` on the server.
@@ -176,8 +199,20 @@ impl HarnessBuilder {
         self
     }
 
+    /// Opens the database in `dir` (a stopped harness's, from
+    /// [`Harness::shut_down`]) instead of a new one: a restart. Use
+    /// [`HarnessBuilder::random_ids`] with it (sequential ids would start again
+    /// at 1), and no [`HarnessBuilder::program`] unless a new deployment is meant.
+    pub fn reuse(mut self, dir: tempfile::TempDir) -> HarnessBuilder {
+        self.reuse = Some(dir);
+        self
+    }
+
     pub async fn build(self) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = match self.reuse {
+            Some(dir) => dir,
+            None => tempfile::tempdir().unwrap(),
+        };
         let clock = self.clock;
         let mut options = StoreOptions::new(dir.path().join("flowc.db"));
         options.clock = Arc::clone(&clock);
@@ -222,7 +257,7 @@ impl HarnessBuilder {
         let server = options.bind().await.unwrap();
         let handle = server.handle();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
+        let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         Harness {
@@ -232,6 +267,7 @@ impl HarnessBuilder {
             handle,
             http: reqwest::Client::new(),
             _stop: stop,
+            task: Some(task),
         }
     }
 }

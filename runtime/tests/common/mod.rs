@@ -80,6 +80,31 @@ pub struct Server {
     requests: Arc<Mutex<Vec<Recorded>>>,
     /// Connections accepted, to prove a refused request never connected.
     pub connections: Arc<AtomicUsize>,
+    /// Requests read and not yet answered, and the most there ever were.
+    pub in_flight: Arc<InFlight>,
+}
+
+/// How many requests a [`Server`] holds at once (read, not yet answered).
+#[derive(Debug, Default)]
+pub struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl InFlight {
+    /// The most requests held at once so far.
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+
+    fn enter(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Server {
@@ -90,10 +115,12 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let connections = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(InFlight::default());
         let handler: Handler = Arc::new(handler);
         {
             let requests = Arc::clone(&requests);
             let connections = Arc::clone(&connections);
+            let in_flight = Arc::clone(&in_flight);
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     connections.fetch_add(1, Ordering::SeqCst);
@@ -101,6 +128,7 @@ impl Server {
                         stream,
                         Arc::clone(&requests),
                         Arc::clone(&handler),
+                        Arc::clone(&in_flight),
                     ));
                 }
             });
@@ -109,6 +137,7 @@ impl Server {
             addr,
             requests,
             connections,
+            in_flight,
         }
     }
 
@@ -144,6 +173,7 @@ async fn serve_one(
     mut stream: tokio::net::TcpStream,
     requests: Arc<Mutex<Vec<Recorded>>>,
     handler: Handler,
+    in_flight: Arc<InFlight>,
 ) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -186,6 +216,7 @@ async fn serve_one(
         headers,
         body,
     };
+    in_flight.enter();
     let reply = {
         let mut all = requests.lock().unwrap();
         let earlier = all.iter().filter(|r| r.path() == recorded.path()).count();
@@ -206,6 +237,7 @@ async fn serve_one(
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(&reply.body);
+    in_flight.leave();
     let _ = stream.write_all(&bytes).await;
     let _ = stream.shutdown().await;
 }

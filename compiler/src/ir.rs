@@ -682,6 +682,10 @@ pub enum StepAction {
         /// The equality of `filter` that indexes the wait, when it has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<CorrelationKey>,
+        /// `lookback: d`: an event emitted up to `d` before the run starts
+        /// waiting still counts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lookback: Option<Expr>,
     },
     /// `await webhook METHOD "path" as x: body where filter`: the body of the
     /// first request to the path whose `filter` holds with the body in `binding`.
@@ -696,6 +700,10 @@ pub enum StepAction {
         /// The equality of `filter` that indexes the wait, when it has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<CorrelationKey>,
+        /// `lookback: d`: a request received up to `d` before the run starts
+        /// waiting still counts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lookback: Option<Expr>,
     },
 }
 

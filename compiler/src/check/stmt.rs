@@ -449,6 +449,7 @@ impl Checker<'_> {
                 let handle = Ty::record(vec![
                     field("approve_url", Ty::String, false),
                     field("reject_url", Ty::String, false),
+                    field("review_url", Ty::String, false),
                 ]);
                 let slot = self.bind(
                     &name.name,
@@ -814,14 +815,15 @@ impl Checker<'_> {
                 let filter = self.check(filter, &Ty::Bool, "in a condition");
                 self.pop_scope();
                 let key = self.correlation_key(&filter, slot, &binding.name, reported);
-                let (timeout, _) = self.await_options(options, false);
+                let options = self.await_options(options, false);
                 (
                     Some(ir::StepAction::AwaitEvent {
                         event: event.name.clone(),
                         binding: slot,
                         filter,
-                        timeout,
+                        timeout: options.timeout,
                         key,
+                        lookback: options.lookback,
                     }),
                     ty,
                     false,
@@ -850,7 +852,7 @@ impl Checker<'_> {
                 let filter = self.check(filter, &Ty::Bool, "in a condition");
                 self.pop_scope();
                 let key = self.correlation_key(&filter, slot, &binding.name, reported);
-                let (timeout, verify) = self.await_options(options, true);
+                let options = self.await_options(options, true);
                 (
                     Some(ir::StepAction::AwaitWebhook {
                         method: method.name.clone(),
@@ -858,9 +860,10 @@ impl Checker<'_> {
                         binding: slot,
                         body: body.clone(),
                         filter,
-                        timeout,
-                        verify,
+                        timeout: options.timeout,
+                        verify: options.verify,
                         key,
+                        lookback: options.lookback,
                     }),
                     body,
                     false,
@@ -904,22 +907,22 @@ impl Checker<'_> {
             .unwrap_or(Ty::Json)
     }
 
-    fn await_options(
-        &mut self,
-        options: &[ast::Arg],
-        webhook: bool,
-    ) -> (Option<ir::Expr>, Option<ir::Expr>) {
+    fn await_options(&mut self, options: &[ast::Arg], webhook: bool) -> AwaitOptions {
         let known: &[&str] = if webhook {
-            &["timeout", "verify"]
+            &["timeout", "lookback", "verify"]
         } else {
-            &["timeout"]
+            &["timeout", "lookback"]
         };
         let mut timeout = None;
         let mut verify = None;
+        let mut lookback = None;
         for option in options {
             match option.name.as_ref().map(|name| name.name.as_str()) {
                 Some("timeout") => {
                     timeout = Some(self.check(&option.value, &Ty::Duration, "in a timeout"))
+                }
+                Some("lookback") => {
+                    lookback = Some(self.check(&option.value, &Ty::Duration, "in a lookback"))
                 }
                 Some("verify") if webhook => verify = Some(self.verify_form(&option.value)),
                 Some(name) => {
@@ -940,7 +943,11 @@ impl Checker<'_> {
                 )),
             }
         }
-        (timeout, verify)
+        AwaitOptions {
+            timeout,
+            verify,
+            lookback,
+        }
     }
 
     pub(super) fn check_http(&mut self, call: &ast::HttpCall) -> (ir::HttpRequest, Ty) {
@@ -1075,4 +1082,11 @@ impl Checker<'_> {
 
 fn ends_run(kind: &ast::StmtKind) -> bool {
     matches!(kind, ast::StmtKind::Return(_) | ast::StmtKind::Fail(_))
+}
+
+/// The options of a correlated `await`, checked.
+struct AwaitOptions {
+    timeout: Option<ir::Expr>,
+    verify: Option<ir::Expr>,
+    lookback: Option<ir::Expr>,
 }

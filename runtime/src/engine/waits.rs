@@ -21,11 +21,14 @@ use super::{Engine, Error, Interp, RunError, Stop};
 use crate::store::{self as stores, NewRun, NewWait, Resolution, StepOutcome, StepStatus, Wait,
     WaitKind, WaitStatus, Write};
 use flowc_compiler::eval;
-use flowc_compiler::ir::{Expr, HandleKind, Slot, StepAction};
+use flowc_compiler::ir::{self, Expr, HandleKind, Slot, StepAction};
 use flowc_compiler::ty::Ty;
 use flowc_compiler::value::{Mismatch, Value};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
+
+/// The most messages a lookback window is searched through.
+const LOOKBACK_LIMIT: u32 = 1000;
 
 /// The SHA-256 (hex) of a handle token: what the store keeps and looks up.
 pub fn hash_token(token: &str) -> String {
@@ -163,10 +166,12 @@ impl Engine {
             .get_run(run_id)
             .await?
             .ok_or_else(|| HandleError::Engine(Error::RunNotFound(run_id.to_string())))?;
+        let now = self.clock().now_ms();
         let wait = detail
             .waits
             .iter()
             .filter(|wait| wait.kind == WaitKind::Approval && wait.status == WaitStatus::Open)
+            .filter(|wait| wait.deadline.is_none_or(|deadline| now < deadline))
             .min_by_key(|wait| wait.created_at)
             .ok_or(HandleError::Unknown)?;
         self.settle(wait, approval_result(&decision)).await?;
@@ -427,12 +432,12 @@ impl<'e> Interp<'e> {
             }),
             _ => None,
         };
+        let deadline = self.deadline_of(timeout).await?;
         if let Some(step) = self.journal.get(&path)
             && step.status == StepStatus::Succeeded
         {
             return Ok(Value::from_json(&step.output.clone().unwrap_or_default()));
         }
-        let deadline = self.deadline_of(timeout).await?;
         let token = new_token()?;
         let base = self.engine.public_url();
         let (kind, handle, detail) = match ty {
@@ -517,36 +522,47 @@ impl<'e> Interp<'e> {
         action: &'e StepAction,
         ty: &Ty,
     ) -> Result<Value, Stop> {
-        let (topic, binding, filter, timeout, key) = match action {
+        let (topic, binding, filter, timeout, key, lookback, message_type) = match action {
             StepAction::AwaitEvent {
                 event,
                 binding,
                 filter,
                 timeout,
                 key,
-            } => (format!("event:{event}"), *binding, filter, timeout, key),
+                lookback,
+            } => {
+                let declared = self
+                    .program
+                    .events
+                    .iter()
+                    .find(|declared| declared.name == *event)
+                    .map(|declared| declared.ty.clone());
+                let topic = format!("event:{event}");
+                (topic, *binding, filter, timeout, key, lookback, declared)
+            }
             StepAction::AwaitWebhook {
                 method,
                 path: hook,
                 binding,
+                body,
                 filter,
                 timeout,
                 key,
+                lookback,
                 ..
-            } => (format!("webhook:{method} {hook}"), *binding, filter, timeout, key),
+            } => {
+                let topic = format!("webhook:{method} {hook}");
+                let body = Some(body.clone());
+                (topic, *binding, filter, timeout, key, lookback, body)
+            }
             _ => return Err(Stop::Fault(RunError::unsupported("this await"))),
         };
-        let attempt = match self.finished(path, ty)? {
-            Ok(value) => return Ok(value),
-            Err(attempt) => attempt,
-        };
-        if self.waits.contains_key(path) {
-            return self.consume(path, attempt, path, json!({ "topic": topic }), ty);
-        }
-        // What the predicate needs of this run is fixed now: the key's value and
-        // the residual predicate, which sees only the message.
-        // A key value with no text (NaN) can equal nothing: the wait is then
-        // tested against every message of its topic instead.
+        // Everything this step evaluates is evaluated on every interpretation,
+        // replays included, so `now()` and `uuid()` draws stay in step (see the
+        // module docs of `engine`). What the predicate needs of this run is fixed
+        // here: the key's value and the residual predicate, which sees only the
+        // message. A key value with no text (NaN) can equal nothing: the wait is
+        // then tested against every message of its topic instead.
         let key_value = match key {
             Some(key) => {
                 let value = self.eval(&key.value).await?;
@@ -554,16 +570,6 @@ impl<'e> Interp<'e> {
                     .map(|text| stores::key_value(&key.path, &text))
             }
             None => None,
-        };
-        let message_type = match action {
-            StepAction::AwaitEvent { event, .. } => self
-                .program
-                .events
-                .iter()
-                .find(|declared| declared.name == *event)
-                .map(|declared| declared.ty.clone()),
-            StepAction::AwaitWebhook { body, .. } => Some(body.clone()),
-            _ => None,
         };
         let residual = eval::residual(
             filter,
@@ -575,6 +581,38 @@ impl<'e> Interp<'e> {
         self.flush();
         let residual = residual.map_err(|error| Stop::Fault(RunError::expression(&error)))?;
         let deadline = self.deadline_of(timeout.as_ref()).await?;
+        let lookback = match lookback {
+            Some(lookback) => millis(&self.eval(lookback).await?).unwrap_or(0).max(0),
+            None => 0,
+        };
+        let attempt = match self.finished(path, ty)? {
+            Ok(value) => return Ok(value),
+            Err(attempt) => attempt,
+        };
+        let input = json!({ "topic": topic });
+        if self.waits.contains_key(path) {
+            return self.consume(path, attempt, path, input, ty);
+        }
+        if lookback > 0
+            && let Some(payload) = self
+                .recent_match(&topic, lookback, key_value.as_deref(), key, &residual, binding, message_type.as_ref())
+                .await?
+        {
+            // A message from the lookback window: the step ends at once.
+            let attempt = attempt.max(0) + 1;
+            self.queued.push(Write::StepStarted {
+                path: path.to_string(),
+                attempt,
+                input: Some(input),
+            });
+            let value = self.read_back(path, &payload, ty);
+            self.queued.push(Write::StepFinished {
+                path: path.to_string(),
+                attempt,
+                outcome: StepOutcome::Succeeded(payload),
+            });
+            return value;
+        }
         let kind = match action {
             StepAction::AwaitEvent { .. } => WaitKind::Event,
             _ => WaitKind::Webhook,
@@ -594,11 +632,57 @@ impl<'e> Interp<'e> {
             self.queued.push(Write::StepStarted {
                 path: path.to_string(),
                 attempt: 1,
-                input: Some(json!({ "topic": topic })),
+                input: Some(input),
             });
         }
         self.queued.push(Write::OpenWait(wait));
         Err(Stop::Park(vec![path.to_string()]))
+    }
+
+    /// The oldest message on `topic` within the last `lookback` ms that has the
+    /// key and satisfies the residual predicate.
+    #[allow(clippy::too_many_arguments)]
+    async fn recent_match(
+        &self,
+        topic: &str,
+        lookback: i64,
+        key_value: Option<&str>,
+        key: &Option<ir::CorrelationKey>,
+        residual: &Expr,
+        binding: Slot,
+        message_type: Option<&Ty>,
+    ) -> Result<Option<Json>, Stop> {
+        let since = self.engine.clock.now_ms().saturating_sub(lookback);
+        let recent = self
+            .engine
+            .store
+            .recent_events(topic, since, LOOKBACK_LIMIT)
+            .await?;
+        let ctx = Matching {
+            program: self.program,
+            now: self.engine.clock.now_ms(),
+        };
+        for event in recent {
+            if let (Some(expected), Some(key)) = (key_value, key) {
+                let found = stores::key_at(&event.payload, &key.path)
+                    .and_then(|json| flowc_compiler::correlate::key_text(&Value::from_json(json)))
+                    .map(|text| stores::key_value(&key.path, &text));
+                if found.as_deref() != Some(expected) {
+                    continue;
+                }
+            }
+            let message = match message_type {
+                Some(ty) => match Value::from_json_typed(&event.payload, ty, &self.program.types) {
+                    Ok(value) => value,
+                    Err(_) => continue,
+                },
+                None => Value::from_json(&event.payload),
+            };
+            if predicate_holds(residual, binding, self.frame.len(), message, &ctx, &self.engine.limits) {
+                return Ok(Some(event.payload));
+            }
+        }
+        Ok(None)
     }
 
     /// `call wf(input)`: a child run on this run's deployment, started once

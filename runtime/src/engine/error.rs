@@ -11,7 +11,7 @@
 //!
 //! | code | meaning | catchable |
 //! | --- | --- | --- |
-//! | R0201 | a statement or step kind the runtime does not run yet (waits, callbacks, approvals, events, `for`, `parallel`, `call`, `set`, `emit`) | no |
+//! | R0201 | IR this build cannot interpret (a step kind it does not know) | no |
 //! | R0202 | the run cannot start: its workflow is not in its deployment, or its input does not have the workflow's parameter type | no |
 //! | R0203 | a `fail` statement | yes |
 //! | R0204 | a journaled value cannot be read back with the type the program expects | no |

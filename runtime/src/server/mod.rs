@@ -3,8 +3,9 @@
 //!
 //! [`Options`] → [`Options::bind`] → [`Server::run`]`(shutdown)`, with a cheap
 //! [`Handle`] for the rest of the process (the address, the routes, reloading them
-//! after a deploy). At start, `run` hands every run the store still has as
-//! non-terminal (`runs_to_resume`) to the engine, then serves until `shutdown`
+//! after a deploy). At start, `run` starts the server's [`Dispatcher`], which
+//! resumes every run a previous process left pending or running, wakes parked
+//! runs, delivers events and fires schedules, then serves until `shutdown`
 //! resolves and the requests in flight are answered. Runs still executing then
 //! are left as they are in the store and resumed by the next start.
 //!

@@ -10,6 +10,10 @@
 //! lexing alone, and prints each phase as a ratio to them. `flowc-bench check
 //! [DIR]` checks that the project analyzes without an error, then times whole-program
 //! analysis the same way (see `check`), and the `flowc` binary over DIR.
+//! `flowc-bench runtime` measures the runtime beside its peers (see `runtime`);
+//! `flowc-bench parked` the memory of 100,000 parked runs in `flowc serve`, how
+//! fast they wake at one instant and how fast events find their awaiting runs (see
+//! `parked`).
 //!
 //! A benchmark reads the wall clock by definition; this binary is the one place
 //! outside the runtime's `Clock` that may.
@@ -19,6 +23,7 @@
 mod check;
 mod generate;
 mod memory;
+mod parked;
 mod runtime;
 
 use anyhow::{Context as _, Result, bail};
@@ -97,6 +102,32 @@ enum Command {
     /// Measure the runtime (checkpointed steps/s, webhook ingestion, latency,
     /// memory) side by side with its peers; prints a table with ratios.
     Runtime(RuntimeArgs),
+    /// Measure 100,000 parked runs in `flowc serve`: resident memory, the wake
+    /// rate of one `wait until` instant, and events matched to `await event`s.
+    Parked(ParkedArgs),
+}
+
+#[derive(clap::Args)]
+struct ParkedArgs {
+    /// The `flowc` binary to serve with [default: `flowc` next to this binary].
+    #[arg(long)]
+    flowc: Option<PathBuf>,
+    /// Runs per phase.
+    #[arg(long, default_value_t = 100_000)]
+    runs: usize,
+    /// Requests in flight at once while posting webhooks and events.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds from the first webhook to the timers' wake-up instant [default:
+    /// runs / 5,000 + 20].
+    #[arg(long)]
+    park_seconds: Option<f64>,
+    /// Only these phases (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<parked::Phase>,
+    /// Also write every figure as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -190,6 +221,14 @@ fn main() -> ExitCode {
             latency_steps: args.latency_steps,
             connections: args.connections,
             seconds: args.seconds,
+            json: args.json,
+        }),
+        Command::Parked(args) => parked::run(parked::Options {
+            flowc: args.flowc,
+            runs: args.runs,
+            concurrency: args.concurrency,
+            park_seconds: args.park_seconds,
+            only: args.only,
             json: args.json,
         }),
     };

@@ -28,7 +28,7 @@ mod downstream;
 mod flows;
 mod library;
 mod peers;
-mod process;
+pub(crate) mod process;
 mod serve;
 mod wrk;
 

@@ -722,6 +722,16 @@ fn render_detail(detail: &Json, now: i64) -> String {
         _ => {}
     }
 
+    for wait in detail
+        .get("waits")
+        .and_then(Json::as_array)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter(|wait| text(wait, "status") == "open" && text(wait, "kind") != "deadline")
+    {
+        field(&mut out, "waiting", describe_wait(wait, now));
+    }
+
     let steps: &[Json] = detail
         .get("steps")
         .and_then(Json::as_array)
@@ -737,6 +747,43 @@ fn render_detail(detail: &Json, now: i64) -> String {
         render_step(&mut out, index + 1, step);
     }
     out
+}
+
+/// What an open wait waits for, in a few words: `timer nap until …`, `approval
+/// review: "Refund r-1 …" (expires in 23h)`, `event paid`, `child run 01J…`.
+fn describe_wait(wait: &Json, now: i64) -> String {
+    let path = text(wait, "path");
+    let kind = text(wait, "kind");
+    let detail = wait.get("detail").unwrap_or(&Json::Null);
+    let mut line = match kind.as_str() {
+        "timer" => {
+            let until = number(wait, "deadline").map_or_else(|| "-".to_owned(), present::instant);
+            return format!("timer {path} until {until}");
+        }
+        "approval" => match detail.get("message").and_then(Json::as_str) {
+            Some(message) => format!("approval {path}: {message:?}"),
+            None => format!("approval {path}"),
+        },
+        "child" => format!(
+            "child run {} ({path})",
+            detail.get("run").and_then(Json::as_str).unwrap_or("?")
+        ),
+        "event" | "webhook" => format!(
+            "{} ({path})",
+            wait.get("topic")
+                .and_then(Json::as_str)
+                .unwrap_or(kind.as_str())
+                .replacen(':', " ", 1)
+        ),
+        _ => format!("{kind} {path}"),
+    };
+    if let Some(deadline) = number(wait, "deadline") {
+        line.push_str(&format!(
+            " (times out in {})",
+            present::duration((deadline - now).max(0))
+        ));
+    }
+    line
 }
 
 fn render_step(out: &mut String, number_: usize, step: &Json) {
@@ -799,6 +846,31 @@ mod tests {
             "R0104: the server answered 500 (step `charge`, HTTP 500)"
         );
         assert_eq!(error_line(&json!("odd")), "\"odd\"");
+    }
+
+    #[test]
+    fn a_waiting_run_says_what_it_waits_for() {
+        let detail = json!({
+            "run": {"id": "r1", "deployment": "d1", "workflow": "refund", "status": "waiting",
+                    "trigger": "webhook", "input": {}, "created_at": 1000, "updated_at": 1000},
+            "steps": [],
+            "waits": [
+                {"path": "nap", "kind": "timer", "status": "resolved", "deadline": 2000},
+                {"path": "review", "kind": "approval", "status": "open", "deadline": 3_601_000,
+                 "detail": {"message": "Refund r-1"}},
+                {"path": "paid", "kind": "event", "status": "open", "topic": "event:paid",
+                 "deadline": null},
+                {"path": "#deadline", "kind": "deadline", "status": "open", "deadline": 9_000_000}
+            ]
+        });
+        let plain = strip(&render_detail(&detail, 1000));
+        assert!(
+            plain.contains("waiting     approval review: \"Refund r-1\" (times out in 1h 00m)"),
+            "{plain}"
+        );
+        assert!(plain.contains("waiting     event paid (paid)"), "{plain}");
+        assert!(!plain.contains("nap"), "a resolved wait is not shown: {plain}");
+        assert!(!plain.contains("#deadline"), "{plain}");
     }
 
     #[test]

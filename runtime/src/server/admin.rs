@@ -1273,11 +1273,61 @@ impl From<store::Step> for StepJson {
     }
 }
 
-/// `GET /runs/{id}`: the run and its journal, steps in the order they started.
+/// `GET /runs/{id}`: the run and its journal, steps in the order they started,
+/// and what it waits or waited for.
 #[derive(Serialize, ToSchema)]
 struct RunDetail {
     run: RunJson,
     steps: Vec<StepJson>,
+    waits: Vec<WaitJson>,
+}
+
+/// One thing a run waits or waited for (never a handle's token).
+#[derive(Serialize, ToSchema)]
+struct WaitJson {
+    /// The step or handle path it belongs to (`#deadline` for the run's own
+    /// `timeout`).
+    path: String,
+    /// `timer`, `callback`, `approval`, `event`, `webhook`, `child` or `deadline`.
+    kind: String,
+    /// `open`, `resolved`, `timed_out` or `cancelled`.
+    status: String,
+    /// When a timer is due or the wait times out (ms since the Unix epoch).
+    deadline: Option<i64>,
+    /// What a correlated wait listens to: `event:NAME` or `webhook:METHOD /path`.
+    topic: Option<String>,
+    /// An approval's message, a child's run id, a callback's type.
+    detail: Json,
+    /// `{"ok": value}` or `{"error": {...}}` once resolved or timed out.
+    result: Json,
+    created_at: i64,
+    resolved_at: Option<i64>,
+}
+
+impl From<store::Wait> for WaitJson {
+    fn from(wait: store::Wait) -> WaitJson {
+        // The stored predicate and binding are the engine's, not the reader's.
+        let detail = match wait.detail {
+            Some(Json::Object(mut map)) => {
+                for internal in ["binding", "frame", "deployment"] {
+                    map.remove(internal);
+                }
+                Json::Object(map)
+            }
+            other => other.unwrap_or(Json::Null),
+        };
+        WaitJson {
+            path: wait.path,
+            kind: wait.kind.as_str().to_owned(),
+            status: wait.status.as_str().to_owned(),
+            deadline: wait.deadline,
+            topic: wait.topic,
+            detail,
+            result: wait.result.unwrap_or(Json::Null),
+            created_at: wait.created_at,
+            resolved_at: wait.resolved_at,
+        }
+    }
 }
 
 /// The filters and page of `GET /runs`. Read by [`run_query`], which refuses
@@ -1383,6 +1433,8 @@ fn run_query(query: Option<&str>) -> Result<(RunFilter, Page), Problem> {
             ("show" = (operation_id = "get_run", parameters(("id" = "$response.body#/runs/0/id")))),
             ("cancel" = (operation_id = "cancel", parameters(("id" = "$response.body#/runs/0/id")))),
             ("retry" = (operation_id = "retry", parameters(("id" = "$response.body#/runs/0/id")))),
+            ("pause" = (operation_id = "pause", parameters(("id" = "$response.body#/runs/0/id")))),
+            ("resume" = (operation_id = "resume", parameters(("id" = "$response.body#/runs/0/id")))),
         )),
         (status = 400, description = "`bad_query`: an unknown parameter, one given twice, or a value out of range", body = ProblemSchema),
     ),
@@ -1431,6 +1483,7 @@ async fn get_run(
         &RunDetail {
             run: detail.run.into(),
             steps: detail.steps.into_iter().map(StepJson::from).collect(),
+            waits: detail.waits.into_iter().map(WaitJson::from).collect(),
         },
     ))
 }

@@ -661,6 +661,7 @@ workflow broken(input: { n: int }) {
     for bad in [
         json!({ "status": "succeeded" }),
         json!({ "flow": "sleeper" }),
+        json!(["sleeper", null]),
     ] {
         let (status, body) = h.post("/runs/cancel", bad).await;
         assert_eq!(status, 400, "{body}");

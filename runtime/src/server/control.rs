@@ -339,7 +339,13 @@ fn selection<T: Default + serde::de::DeserializeOwned>(
 ) -> Result<T, Problem> {
     match body_json(body, limit)? {
         None | Some(Json::Null) => Ok(T::default()),
-        Some(json) => body_as(json),
+        // An object only: serde would read a struct from an array as well.
+        Some(json @ Json::Object(_)) => body_as(json),
+        Some(_) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "send an object `{\"workflow\": …, \"status\": …}`, or no body",
+        )),
     }
 }
 

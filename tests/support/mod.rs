@@ -356,10 +356,22 @@ pub fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> io::Result<(u16, String)> {
+    send_typed(addr, method, path, "application/json", headers, body)
+}
+
+/// `send` with a body of another `content_type` (a form, say).
+pub fn send_typed(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
@@ -488,6 +500,33 @@ impl Served {
         let url = self.url();
         let server = ["--server", &url, "--token-file", "data.admin-token"];
         run(&self.dir, &[args, &server].concat())
+    }
+
+    /// `METHOD /api/v1{path}` with `body` (JSON, none when `null`) and the admin
+    /// token of a server from [`in_dir`](Self::in_dir): the status and the
+    /// answer as JSON (`null` when it is not JSON).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let token = std::fs::read_to_string(self.token_file()).unwrap();
+        let authorization = format!("Bearer {}", token.trim());
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let (status, answer) = send(
+            &self.addr,
+            method,
+            &format!("/api/v1{path}"),
+            &[("Authorization", &authorization)],
+            &body,
+        )
+        .unwrap_or_else(|error| panic!("{method} /api/v1{path} got no answer: {error}"));
+        (status, serde_json::from_str(&answer).unwrap_or_default())
     }
 
     /// What it printed so far, stdout and stderr interleaved by line.

@@ -29,7 +29,7 @@
 use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::schedule::Scheduler;
-use crate::store::{self, NewRun, StoredEvent, Store, Wake, key_at, key_value};
+use crate::store::{self, NewRun, Store, StoredEvent, Wake, key_at, key_value};
 use flowc_compiler::correlate;
 use flowc_compiler::ir::Trigger;
 use flowc_compiler::value::Value;
@@ -42,6 +42,14 @@ use tokio::sync::Notify;
 const FIRE_BATCH: u32 = 1000;
 /// How many events one delivery round reads.
 const EVENT_BATCH: u32 = 256;
+/// How many woken runs are interpreted at once; the rest wait their turn as ids
+/// in a queue, so waking 100,000 parked runs at once costs a queue of ids, not
+/// 100,000 tasks.
+const WOKEN_AT_ONCE: usize = 256;
+
+/// A write queued by [`Dispatcher::deliver_all`]: a run it created is to be
+/// started once the write has committed.
+type Queued<'a> = store::BoxFuture<'a, Result<Option<(String, NewRun)>, store::Error>>;
 
 /// Starts, wakes and stops runs for one process.
 pub struct Dispatcher {
@@ -56,6 +64,9 @@ pub struct Dispatcher {
     /// active deployments; rebuilt by [`Dispatcher::reload`].
     listeners: Mutex<HashMap<String, Vec<(String, String)>>>,
     scheduler: Arc<Scheduler>,
+    /// Runs the store woke, waiting for one of [`WOKEN_AT_ONCE`] places.
+    woken: tokio::sync::mpsc::UnboundedSender<String>,
+    woken_queue: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -68,6 +79,7 @@ impl Dispatcher {
     pub fn new(engine: Arc<Engine>) -> Arc<Dispatcher> {
         let store = Arc::clone(engine.store());
         let clock = Arc::clone(engine.clock());
+        let (woken, woken_queue) = tokio::sync::mpsc::unbounded_channel();
         Arc::new_cyclic(|this: &std::sync::Weak<Dispatcher>| {
             let this = this.clone();
             let spawn: crate::schedule::Spawn = Arc::new(move |run: String| {
@@ -87,6 +99,8 @@ impl Dispatcher {
                 timers: Notify::new(),
                 events: Notify::new(),
                 listeners: Mutex::new(HashMap::new()),
+                woken,
+                woken_queue: Mutex::new(Some(woken_queue)),
             }
         })
     }
@@ -97,10 +111,11 @@ impl Dispatcher {
     }
 
     /// Interprets a stored run on a task of its own, unless this process is
-    /// already interpreting it (that task finds any newly resolved wait itself).
-    /// A failure of the engine leaves the run to the next start.
+    /// already interpreting it (that task is told to read the run again if it
+    /// stops short of an end, [`Engine::wake_running`]). A failure of the engine
+    /// leaves the run to the next start.
     pub fn start(&self, run: String) {
-        if self.engine.is_running(&run) {
+        if self.engine.wake_running(&run) {
             return;
         }
         let engine = Arc::clone(&self.engine);
@@ -186,6 +201,7 @@ impl Dispatcher {
     /// `shutdown` resolves, without resuming anything first.
     pub async fn serve(self: Arc<Self>, shutdown: impl Future<Output = ()> + Send + 'static) {
         let wakes = tokio::spawn(Arc::clone(&self).wakes());
+        let woken = tokio::spawn(Arc::clone(&self).start_woken());
         let timers = tokio::spawn(Arc::clone(&self).timers());
         let events = tokio::spawn(Arc::clone(&self).deliveries());
         let schedules = tokio::spawn({
@@ -193,7 +209,7 @@ impl Dispatcher {
             async move { scheduler.run(std::future::pending::<()>()).await }
         });
         shutdown.await;
-        for task in [wakes, timers, events, schedules] {
+        for task in [wakes, woken, timers, events, schedules] {
             task.abort();
         }
     }
@@ -203,12 +219,50 @@ impl Dispatcher {
         loop {
             for wake in self.store.wakes().next().await {
                 match wake {
-                    Wake::Run(run) => self.start(run),
+                    Wake::Run(run) => {
+                        if !self.engine.wake_running(&run) {
+                            let _ = self.woken.send(run);
+                        }
+                    }
                     Wake::Stop(run) => self.engine.stop(&run),
                     Wake::Events => self.events.notify_one(),
                     Wake::Timer => self.timers.notify_one(),
                 }
             }
+        }
+    }
+
+    /// Starts woken runs, at most [`WOKEN_AT_ONCE`] at a time.
+    async fn start_woken(self: Arc<Self>) {
+        let Some(mut queue) = self
+            .woken_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let places = Arc::new(tokio::sync::Semaphore::new(WOKEN_AT_ONCE));
+        while let Some(run) = queue.recv().await {
+            let Ok(place) = Arc::clone(&places).acquire_owned().await else {
+                return;
+            };
+            // Woken again while it waited for a place: the task started for
+            // the first wake reads the run again itself.
+            if self.engine.wake_running(&run) {
+                continue;
+            }
+            let engine = Arc::clone(&self.engine);
+            tokio::spawn(async move {
+                if let Err(error) = engine.run(&run).await {
+                    tracing::warn!(
+                        run_id = run.as_str(),
+                        %error,
+                        "run stopped and will resume at the next start"
+                    );
+                }
+                drop(place);
+            });
         }
     }
 
@@ -242,7 +296,7 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers stored events, oldest first.
+    /// Delivers stored events, oldest first, a batch at a time.
     async fn deliveries(self: Arc<Self>) {
         loop {
             let notified = self.events.notified();
@@ -258,19 +312,29 @@ impl Dispatcher {
                 notified.await;
                 continue;
             }
-            for event in batch {
-                if let Err(error) = self.deliver(&event).await {
-                    tracing::warn!(event = event.id.as_str(), %error, "event delivery failed; trying again in 1s");
-                    self.clock.sleep(std::time::Duration::from_secs(1)).await;
-                    break;
-                }
+            if let Err(error) = self.deliver_all(&batch).await {
+                tracing::warn!(%error, "event delivery failed; trying again in 1s");
+                self.clock.sleep(std::time::Duration::from_secs(1)).await;
             }
         }
     }
 
     /// Delivers one event: runs of its listeners, then its waiting runs.
     pub async fn deliver(&self, event: &StoredEvent) -> Result<(), store::Error> {
-        if let Some(name) = event.topic.strip_prefix("event:") {
+        self.deliver_all(std::slice::from_ref(event)).await
+    }
+
+    /// Delivers events in order: for each, a run of every listener and the
+    /// waiting runs whose predicate holds, then marks it delivered. The writes
+    /// are queued in event order without waiting for each commit (the store's
+    /// writer commits them together), so when two events match one wait the
+    /// earlier one resolves it; reads of candidates run concurrently.
+    async fn deliver_all(&self, events: &[StoredEvent]) -> Result<(), store::Error> {
+        let mut writes: Vec<Queued<'_>> = Vec::new();
+        for event in events {
+            let Some(name) = event.topic.strip_prefix("event:") else {
+                continue;
+            };
             let listeners = self
                 .listeners
                 .lock()
@@ -289,33 +353,73 @@ impl Dispatcher {
                     webhook: None,
                     replay_of: None,
                 };
-                let started = self.store.start_run(new.clone()).await?;
-                if started.created {
-                    self.start_new(started.run, new);
+                let started = self.store.start_run(new.clone());
+                writes.push(Box::pin(async move {
+                    let started = started.await?;
+                    Ok(started.created.then_some((started.run, new)))
+                }));
+            }
+        }
+        // The candidates of every event, read at once.
+        let mut key_paths: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
+        for event in events {
+            if !key_paths.contains_key(event.topic.as_str()) {
+                let paths = self
+                    .store
+                    .key_paths(&event.topic)
+                    .await?
+                    .iter()
+                    .filter_map(|path| serde_json::from_str::<Vec<String>>(path).ok())
+                    .collect();
+                key_paths.insert(&event.topic, paths);
+            }
+        }
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, event) in events.iter().enumerate() {
+            let keys: Vec<String> = key_paths
+                .get(event.topic.as_str())
+                .into_iter()
+                .flatten()
+                .filter_map(|path| {
+                    let text = key_at(&event.payload, path)
+                        .and_then(|json| correlate::key_text(&Value::from_json(json)))?;
+                    Some(key_value(path, &text))
+                })
+                .collect();
+            let store = Arc::clone(&self.store);
+            let (topic, at) = (event.topic.clone(), event.emitted_at);
+            reads.spawn(async move { (index, store.matching_waits(&topic, keys, at).await) });
+        }
+        let mut candidates = vec![Vec::new(); events.len()];
+        while let Some(read) = reads.join_next().await {
+            let (index, found) =
+                read.map_err(|error| store::Error::Database(format!("a read failed: {error}")))?;
+            if let Some(slot) = candidates.get_mut(index) {
+                *slot = found?;
+            }
+        }
+        for (event, candidates) in events.iter().zip(candidates) {
+            for wait in candidates {
+                if self.engine.wait_matches(&wait, &event.payload).await {
+                    let result = serde_json::json!({ "ok": event.payload });
+                    let resolved = self.store.resolve_wait(&wait.run, &wait.path, result);
+                    writes.push(Box::pin(async move {
+                        resolved.await?;
+                        Ok(None)
+                    }));
                 }
             }
+            let delivered = self.store.mark_delivered(event.seq);
+            writes.push(Box::pin(async move {
+                delivered.await?;
+                Ok(None)
+            }));
         }
-        let mut keys = Vec::new();
-        for path in self.store.key_paths(&event.topic).await? {
-            let Ok(path) = serde_json::from_str::<Vec<String>>(&path) else {
-                continue;
-            };
-            if let Some(text) = key_at(&event.payload, &path)
-                .and_then(|json| correlate::key_text(&Value::from_json(json)))
-            {
-                keys.push(key_value(&path, &text));
+        for write in writes {
+            if let Some((run, new)) = write.await? {
+                self.start_new(run, new);
             }
         }
-        let candidates = self
-            .store
-            .matching_waits(&event.topic, keys, event.emitted_at)
-            .await?;
-        for wait in candidates {
-            if self.engine.wait_matches(&wait, &event.payload).await {
-                let result = serde_json::json!({ "ok": event.payload });
-                self.store.resolve_wait(&wait.run, &wait.path, result).await?;
-            }
-        }
-        self.store.mark_delivered(event.seq).await
+        Ok(())
     }
 }

@@ -27,6 +27,9 @@ use std::task::Poll;
 
 type Branch<'a, T> = Pin<Box<dyn Future<Output = (usize, T)> + Send + 'a>>;
 
+/// How a `parallel` branch ended, with the interpreter it ran in.
+type Ended<'e> = (Result<Flow, Stop>, Interp<'e>);
+
 /// Polls `branches` with at most `limit` in flight, in order of start; stops
 /// starting new ones once `stop` is set. Results come back with their index.
 async fn bounded<'a, T>(
@@ -210,8 +213,7 @@ impl<'e> Interp<'e> {
                     (index, (result, fork))
                 }) as Branch<'_, _>
             });
-        let mut results: Vec<(usize, (Result<Flow, Stop>, Interp<'e>))> =
-            bounded(futures, branches.len(), &abort).await;
+        let mut results: Vec<(usize, Ended<'e>)> = bounded(futures, branches.len(), &abort).await;
         results.sort_by_key(|(index, _)| *index);
         let mut joined = Joined::new();
         let mut returned = None;

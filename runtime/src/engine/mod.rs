@@ -92,14 +92,14 @@ mod waits;
 
 pub use context::{is_recorded_path, now_path, uuid_path};
 pub use error::{
-    AWAIT_TIMEOUT, CANNOT_START, CHILD_CANCELLED, CHILD_FAILED, Error, FAILED, JOURNAL, RUN_TIMEOUT,
-    RunError, UNSUPPORTED, VAULT,
+    AWAIT_TIMEOUT, CANNOT_START, CHILD_CANCELLED, CHILD_FAILED, Error, FAILED, JOURNAL,
+    RUN_TIMEOUT, RunError, UNSUPPORTED, VAULT,
 };
-pub use waits::{ApprovalDecision, HandleError, hash_token};
 pub use secrets::{
     MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets,
     referenced_secrets, scrub_outcome, scrub_writes,
 };
+pub use waits::{ApprovalDecision, HandleError, hash_token};
 
 use crate::clock::Clock;
 use crate::outbound::step::{self, ConnectionValues, Origin, StepValues};
@@ -151,6 +151,10 @@ pub struct Engine {
     /// The runs holding a slot of a workflow with `max_concurrency`, and those
     /// queued for one, by workflow.
     slots: Mutex<HashMap<String, Slots>>,
+    /// Runs woken while a task was interpreting them ([`Engine::wake_running`]):
+    /// that task interprets them once more if it stops short of an end. Locked
+    /// only while `running` is.
+    again: Mutex<HashSet<String>>,
 }
 
 /// The slots of one workflow with `max_concurrency`.
@@ -159,7 +163,8 @@ struct Slots {
     /// Whether the holders were read from the store since this process started.
     loaded: bool,
     holders: HashSet<String>,
-    queue: VecDeque<String>,
+    /// Queued runs by creation (`created_at`, id), oldest first.
+    queue: VecDeque<(crate::clock::Millis, String)>,
 }
 
 /// A deployment's program, decoded once, and its type table shared with the
@@ -199,6 +204,7 @@ impl Engine {
             public_url: "http://127.0.0.1:8080".into(),
             paused: Mutex::new(HashSet::new()),
             slots: Mutex::new(HashMap::new()),
+            again: Mutex::new(HashSet::new()),
         }
     }
 
@@ -242,6 +248,7 @@ impl Engine {
             Err(error) => return Err(error.into()),
         }
         tracing::info!(run_id, status = "cancelled", "run cancelled");
+        self.release_slot(run_id);
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         for signal in running.get(run_id).into_iter().flatten() {
             signal.send_replace(true);
@@ -324,6 +331,47 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner)
             .get(run_id)
             .is_some_and(|signals| !signals.is_empty())
+    }
+
+    /// Hands a wake of `run_id` (a resolved wait, a resume, a free slot) to the
+    /// task interpreting it, if this engine has one: when that task stops short
+    /// of an end (parked, paused, queued) it reads the run again and goes on,
+    /// so a wake that came after it read the run is not lost. False when no
+    /// task is interpreting the run: the caller starts one.
+    pub fn wake_running(&self, run_id: &str) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.get(run_id).is_none_or(Vec::is_empty) {
+            return false;
+        }
+        self.again
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(run_id.to_string());
+        true
+    }
+
+    /// Whether the task of `registration` must interpret its run again (a wake
+    /// came in meanwhile); otherwise its registration ends here, in the same
+    /// critical section as [`Engine::wake_running`]'s check, so no wake falls
+    /// between the two.
+    fn again(&self, registration: &Registration<'_>) -> bool {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let run_id = registration.run_id;
+        if self
+            .again
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(run_id)
+        {
+            return true;
+        }
+        if let Some(signals) = running.get_mut(run_id) {
+            signals.retain(|signal| !signal.same_channel(&registration.sender));
+            if signals.is_empty() {
+                running.remove(run_id);
+            }
+        }
+        false
     }
 
     /// Registers a task interpreting `run_id`; the registration ends when the
@@ -412,13 +460,21 @@ impl Engine {
             },
         };
         let live = crate::metrics::global().run_started(detail.as_ref().ok().map(|d| &d.run));
-        let (workflow, result) = match detail {
+        let (workflow, mut result) = match detail {
             Ok(detail) => (
                 detail.run.workflow.clone(),
-                self.interpret(detail, cancel).await,
+                self.interpret(detail, cancel.clone()).await,
             ),
             Err(error) => (String::new(), Err(error)),
         };
+        // Stopped short of an end: a wake that came meanwhile was handed to this
+        // task, which goes on from the run as the store has it now.
+        while matches!(result, Ok(RunOutcome::Waiting)) && self.again(&registration) {
+            result = match self.reread(run_id).await {
+                Ok(detail) => self.interpret(detail, cancel.clone()).await,
+                Err(error) => Err(error),
+            };
+        }
         drop(registration);
         live.finished(&result);
         let duration_ms = self.clock.now_ms().saturating_sub(began);
@@ -454,10 +510,13 @@ impl Engine {
             let run = &detail.run;
             let run_id = run.id.as_str();
             if run.status.is_terminal() {
+                // Ended from outside (cancelled, timed out): its slot is free.
+                self.release_slot(run_id);
                 return Ok(stored_outcome(run));
             }
+            // Not added to `paused`, which is for the pauses of this process: a
+            // resume may have removed the run from it since the read.
             if run.paused {
-                self.paused_runs().insert(run.id.clone());
                 return Ok(RunOutcome::Waiting);
             }
             let loaded = self.program(run_id, &run.deployment).await?;
@@ -583,7 +642,7 @@ impl Engine {
         match self.store.journal(&run.id, queued).await {
             Ok(()) => {
                 if let Some(workflow) = workflow {
-                    self.release_slot(&run.workflow, &run.id);
+                    self.release_slot(&run.id);
                     self.hooks(run, workflow, &outcome).await;
                 }
                 Ok(outcome)
@@ -659,9 +718,7 @@ impl Engine {
     /// not a failure of the engine.
     async fn unless_ended(&self, run_id: &str, error: Error) -> Result<RunOutcome, Error> {
         match self.store.get_run(run_id).await {
-            Ok(Some(detail)) if detail.run.status.is_terminal() => {
-                Ok(stored_outcome(&detail.run))
-            }
+            Ok(Some(detail)) if detail.run.status.is_terminal() => Ok(stored_outcome(&detail.run)),
             _ => Err(error),
         }
     }
@@ -701,6 +758,7 @@ impl Engine {
     /// Stops the tasks interpreting `run_id` (which the store ended: its timeout,
     /// a parent's cancellation) at their next step boundary or HTTP call.
     pub fn stop(&self, run_id: &str) {
+        self.release_slot(run_id);
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         for signal in running.get(run_id).into_iter().flatten() {
             signal.send_replace(true);
@@ -708,7 +766,10 @@ impl Engine {
     }
 
     /// Takes a slot of the run's workflow (`max_concurrency`), or queues the run
-    /// (first come, first served) and says no.
+    /// and says no. Slots go in creation order: a run takes one only when one
+    /// is free and no older run of the workflow wants one, whether queued here
+    /// or still on its way (pending in the store, not paused, its task not yet
+    /// arrived: tasks are spawned at once and arrive in any order).
     async fn take_slot(&self, run: &stores::Run, max: u32) -> Result<bool, Error> {
         let loaded = self
             .slots
@@ -744,44 +805,113 @@ impl Engine {
                 }
             }
         }
-        let mut all = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let slots = all.entry(run.workflow.clone()).or_default();
-        if !slots.loaded {
-            slots.loaded = true;
-            slots.holders.extend(found);
-        }
-        if slots.holders.contains(&run.id)
-            || matches!(run.status, RunStatus::Running | RunStatus::Waiting)
-        {
-            slots.holders.insert(run.id.clone());
-            return Ok(true);
-        }
-        let first = slots.queue.front().is_none_or(|first| *first == run.id);
-        if slots.holders.len() < usize::try_from(max).unwrap_or(usize::MAX) && first {
-            if slots.queue.front() == Some(&run.id) {
-                slots.queue.pop_front();
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        // A run handed over by `run_new` does not know its creation time.
+        let created_at = if run.created_at > 0 {
+            run.created_at
+        } else {
+            self.reread(&run.id).await?.run.created_at
+        };
+        let key = (created_at, run.id.clone());
+        let holders = {
+            let mut all = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let slots = all.entry(run.workflow.clone()).or_default();
+            if !slots.loaded {
+                slots.loaded = true;
+                slots.holders.extend(found);
             }
-            slots.holders.insert(run.id.clone());
-            return Ok(true);
+            if slots.holders.contains(&run.id)
+                || matches!(run.status, RunStatus::Running | RunStatus::Waiting)
+            {
+                slots.holders.insert(run.id.clone());
+                return Ok(true);
+            }
+            if !slots.queue.contains(&key) {
+                let at = slots.queue.partition_point(|queued| *queued < key);
+                slots.queue.insert(at, key.clone());
+            }
+            if slots.holders.len() >= max || slots.queue.front() != Some(&key) {
+                return Ok(false);
+            }
+            slots.holders.clone()
+        };
+        if self.older_unadmitted(run, &holders).await? {
+            return Ok(false);
         }
-        if !slots.queue.contains(&run.id) {
-            slots.queue.push_back(run.id.clone());
-        }
-        Ok(false)
-    }
-
-    /// Frees the slot an ended run held and wakes the first queued run.
-    fn release_slot(&self, workflow: &str, run_id: &str) {
         let next = {
             let mut all = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(slots) = all.get_mut(workflow) else {
-                return;
-            };
-            slots.holders.remove(run_id);
-            slots.queue.front().cloned()
+            let slots = all.entry(run.workflow.clone()).or_default();
+            if slots.holders.len() >= max || slots.queue.front() != Some(&key) {
+                return Ok(false);
+            }
+            slots.queue.pop_front();
+            slots.holders.insert(run.id.clone());
+            // Another slot is free: the next queued run may take it.
+            if slots.holders.len() < max {
+                slots.queue.front().map(|(_, next)| next.clone())
+            } else {
+                None
+            }
         };
         if let Some(next) = next {
             self.store.wakes().push([stores::Wake::Run(next)]);
+        }
+        Ok(true)
+    }
+
+    /// Whether a pending, unpaused run of `run`'s workflow older than `run`,
+    /// holding no slot, exists: its task is on its way and goes first.
+    async fn older_unadmitted(
+        &self,
+        run: &stores::Run,
+        holders: &HashSet<String>,
+    ) -> Result<bool, Error> {
+        let mut after = Some(run.id.clone());
+        loop {
+            let page = self
+                .store
+                .list_runs(
+                    stores::RunFilter {
+                        workflow: Some(run.workflow.clone()),
+                        status: Some(RunStatus::Pending),
+                        deployment: None,
+                    },
+                    stores::Page { limit: 100, after },
+                )
+                .await?;
+            if page
+                .runs
+                .iter()
+                .any(|older| !older.paused && !holders.contains(&older.id))
+            {
+                return Ok(true);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// Frees the slot a run that ended held, or its place in a queue, and wakes
+    /// the first queued run of that workflow.
+    fn release_slot(&self, run_id: &str) {
+        let mut next = Vec::new();
+        {
+            let mut all = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            for slots in all.values_mut() {
+                let held = slots.holders.remove(run_id);
+                let queued = slots.queue.len();
+                slots.queue.retain(|(_, queued)| queued != run_id);
+                if held || slots.queue.len() != queued {
+                    next.extend(slots.queue.front().map(|(_, first)| first.clone()));
+                }
+            }
+        }
+        if !next.is_empty() {
+            self.store
+                .wakes()
+                .push(next.into_iter().map(stores::Wake::Run));
         }
     }
 
@@ -819,7 +949,14 @@ impl Engine {
                         workflow: name.clone(),
                         input: record,
                         idempotency_key: Some(format!("{}/{status}", run.id)),
-                        trigger: format!("on_{}", if status == "failed" { "failure" } else { "success" }),
+                        trigger: format!(
+                            "on_{}",
+                            if status == "failed" {
+                                "failure"
+                            } else {
+                                "success"
+                            }
+                        ),
                         delivery: None,
                         webhook: None,
                         replay_of: None,

@@ -18,8 +18,10 @@
 //! hash, and every unknown or malformed token gets the same answer.
 
 use super::{Engine, Error, Interp, RunError, Stop};
-use crate::store::{self as stores, NewRun, NewWait, Resolution, StepOutcome, StepStatus, Wait,
-    WaitKind, WaitStatus, Write};
+use crate::store::{
+    self as stores, NewRun, NewWait, Resolution, StepOutcome, StepStatus, Wait, WaitKind,
+    WaitStatus, Write,
+};
 use flowc_compiler::eval;
 use flowc_compiler::ir::{self, Expr, HandleKind, Slot, StepAction};
 use flowc_compiler::ty::Ty;
@@ -133,7 +135,11 @@ impl Engine {
                 .map_err(HandleError::Mismatch)?;
         }
         self.settle(&wait, json!({ "ok": body })).await?;
-        tracing::info!(run_id = wait.run.as_str(), step = wait.path.as_str(), "callback delivered");
+        tracing::info!(
+            run_id = wait.run.as_str(),
+            step = wait.path.as_str(),
+            "callback delivered"
+        );
         Ok(wait.run)
     }
 
@@ -224,7 +230,11 @@ impl Engine {
     }
 
     async fn settle(&self, wait: &Wait, result: Json) -> Result<(), HandleError> {
-        match self.store().resolve_wait(&wait.run, &wait.path, result).await? {
+        match self
+            .store()
+            .resolve_wait(&wait.run, &wait.path, result)
+            .await?
+        {
             Resolution::Woke | Resolution::Resolved => Ok(()),
             Resolution::Gone => Err(HandleError::Gone),
             Resolution::NotFound => Err(HandleError::Unknown),
@@ -356,7 +366,12 @@ impl<'e> Interp<'e> {
     }
 
     /// `wait d` (`until` false) or `wait until t`.
-    pub(super) async fn wait(&mut self, path: &str, operand: &Expr, until: bool) -> Result<Value, Stop> {
+    pub(super) async fn wait(
+        &mut self,
+        path: &str,
+        operand: &Expr,
+        until: bool,
+    ) -> Result<Value, Stop> {
         let operand = self.eval(operand).await?;
         let attempt = match self.finished(path, &Ty::Null)? {
             Ok(value) => return Ok(value),
@@ -373,7 +388,11 @@ impl<'e> Interp<'e> {
             )));
         };
         let now = self.engine.clock.now_ms();
-        let due = if until { ms } else { now.saturating_add(ms.max(0)) };
+        let due = if until {
+            ms
+        } else {
+            now.saturating_add(ms.max(0))
+        };
         let input = json!({ "until": crate::clock::format_ms(due) });
         if due <= now {
             // Nothing to wait for: journaled as a step that took no time.
@@ -512,7 +531,13 @@ impl<'e> Interp<'e> {
             HandleKind::Callback => "callback",
             HandleKind::Approval => "approval",
         };
-        self.consume(path, attempt, &handle_path, json!({ what: handle_path }), ty)
+        self.consume(
+            path,
+            attempt,
+            &handle_path,
+            json!({ what: handle_path }),
+            ty,
+        )
     }
 
     /// `await event …` or `await webhook …`: a correlated wait.
@@ -595,7 +620,15 @@ impl<'e> Interp<'e> {
         }
         if lookback > 0
             && let Some(payload) = self
-                .recent_match(&topic, lookback, key_value.as_deref(), key, &residual, binding, message_type.as_ref())
+                .recent_match(
+                    &topic,
+                    lookback,
+                    key_value.as_deref(),
+                    key,
+                    &residual,
+                    binding,
+                    message_type.as_ref(),
+                )
                 .await?
         {
             // A message from the lookback window: the step ends at once.
@@ -678,7 +711,14 @@ impl<'e> Interp<'e> {
                 },
                 None => Value::from_json(&event.payload),
             };
-            if predicate_holds(residual, binding, self.frame.len(), message, &ctx, &self.engine.limits) {
+            if predicate_holds(
+                residual,
+                binding,
+                self.frame.len(),
+                message,
+                &ctx,
+                &self.engine.limits,
+            ) {
                 return Ok(Some(event.payload));
             }
         }
@@ -732,7 +772,12 @@ impl<'e> Interp<'e> {
     }
 
     /// `emit name payload`: stored with this run's next commit, once.
-    pub(super) async fn emit(&mut self, name: &str, event: &str, payload: &Expr) -> Result<(), Stop> {
+    pub(super) async fn emit(
+        &mut self,
+        name: &str,
+        event: &str,
+        payload: &Expr,
+    ) -> Result<(), Stop> {
         let payload = self.eval(payload).await?.to_json();
         let path = self.path(name);
         if self.journal.contains_key(&path) {
@@ -752,14 +797,23 @@ impl<'e> Interp<'e> {
 
     /// `set context[key] = value`: written with this run's next commit, once;
     /// `null` removes the key.
-    pub(super) async fn set_context(&mut self, name: &str, key: &Expr, value: &Expr) -> Result<(), Stop> {
+    pub(super) async fn set_context(
+        &mut self,
+        name: &str,
+        key: &Expr,
+        value: &Expr,
+    ) -> Result<(), Stop> {
         let key = match self.eval(key).await? {
             Value::String(key) => key.to_string(),
             other => other.to_json().to_string(),
         };
         let value = self.eval(value).await?.to_json();
         let path = self.path(name);
-        let stored = if value.is_null() { None } else { Some(value.clone()) };
+        let stored = if value.is_null() {
+            None
+        } else {
+            Some(value.clone())
+        };
         {
             let mut view = self
                 .recorder

@@ -30,9 +30,8 @@ pub(super) fn wait_from_row(row: &Row<'_>) -> rusqlite::Result<Wait> {
         path: row.get(1)?,
         kind: WaitKind::parse(&kind)
             .ok_or_else(|| super::conversion_error(2, format!("unknown wait kind `{kind}`")))?,
-        status: WaitStatus::parse(&status).ok_or_else(|| {
-            super::conversion_error(3, format!("unknown wait status `{status}`"))
-        })?,
+        status: WaitStatus::parse(&status)
+            .ok_or_else(|| super::conversion_error(3, format!("unknown wait status `{status}`")))?,
         deadline: row.get(4)?,
         topic: row.get(5)?,
         key_value: row.get(6)?,
@@ -62,10 +61,9 @@ pub(super) struct OpenWait {
 impl OpenWait {
     pub(super) fn of(wait: NewWait) -> OpenWait {
         let child = match (&wait.kind, &wait.detail) {
-            (WaitKind::Child, Some(detail)) => detail
-                .get("run")
-                .and_then(Json::as_str)
-                .map(str::to_owned),
+            (WaitKind::Child, Some(detail)) => {
+                detail.get("run").and_then(Json::as_str).map(str::to_owned)
+            }
             _ => None,
         };
         // The key value is `[path, value]`: its first element is the key path.
@@ -161,12 +159,7 @@ pub(super) fn open(
 }
 
 /// What a child's end gives the `call` that waits for it.
-fn child_result(
-    child: &str,
-    status: &str,
-    output: Option<String>,
-    error: Option<String>,
-) -> Json {
+fn child_result(child: &str, status: &str, output: Option<String>, error: Option<String>) -> Json {
     let parse = |text: Option<String>| {
         text.and_then(|text| serde_json::from_str::<Json>(&text).ok())
             .unwrap_or(Json::Null)
@@ -271,14 +264,19 @@ pub(super) fn ended(
          WHERE run = ?1 AND status = 'open'",
         params![run, now],
     )?;
-    let row: Option<(Option<String>, Option<String>, Option<String>, Option<String>)> =
-        query_row(
-            conn,
-            "SELECT parent, parent_path, output, error FROM runs WHERE id = ?1",
-            [run],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
-        .optional()?;
+    type Linked = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Linked> = query_row(
+        conn,
+        "SELECT parent, parent_path, output, error FROM runs WHERE id = ?1",
+        [run],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+    )
+    .optional()?;
     if let Some((Some(parent), Some(path), output, error)) = row {
         let result = child_result(run, status, output, error);
         resolve(conn, &parent, &path, &result, now, wakes)?;
@@ -325,12 +323,7 @@ fn timeout_error(wait: &Wait) -> Json {
 }
 
 /// Handles the due waits (see `Store::fire_due`).
-fn fire_due(
-    conn: &Connection,
-    now: Millis,
-    limit: u32,
-    wakes: &mut Vec<Wake>,
-) -> Result<usize> {
+fn fire_due(conn: &Connection, now: Millis, limit: u32, wakes: &mut Vec<Wake>) -> Result<usize> {
     let due: Vec<Wait> = {
         let mut statement = conn.prepare_cached(concat!(
             "SELECT ",
@@ -345,10 +338,24 @@ fn fire_due(
     for wait in &due {
         match wait.kind {
             WaitKind::Timer => {
-                settle(conn, &wait.run, &wait.path, WaitStatus::Resolved, &json!({ "ok": null }), now)?;
+                settle(
+                    conn,
+                    &wait.run,
+                    &wait.path,
+                    WaitStatus::Resolved,
+                    &json!({ "ok": null }),
+                    now,
+                )?;
             }
             WaitKind::Deadline => {
-                settle(conn, &wait.run, &wait.path, WaitStatus::TimedOut, &json!(null), now)?;
+                settle(
+                    conn,
+                    &wait.run,
+                    &wait.path,
+                    WaitStatus::TimedOut,
+                    &json!(null),
+                    now,
+                )?;
                 let error = json!({
                     "code": "R0303",
                     "kind": "timeout",
@@ -370,7 +377,14 @@ fn fire_due(
                 continue;
             }
             _ => {
-                settle(conn, &wait.run, &wait.path, WaitStatus::TimedOut, &timeout_error(wait), now)?;
+                settle(
+                    conn,
+                    &wait.run,
+                    &wait.path,
+                    WaitStatus::TimedOut,
+                    &timeout_error(wait),
+                    now,
+                )?;
             }
         }
         if wake(conn, &wait.run, now)? {
@@ -523,7 +537,11 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn waits_open(&self, kind: WaitKind, limit: u32) -> BoxFuture<'static, Result<Vec<Wait>>> {
+    pub(super) fn waits_open(
+        &self,
+        kind: WaitKind,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<Wait>>> {
         self.read(move |conn| {
             let mut statement = conn.prepare_cached(concat!(
                 "SELECT ",
@@ -547,7 +565,11 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn fire_due_waits(&self, now: Millis, limit: u32) -> BoxFuture<'static, Result<usize>> {
+    pub(super) fn fire_due_waits(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<usize>> {
         self.write_waking(move |conn, wakes| fire_due(conn, now, limit, wakes))
     }
 
@@ -576,7 +598,10 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn events_undelivered(&self, limit: u32) -> BoxFuture<'static, Result<Vec<StoredEvent>>> {
+    pub(super) fn events_undelivered(
+        &self,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>>> {
         self.read(move |conn| {
             let mut statement = conn.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE delivered = 0 ORDER BY seq LIMIT ?1"
@@ -589,7 +614,11 @@ impl SqliteStore {
 
     pub(super) fn event_delivered(&self, seq: i64) -> BoxFuture<'static, Result<()>> {
         self.write(move |conn| {
-            execute(conn, "UPDATE events SET delivered = 1 WHERE seq = ?1", [seq])?;
+            execute(
+                conn,
+                "UPDATE events SET delivered = 1 WHERE seq = ?1",
+                [seq],
+            )?;
             Ok(())
         })
     }

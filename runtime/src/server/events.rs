@@ -74,14 +74,10 @@ pub(super) async fn emit(
 ) -> Answer {
     let name = path_param(name)?;
     let payload = body_json(body, shared.body_limit)?.unwrap_or(Json::Null);
-    let active = shared
-        .store
-        .active_deployments()
-        .await
-        .map_err(|error| internal(&error))?;
+    // The active programs as of the last reload: no store read per event.
+    let routes = shared.routes();
     let mut declared = false;
-    for deployment in &active {
-        let program = &deployment.program;
+    for program in routes.programs() {
         let Some(event) = program.events.iter().find(|event| event.name == name) else {
             continue;
         };

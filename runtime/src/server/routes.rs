@@ -73,6 +73,9 @@ pub struct Awaited {
 #[derive(Debug, Default)]
 pub struct Routes {
     paths: HashMap<String, BTreeMap<String, Arc<Route>>>,
+    /// The programs of the active deployments, oldest first (what declares the
+    /// events `POST /api/v1/events/{name}` accepts).
+    programs: Vec<Arc<Program>>,
 }
 
 /// What a request's method and path find.
@@ -89,6 +92,7 @@ impl Routes {
     pub fn new(deployments: &[Deployment]) -> Routes {
         let mut routes = Routes::default();
         for deployment in deployments {
+            routes.programs.push(Arc::clone(&deployment.program));
             let mut awaited = awaited_by_route(&deployment.program);
             for claim in claims(&deployment.program) {
                 let methods = routes.paths.entry(claim.path.clone()).or_default();
@@ -160,6 +164,11 @@ impl Routes {
             Some(route) => Lookup::Found(Arc::clone(route)),
             None => Lookup::WrongMethod(methods.keys().cloned().collect::<Vec<_>>().join(", ")),
         }
+    }
+
+    /// The programs of the active deployments, oldest first.
+    pub fn programs(&self) -> &[Arc<Program>] {
+        &self.programs
     }
 
     /// Every route, sorted by path and method.

@@ -30,6 +30,7 @@ pub(crate) fn approval_result() -> Ty {
 
 fn error_record() -> Ty {
     Ty::record(vec![
+        field("code", Ty::String, false),
         field("kind", Ty::String, false),
         field("message", Ty::String, false),
         field("step", Ty::optional(Ty::String), false),

@@ -409,12 +409,14 @@ impl Dispatcher {
                     }));
                 }
             }
-            let delivered = self.store.mark_delivered(event.seq);
-            writes.push(Box::pin(async move {
-                delivered.await?;
-                Ok(None)
-            }));
         }
+        let delivered = self
+            .store
+            .mark_delivered(events.iter().map(|event| event.seq).collect());
+        writes.push(Box::pin(async move {
+            delivered.await?;
+            Ok(None)
+        }));
         for write in writes {
             if let Some((run, new)) = write.await? {
                 self.start_new(run, new);

@@ -775,8 +775,8 @@ impl Store for CrashingStore {
     ) -> BoxFuture<'_, store::Result<Vec<store::StoredEvent>>> {
         self.inner.undelivered_events(limit)
     }
-    fn mark_delivered(&self, seq: i64) -> BoxFuture<'_, store::Result<()>> {
-        self.inner.mark_delivered(seq)
+    fn mark_delivered(&self, seqs: Vec<i64>) -> BoxFuture<'_, store::Result<()>> {
+        self.inner.mark_delivered(seqs)
     }
     fn key_paths(&self, topic: &str) -> BoxFuture<'_, store::Result<Vec<String>>> {
         self.inner.key_paths(topic)

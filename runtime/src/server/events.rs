@@ -106,7 +106,9 @@ pub(super) async fn emit(
         .store_event(&format!("event:{name}"), payload)
         .await
         .map_err(|error| internal(&error))?;
-    tracing::info!(
+    // One line per event at `debug`: a busy emitter would otherwise log, and
+    // scrub, a line per request on the request path.
+    tracing::debug!(
         event = name.as_str(),
         event_id = stored.id.as_str(),
         "event stored"

@@ -745,8 +745,8 @@ pub trait Store: Send + Sync + 'static {
     /// Events not yet delivered, oldest first, at most `limit`.
     fn undelivered_events(&self, limit: u32) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
 
-    /// Marks an event delivered.
-    fn mark_delivered(&self, seq: i64) -> BoxFuture<'_, Result<()>>;
+    /// Marks events delivered, in one write.
+    fn mark_delivered(&self, seqs: Vec<i64>) -> BoxFuture<'_, Result<()>>;
 
     /// The key paths (JSON arrays of field names) that waits on `topic` use.
     fn key_paths(&self, topic: &str) -> BoxFuture<'_, Result<Vec<String>>>;

@@ -1393,8 +1393,8 @@ impl Store for SqliteStore {
         self.events_undelivered(limit)
     }
 
-    fn mark_delivered(&self, seq: i64) -> BoxFuture<'_, Result<()>> {
-        self.event_delivered(seq)
+    fn mark_delivered(&self, seqs: Vec<i64>) -> BoxFuture<'_, Result<()>> {
+        self.event_delivered(seqs)
     }
 
     fn key_paths(&self, topic: &str) -> BoxFuture<'_, Result<Vec<String>>> {

@@ -612,13 +612,15 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn event_delivered(&self, seq: i64) -> BoxFuture<'static, Result<()>> {
+    pub(super) fn event_delivered(&self, seqs: Vec<i64>) -> BoxFuture<'static, Result<()>> {
         self.write(move |conn| {
-            execute(
-                conn,
-                "UPDATE events SET delivered = 1 WHERE seq = ?1",
-                [seq],
-            )?;
+            for seq in &seqs {
+                execute(
+                    conn,
+                    "UPDATE events SET delivered = 1 WHERE seq = ?1",
+                    [seq],
+                )?;
+            }
             Ok(())
         })
     }

@@ -32,9 +32,22 @@ cleanup() {
 trap cleanup EXIT
 
 # A program whose runs need nothing outside: manual workflows that compute, one
-# that fails (a wait, which the runtime does not run yet: R0201), so that retry
-# finds failed runs, a webhook and a schedule.
+# that fails (so that retry finds failed runs), one that parks on a wait (so that
+# pause, resume and cancel find a waiting run), a webhook, a schedule, and an
+# event with a listener (so that emitting reaches payload checking and delivery).
 cat >"$work/app.flow" <<'FLOW'
+event ping = { n: int }
+
+workflow on_ping(p: { n: int }) {
+  on event ping
+  set context.last = p.n
+}
+
+workflow broken(input: { n: int }) {
+  on manual
+  fail "broken ${input.n}"
+}
+
 workflow greet(person: { name: string }) -> { greeting: string } {
   on manual
   return { greeting: "hi ${person.name}" }
@@ -81,6 +94,12 @@ fi
 # Seed one run of each ending so that ids in the document's examples exist.
 curl -sS -X POST "$base/api/v1/workflows/greet/runs" -H "Authorization: Bearer $FLOWC_ADMIN_TOKEN" \
   -H 'content-type: application/json' -d '{"name":"Ada"}' >/dev/null
+curl -sS -X POST "$base/api/v1/workflows/broken/runs" -H "Authorization: Bearer $FLOWC_ADMIN_TOKEN" \
+  -H 'content-type: application/json' -d '{"n":1}' >/dev/null
+curl -sS -X POST "$base/api/v1/workflows/pause/runs" -H "Authorization: Bearer $FLOWC_ADMIN_TOKEN" \
+  -H 'content-type: application/json' -d '{"seconds":1}' >/dev/null
+curl -sS -X POST "$base/api/v1/events/ping" -H "Authorization: Bearer $FLOWC_ADMIN_TOKEN" \
+  -H 'content-type: application/json' -d '{"n":1}' >/dev/null
 
 # positive_data_acceptance: a request the document calls valid may still name
 # something that does not exist (404), conflict with the state (409) or not be
@@ -92,7 +111,7 @@ cat >"$work/schemathesis.toml" <<'TOML'
 expected-statuses = ["2xx", "401", "404", "409", "413", "422"]
 
 [dictionaries.workflows]
-values = ["greet", "count", "pause", "hook", "nightly"]
+values = ["greet", "count", "pause", "hook", "nightly", "broken", "on_ping", "ping"]
 
 [parameters]
 "path.name" = { dictionary = "workflows", probability = 0.7 }

@@ -47,7 +47,7 @@ const EVENT_BATCH: u32 = 256;
 /// 100,000 tasks.
 const WOKEN_AT_ONCE: usize = 256;
 
-/// A write queued by [`Dispatcher::deliver_all`]: a run it created is to be
+/// A write queued by [`Dispatcher::queue_all`]: a run it created is to be
 /// started once the write has committed.
 type Queued<'a> = store::BoxFuture<'a, Result<Option<(String, NewRun)>, store::Error>>;
 
@@ -297,39 +297,70 @@ impl Dispatcher {
     }
 
     /// Delivers stored events, oldest first, a batch at a time.
+    ///
+    /// One batch is in flight while the next is read and queued: the writer
+    /// commits a batch's writes while its successor's candidates are read, so
+    /// delivery does not stop for every commit. The events already queued are
+    /// passed by `seq`; after a failure everything undelivered is read again
+    /// (delivering twice is harmless: runs start by idempotency key, waits
+    /// resolve by compare-and-set).
     async fn deliveries(self: Arc<Self>) {
+        let this = &*self;
+        let mut after = 0;
+        let mut in_flight: Vec<Queued<'_>> = Vec::new();
         loop {
-            let notified = self.events.notified();
-            let batch = match self.store.undelivered_events(EVENT_BATCH).await {
-                Ok(batch) => batch,
-                Err(error) => {
-                    tracing::warn!(%error, "could not read events; trying again in 1s");
-                    self.clock.sleep(std::time::Duration::from_secs(1)).await;
+            let notified = this.events.notified();
+            let batch = this
+                .store
+                .undelivered_events_after(after, EVENT_BATCH)
+                .await;
+            let step = match batch {
+                Ok(batch) if batch.is_empty() && in_flight.is_empty() => {
+                    notified.await;
                     continue;
                 }
+                Ok(batch) if batch.is_empty() => this.settle(std::mem::take(&mut in_flight)).await,
+                Ok(batch) => {
+                    after = batch.last().map_or(after, |event| event.seq);
+                    match this.queue_all(&batch).await {
+                        Ok(queued) => this.settle(std::mem::replace(&mut in_flight, queued)).await,
+                        Err(error) => Err(error),
+                    }
+                }
+                Err(error) => Err(error),
             };
-            if batch.is_empty() {
-                notified.await;
-                continue;
-            }
-            if let Err(error) = self.deliver_all(&batch).await {
+            if let Err(error) = step {
                 tracing::warn!(%error, "event delivery failed; trying again in 1s");
-                self.clock.sleep(std::time::Duration::from_secs(1)).await;
+                in_flight.clear();
+                after = 0;
+                this.clock.sleep(std::time::Duration::from_secs(1)).await;
             }
         }
     }
 
     /// Delivers one event: runs of its listeners, then its waiting runs.
     pub async fn deliver(&self, event: &StoredEvent) -> Result<(), store::Error> {
-        self.deliver_all(std::slice::from_ref(event)).await
+        let queued = self.queue_all(std::slice::from_ref(event)).await?;
+        self.settle(queued).await
     }
 
-    /// Delivers events in order: for each, a run of every listener and the
-    /// waiting runs whose predicate holds, then marks it delivered. The writes
-    /// are queued in event order without waiting for each commit (the store's
-    /// writer commits them together), so when two events match one wait the
-    /// earlier one resolves it; reads of candidates run concurrently.
-    async fn deliver_all(&self, events: &[StoredEvent]) -> Result<(), store::Error> {
+    /// Waits for queued writes to commit and starts the runs they created.
+    async fn settle(&self, writes: Vec<Queued<'_>>) -> Result<(), store::Error> {
+        for write in writes {
+            if let Some((run, new)) = write.await? {
+                self.start_new(run, new);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the delivery of events, in order: for each, a run of every
+    /// listener and the waiting runs whose predicate holds; then one write
+    /// marking them delivered. The writes are queued in event order without
+    /// waiting for each commit (the store's writer commits them together), so
+    /// when two events match one wait the earlier one resolves it; reads of
+    /// candidates run concurrently. [`Dispatcher::settle`] waits for them.
+    async fn queue_all(&self, events: &[StoredEvent]) -> Result<Vec<Queued<'_>>, store::Error> {
         let mut writes: Vec<Queued<'_>> = Vec::new();
         for event in events {
             let Some(name) = event.topic.strip_prefix("event:") else {
@@ -417,11 +448,6 @@ impl Dispatcher {
             delivered.await?;
             Ok(None)
         }));
-        for write in writes {
-            if let Some((run, new)) = write.await? {
-                self.start_new(run, new);
-            }
-        }
-        Ok(())
+        Ok(writes)
     }
 }

@@ -745,6 +745,22 @@ pub trait Store: Send + Sync + 'static {
     /// Events not yet delivered, oldest first, at most `limit`.
     fn undelivered_events(&self, limit: u32) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
 
+    /// Events not yet delivered whose `seq` is above `after`, oldest first, at
+    /// most `limit`: what a deliverer that has already queued the earlier ones
+    /// reads next.
+    fn undelivered_events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
+        Box::pin(async move {
+            let mut events = self.undelivered_events(u32::MAX).await?;
+            events.retain(|event| event.seq > after);
+            events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok(events)
+        })
+    }
+
     /// Marks events delivered, in one write.
     fn mark_delivered(&self, seqs: Vec<i64>) -> BoxFuture<'_, Result<()>>;
 

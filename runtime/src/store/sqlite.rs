@@ -1389,6 +1389,14 @@ impl Store for SqliteStore {
         self.insert_outside_event(topic, payload)
     }
 
+    fn undelivered_events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<super::StoredEvent>>> {
+        self.events_undelivered_after(after, limit)
+    }
+
     fn undelivered_events(&self, limit: u32) -> BoxFuture<'_, Result<Vec<super::StoredEvent>>> {
         self.events_undelivered(limit)
     }

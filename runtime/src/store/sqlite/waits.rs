@@ -598,6 +598,22 @@ impl SqliteStore {
         })
     }
 
+    pub(super) fn events_undelivered_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>>> {
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE delivered = 0 AND seq > ?1
+                 ORDER BY seq LIMIT ?2"
+            ))?;
+            Ok(statement
+                .query_map(params![after, limit], event_from_row)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     pub(super) fn events_undelivered(
         &self,
         limit: u32,

@@ -668,3 +668,68 @@ pub async fn all_runs(
     runs.reverse();
     runs
 }
+
+// ---------------------------------------------------------------- crash tests
+
+/// SplitMix64: what a seeded kill schedule needs, and nothing more.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `low..=high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low + 1)
+    }
+
+    /// The items of `items` in a seeded order.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = usize::try_from(self.next() % (i as u64 + 1)).unwrap();
+            items.swap(i, j);
+        }
+    }
+}
+
+/// The seed of a crash test: `FLOWC_CRASH_SEED` when set (to replay a schedule),
+/// else the time.
+pub fn crash_seed() -> u64 {
+    match std::env::var("FLOWC_CRASH_SEED") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("FLOWC_CRASH_SEED={text} is not a number")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    }
+}
+
+/// `flowc serve FILE --db data.db` in `dir` on `127.0.0.1:PORT`, or (if that port
+/// cannot be had back after a kill) on a new one: the server and its port.
+pub fn serve_on(dir: &Path, file: &str, port: u16) -> (Served, u16) {
+    let addr = format!("127.0.0.1:{port}");
+    let mut last = String::new();
+    for _ in 0..20 {
+        match Served::start(dir, &[file, "--db", "data.db", "--addr", &addr], &[]) {
+            Ok(served) => return (served, port),
+            Err(output) => last = output,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("port {port} could not be had back ({last}); moving to a new port");
+    let served = Served::start(
+        dir,
+        &[file, "--db", "data.db", "--addr", "127.0.0.1:0"],
+        &[],
+    )
+    .unwrap_or_else(|output| panic!("flowc serve does not start again:\n{output}"));
+    let port = served.addr.rsplit(':').next().unwrap().parse().unwrap();
+    (served, port)
+}

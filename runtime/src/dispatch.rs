@@ -359,7 +359,7 @@ impl Dispatcher {
     /// marking them delivered. The writes are queued in event order without
     /// waiting for each commit (the store's writer commits them together), so
     /// when two events match one wait the earlier one resolves it; reads of
-    /// candidates run concurrently. [`Dispatcher::settle`] waits for them.
+    /// candidates are one read for the batch. [`Dispatcher::settle`] waits for them.
     async fn queue_all(&self, events: &[StoredEvent]) -> Result<Vec<Queued<'_>>, store::Error> {
         let mut writes: Vec<Queued<'_>> = Vec::new();
         for event in events {
@@ -405,8 +405,8 @@ impl Dispatcher {
                 key_paths.insert(&event.topic, paths);
             }
         }
-        let mut reads = tokio::task::JoinSet::new();
-        for (index, event) in events.iter().enumerate() {
+        let mut lookups = Vec::with_capacity(events.len());
+        for event in events {
             let keys: Vec<String> = key_paths
                 .get(event.topic.as_str())
                 .into_iter()
@@ -417,18 +417,9 @@ impl Dispatcher {
                     Some(key_value(path, &text))
                 })
                 .collect();
-            let store = Arc::clone(&self.store);
-            let (topic, at) = (event.topic.clone(), event.emitted_at);
-            reads.spawn(async move { (index, store.matching_waits(&topic, keys, at).await) });
+            lookups.push((event.topic.clone(), keys, event.emitted_at));
         }
-        let mut candidates = vec![Vec::new(); events.len()];
-        while let Some(read) = reads.join_next().await {
-            let (index, found) =
-                read.map_err(|error| store::Error::Database(format!("a read failed: {error}")))?;
-            if let Some(slot) = candidates.get_mut(index) {
-                *slot = found?;
-            }
-        }
+        let candidates = self.store.matching_waits_many(lookups).await?;
         for (event, candidates) in events.iter().zip(candidates) {
             for wait in candidates {
                 if self.engine.wait_matches(&wait, &event.payload).await {

@@ -776,6 +776,21 @@ pub trait Store: Send + Sync + 'static {
         at: Millis,
     ) -> BoxFuture<'_, Result<Vec<Wait>>>;
 
+    /// [`Store::matching_waits`] for several messages at once, answers in
+    /// order: `(topic, keys, at)` each.
+    fn matching_waits_many(
+        &self,
+        lookups: Vec<(String, Vec<String>, Millis)>,
+    ) -> BoxFuture<'_, Result<Vec<Vec<Wait>>>> {
+        Box::pin(async move {
+            let mut all = Vec::with_capacity(lookups.len());
+            for (topic, keys, at) in lookups {
+                all.push(self.matching_waits(&topic, keys, at).await?);
+            }
+            Ok(all)
+        })
+    }
+
     /// The events on `topic` stored at or after `since`, oldest first (the
     /// lookback window of a correlated wait).
     fn recent_events(

@@ -1415,7 +1415,15 @@ impl Store for SqliteStore {
         keys: Vec<String>,
         at: Millis,
     ) -> BoxFuture<'_, Result<Vec<super::Wait>>> {
-        self.waits_matching(topic, keys, at)
+        let found = self.waits_matching(vec![(topic.to_owned(), keys, at)]);
+        Box::pin(async move { Ok(found.await?.into_iter().next().unwrap_or_default()) })
+    }
+
+    fn matching_waits_many(
+        &self,
+        lookups: Vec<(String, Vec<String>, Millis)>,
+    ) -> BoxFuture<'_, Result<Vec<Vec<super::Wait>>>> {
+        self.waits_matching(lookups)
     }
 
     fn recent_events(

@@ -654,13 +654,11 @@ impl SqliteStore {
 
     pub(super) fn waits_matching(
         &self,
-        topic: &str,
-        keys: Vec<String>,
-        at: Millis,
-    ) -> BoxFuture<'static, Result<Vec<Wait>>> {
-        let topic = topic.to_owned();
+        lookups: Vec<(String, Vec<String>, Millis)>,
+    ) -> BoxFuture<'static, Result<Vec<Vec<Wait>>>> {
+        // Every lookup in one read: one hand-off to a reader thread per batch
+        // of messages, not one per message.
         self.read(move |conn| {
-            let mut found = Vec::new();
             let mut statement = conn.prepare_cached(concat!(
                 "SELECT ",
                 wait_columns!(),
@@ -668,13 +666,18 @@ impl SqliteStore {
                   AND created_at <= ?3 ORDER BY created_at, run"
             ))?;
             let unkeyed: Option<String> = None;
-            for key in keys.iter().map(Some).chain([unkeyed.as_ref()]) {
-                let rows = statement.query_map(params![topic, key, at], wait_from_row)?;
-                for row in rows {
-                    found.push(row?);
+            let mut all = Vec::with_capacity(lookups.len());
+            for (topic, keys, at) in &lookups {
+                let mut found = Vec::new();
+                for key in keys.iter().map(Some).chain([unkeyed.as_ref()]) {
+                    let rows = statement.query_map(params![topic, key, at], wait_from_row)?;
+                    for row in rows {
+                        found.push(row?);
+                    }
                 }
+                all.push(found);
             }
-            Ok(found)
+            Ok(all)
         })
     }
 

@@ -1073,6 +1073,13 @@ impl Drop for Registration<'_> {
             signals.retain(|signal| !signal.same_channel(&self.sender));
             if signals.is_empty() {
                 running.remove(self.run_id);
+                // A wake handed to the last task of a run that then ended (or
+                // failed) is moot: the next wake starts a task of its own.
+                self.engine
+                    .again
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(self.run_id);
             }
         }
     }

@@ -66,10 +66,7 @@ workflow risky(n: int) -> int {{
 }}
 "#
     );
-    let h = Harness::builder()
-        .program(&source)
-        .build()
-        .await;
+    let h = Harness::builder().program(&source).build().await;
 
     let failed = start(&h, "risky", json!(-3)).await;
     let mut hooked = Vec::new();

@@ -44,7 +44,10 @@ async fn start(h: &Harness, id: &str) -> String {
 async fn settled(h: &Harness, run: &str) -> flowc_runtime::store::Run {
     for _ in 0..500 {
         let run = h.store.get_run(run).await.unwrap().unwrap().run;
-        if matches!(run.status, RunStatus::Waiting | RunStatus::Succeeded | RunStatus::Failed) {
+        if matches!(
+            run.status,
+            RunStatus::Waiting | RunStatus::Succeeded | RunStatus::Failed
+        ) {
             return run;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -869,7 +869,10 @@ mod tests {
             "{plain}"
         );
         assert!(plain.contains("waiting     event paid (paid)"), "{plain}");
-        assert!(!plain.contains("nap"), "a resolved wait is not shown: {plain}");
+        assert!(
+            !plain.contains("nap"),
+            "a resolved wait is not shown: {plain}"
+        );
         assert!(!plain.contains("#deadline"), "{plain}");
     }
 

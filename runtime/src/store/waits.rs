@@ -244,7 +244,10 @@ pub fn key_value(path: &[String], text: &str) -> String {
 }
 
 /// The value at `path` in a message, when there is one.
-pub fn key_at<'v>(payload: &'v serde_json::Value, path: &[String]) -> Option<&'v serde_json::Value> {
+pub fn key_at<'v>(
+    payload: &'v serde_json::Value,
+    path: &[String],
+) -> Option<&'v serde_json::Value> {
     path.iter()
         .try_fold(payload, |value, field| value.as_object()?.get(field))
 }

@@ -31,27 +31,6 @@ fn start(dir: &Path, extra: &[&str]) -> Served {
     Served::start(dir, &args, &[]).unwrap_or_else(|output| panic!("did not start:\n{output}"))
 }
 
-/// `runs show ID --json`, parsed.
-fn detail(serve: &Served, id: &str) -> Json {
-    let done = serve.admin(&["runs", "show", id, "--json"]);
-    assert_eq!(done.code, Some(0), "{done}");
-    done.json()
-}
-
-/// Waits until the run has status `status`, and returns its detail.
-fn wait_for(serve: &Served, id: &str, status: &str) -> Json {
-    let mut last = Json::Null;
-    support::wait_until(
-        Duration::from_secs(20),
-        || {
-            last = detail(serve, id);
-            last["run"]["status"] == status
-        },
-        || format!("run {id} never became {status}"),
-    );
-    last
-}
-
 /// A refund run parked on its approval: its id and the handle's URLs.
 fn parked(serve: &Served, id: &str) -> (String, Json) {
     let run = support::run_id(support::post(
@@ -60,7 +39,7 @@ fn parked(serve: &Served, id: &str) -> (String, Json) {
         &[],
         &json!({ "id": id }).to_string(),
     ));
-    let detail = wait_for(serve, &run, "waiting");
+    let detail = serve.wait_for_status(&run, "waiting");
     let handle = detail["steps"]
         .as_array()
         .unwrap()
@@ -90,7 +69,7 @@ fn approve_resumes_a_waiting_run_which_then_succeeds() {
     let done = serve.admin(&["approve", &run, "--comment", "ok"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert_eq!(done.stdout, format!("approved run {run} (step review)\n"));
-    let detail = wait_for(&serve, &run, "succeeded");
+    let detail = serve.wait_for_status(&run, "succeeded");
     assert_eq!(
         detail["run"]["output"],
         json!({ "approved": true, "by": null, "comment": "ok" })
@@ -122,7 +101,7 @@ fn reject_makes_the_decision_false() {
     let done = serve.admin(&["reject", &run, "--by", "bob", "--comment", "too much"]);
     assert_eq!(done.code, Some(0), "{done}");
     assert_eq!(done.stdout, format!("rejected run {run} (step review)\n"));
-    let detail = wait_for(&serve, &run, "succeeded");
+    let detail = serve.wait_for_status(&run, "succeeded");
     assert_eq!(
         detail["run"]["output"],
         json!({ "approved": false, "by": "bob", "comment": "too much" })

@@ -17,21 +17,16 @@
 //! interleaving, which the operating system decides).
 
 #![allow(clippy::unwrap_used)]
-#![allow(
-    clippy::disallowed_methods,
-    reason = "the kill schedule is wall-clock by nature; waits are bounded by deadlines, nothing asserts on time"
-)]
 
 mod support;
 
-use flowc_runtime::store::{RunStatus, StepStatus, sqlite};
+use flowc_runtime::store::StepStatus;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
-use support::{Recorded, Recorder, Reply, Served};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use support::{Deliveries, Recorded, Recorder, Reply, Rng};
 
 const DELIVERIES: usize = 200;
 const KILLS: usize = 10;
@@ -65,125 +60,6 @@ fn delivery(i: usize) -> (String, i64) {
     (format!("d-{i}"), i64::try_from(i).unwrap() * 10)
 }
 
-/// SplitMix64: a seeded generator is all the kill schedule needs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `low..=high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low + 1)
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("FLOWC_CRASH_SEED") {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("FLOWC_CRASH_SEED={text} is not a number")),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    }
-}
-
-/// What the senders share with the test.
-struct Senders {
-    /// The next delivery a sender takes.
-    next: AtomicUsize,
-    /// Deliveries below this index may be sent: the test releases them in
-    /// batches, so every interval between two kills has new work in flight.
-    released: AtomicUsize,
-    /// Where the server listens now.
-    addr: RwLock<String>,
-    /// The run id each delivery was acknowledged with.
-    acknowledged: Mutex<Vec<Option<String>>>,
-    /// Sends that got no `202` (refused, cut off by a kill, or another status).
-    unacknowledged: AtomicUsize,
-    /// Answers other than `202`, for the report.
-    other_answers: Mutex<Vec<String>>,
-}
-
-impl Senders {
-    /// Takes deliveries until none are left, sending each until it is acknowledged.
-    fn work(&self) {
-        loop {
-            let i = self.next.fetch_add(1, Ordering::SeqCst);
-            if i >= DELIVERIES {
-                return;
-            }
-            let deadline = Instant::now() + DELIVERY_DEADLINE;
-            while i >= self.released.load(Ordering::SeqCst) {
-                if Instant::now() > deadline {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let (id, n) = delivery(i);
-            let body = json!({ "id": id, "n": n }).to_string();
-            // The test reports a delivery still unacknowledged at the deadline.
-            while Instant::now() < deadline {
-                let addr = self.addr.read().unwrap().clone();
-                match support::send(&addr, "POST", "/chain", &[], &body) {
-                    Ok((202, answer)) => {
-                        let json: serde_json::Value =
-                            serde_json::from_str(&answer).unwrap_or_default();
-                        if let Some(run) = json["run_id"].as_str() {
-                            self.acknowledged.lock().unwrap()[i] = Some(run.to_string());
-                            break;
-                        }
-                        self.other_answers
-                            .lock()
-                            .unwrap()
-                            .push(format!("{id}: 202 without a run id: {answer}"));
-                    }
-                    Ok((status, answer)) => {
-                        self.other_answers
-                            .lock()
-                            .unwrap()
-                            .push(format!("{id}: {status} {answer}"));
-                    }
-                    Err(_) => {}
-                }
-                self.unacknowledged.fetch_add(1, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
-/// Starts the server on `port`, or (if that port cannot be had back) on a new one;
-/// returns the server and the port it took.
-fn start(dir: &Path, port: u16) -> (Served, u16) {
-    let addr = format!("127.0.0.1:{port}");
-    let args = ["app.flow", "--db", "data.db", "--addr", &addr];
-    let mut last = String::new();
-    for _ in 0..20 {
-        match Served::start(dir, &args, &[]) {
-            Ok(served) => return (served, port),
-            Err(output) => last = output,
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    println!("port {port} could not be had back ({last}); moving to a new port");
-    let served = Served::start(
-        dir,
-        &["app.flow", "--db", "data.db", "--addr", "127.0.0.1:0"],
-        &[],
-    )
-    .unwrap_or_else(|output| panic!("flowc serve does not start again:\n{output}"));
-    let port = served.addr.rsplit(':').next().unwrap().parse().unwrap();
-    (served, port)
-}
-
 /// The downstream: `{ n }` in, `{ n: n + 1 }` out, for `/s1` … `/s5`.
 fn downstream(request: &Recorded) -> Reply {
     match request.json()["n"].as_i64() {
@@ -194,7 +70,7 @@ fn downstream(request: &Recorded) -> Reply {
 
 #[test]
 fn two_hundred_deliveries_survive_ten_sigkills() {
-    let seed = seed();
+    let seed = support::crash_seed();
     println!("crash test seed: {seed} (FLOWC_CRASH_SEED={seed} repeats the kill schedule)");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -205,64 +81,45 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
         &PROGRAM.replace("BASE", recorder.base()),
     );
 
-    let (mut server, mut port) = start(dir.path(), support::free_port());
-    let senders = Arc::new(Senders {
-        next: AtomicUsize::new(0),
-        released: AtomicUsize::new(0),
-        addr: RwLock::new(server.addr.clone()),
-        acknowledged: Mutex::new(vec![None; DELIVERIES]),
-        unacknowledged: AtomicUsize::new(0),
-        other_answers: Mutex::default(),
-    });
-    let threads: Vec<_> = (0..SENDERS)
-        .map(|_| {
-            let senders = Arc::clone(&senders);
-            std::thread::spawn(move || senders.work())
+    let (mut server, mut port) = support::serve_on(dir.path(), "app.flow", support::free_port());
+    let bodies = (0..DELIVERIES)
+        .map(|i| {
+            let (id, n) = delivery(i);
+            let body = json!({ "id": id, "n": n }).to_string();
+            (id, body)
         })
         .collect();
+    let addr = Arc::new(RwLock::new(server.addr.clone()));
+    let deliveries = Deliveries::new("/chain", bodies, DELIVERY_DEADLINE, 0, Arc::clone(&addr));
+    let threads = deliveries.spawn(SENDERS);
 
     // Release a batch, let it run for a random while, kill, restart.
     for kill in 1..=KILLS {
-        senders
+        deliveries
             .released
             .store(kill * DELIVERIES / KILLS, Ordering::SeqCst);
         let delay = rng.between(30, 400);
         std::thread::sleep(Duration::from_millis(delay));
         server.kill();
-        let acknowledged = count_acknowledged(&senders);
         println!(
-            "kill {kill}/{KILLS} after {delay} ms: {acknowledged}/{DELIVERIES} deliveries \
+            "kill {kill}/{KILLS} after {delay} ms: {}/{DELIVERIES} deliveries \
              acknowledged, {} downstream calls so far",
+            deliveries.count_acknowledged(),
             recorder.count()
         );
         recorder.next_epoch();
-        let (restarted, now) = start(dir.path(), port);
+        let (restarted, now) = support::serve_on(dir.path(), "app.flow", port);
         server = restarted;
         if now != port {
             port = now;
-            *senders.addr.write().unwrap() = server.addr.clone();
+            *addr.write().unwrap() = server.addr.clone();
         }
     }
     for thread in threads {
         thread.join().unwrap();
     }
-    let acknowledged: Vec<String> = senders
-        .acknowledged
-        .lock()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, run)| {
-            run.clone().unwrap_or_else(|| {
-                panic!(
-                    "delivery d-{i} was never acknowledged within {DELIVERY_DEADLINE:?}; \
-                     server output:\n{}",
-                    server.output()
-                )
-            })
-        })
-        .collect();
-    let other_answers = senders.other_answers.lock().unwrap().clone();
+    let acknowledged = deliveries.acknowledged(&server);
+    let other_answers = deliveries.other_answers();
     let client_errors: Vec<&String> = other_answers
         .iter()
         .filter(|answer| answer.split(' ').nth(1).is_some_and(|s| s.starts_with('4')))
@@ -274,7 +131,7 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
     println!(
         "all {DELIVERIES} deliveries acknowledged; {} sends went unacknowledged and were \
          repeated ({} answered with another status)",
-        senders.unacknowledged.load(Ordering::SeqCst),
+        deliveries.unacknowledged(),
         other_answers.len()
     );
 
@@ -301,24 +158,7 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
         }
     });
 
-    let status = server.stop();
-    assert!(
-        status.success(),
-        "flowc serve did not stop cleanly on SIGTERM ({status:?}):\n{}",
-        server.output()
-    );
-
-    let runs = support::block_on(async {
-        let store = sqlite::Options::new(&db).open().unwrap();
-        assert_eq!(
-            store.integrity_check().await.unwrap(),
-            ["ok"],
-            "PRAGMA integrity_check"
-        );
-        let runs = support::all_runs(&store).await;
-        store.close().await;
-        runs
-    });
+    let runs = support::stop_and_read_runs(&mut server, &db);
 
     // Exactly one run per delivery: the one its acknowledgement named.
     let by_key: HashMap<&str, _> = runs
@@ -339,13 +179,7 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
             .unwrap_or_else(|| panic!("no run has the idempotency key {id}"));
         let run = &detail.run;
         assert_eq!(&run.id, run_id, "{id} was acknowledged with another run");
-        assert_eq!(
-            run.status,
-            RunStatus::Succeeded,
-            "run {run_id} ({id}) ended {} with {:?}",
-            run.status.as_str(),
-            run.error
-        );
+        support::assert_succeeded(run, &id);
         let expected = json!({ "id": id, "n": n + i64::try_from(STEPS).unwrap() });
         assert_eq!(run.output.as_ref(), Some(&expected), "output of {run_id}");
         for k in 1..=STEPS {
@@ -369,15 +203,7 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
     // The downstream's side: every call keyed, every step's call arrived under its
     // key with the body its predecessor's answer implies.
     let requests = recorder.requests();
-    let unkeyed: Vec<_> = requests
-        .iter()
-        .filter(|request| request.header("idempotency-key").is_none())
-        .map(|request| format!("{} {} {}", request.method, request.target, request.text()))
-        .collect();
-    assert!(
-        unkeyed.is_empty(),
-        "calls without an Idempotency-Key: {unkeyed:#?}"
-    );
+    support::assert_all_keyed(&requests);
     let mut by_idempotency_key: BTreeMap<&str, Vec<&Recorded>> = BTreeMap::new();
     let mut by_effect: BTreeMap<(String, String), Vec<&Recorded>> = BTreeMap::new();
     for request in &requests {
@@ -418,31 +244,11 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
     );
 
     // A repeated call carries the first one's key, and comes from a later process.
-    let mut duplicates = Vec::new();
-    for ((id, path), calls) in &by_effect {
-        let keys: Vec<_> = calls
+    let duplicates = support::repeats(
+        by_effect
             .iter()
-            .map(|call| call.header("idempotency-key").unwrap_or_default())
-            .collect();
-        assert!(
-            keys.iter().all(|key| *key == keys[0]),
-            "{id}'s call to {path} was repeated under another key: {keys:?}"
-        );
-        if calls.len() > 1 {
-            let epochs: Vec<u64> = calls.iter().map(|call| call.epoch).collect();
-            assert!(
-                epochs.windows(2).all(|pair| pair[0] < pair[1]),
-                "{id}'s call to {path} (key {}) was repeated without a kill in between: \
-                 server generations {epochs:?}",
-                keys[0]
-            );
-            duplicates.push(format!(
-                "{} ×{} (server generations {epochs:?})",
-                keys[0],
-                calls.len()
-            ));
-        }
-    }
+            .map(|((id, path), calls)| (format!("{id}'s call to {path}"), calls.as_slice())),
+    );
     println!(
         "{} downstream calls for {} steps; {} repeated after a kill, {repeated_attempts} \
          journaled attempts beyond the first:",
@@ -453,14 +259,4 @@ fn two_hundred_deliveries_survive_ten_sigkills() {
     for duplicate in &duplicates {
         println!("  {duplicate}");
     }
-}
-
-fn count_acknowledged(senders: &Senders) -> usize {
-    senders
-        .acknowledged
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|run| run.is_some())
-        .count()
 }

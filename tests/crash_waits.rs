@@ -42,14 +42,14 @@
 
 mod support;
 
-use flowc_runtime::store::{RunDetail, RunStatus, StepStatus, WaitStatus, sqlite};
-use serde_json::{Value as Json, json};
+use flowc_runtime::store::{RunDetail, RunStatus, StepStatus, WaitStatus};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, mpsc};
 use std::time::{Duration, Instant};
-use support::{Recorded, Recorder, Reply, Rng};
+use support::{Deliveries, Recorded, Recorder, Reply, Rng};
 
 const ORDERS: usize = 32;
 const KILLS: usize = 14;
@@ -255,59 +255,6 @@ impl Aim {
             let deadline = Instant::now() + Duration::from_secs(5);
             while self.kills.load(Ordering::SeqCst) == before && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------- deliveries
-
-/// What the senders share with the test.
-struct Senders {
-    next: AtomicUsize,
-    /// Deliveries below this index may be sent.
-    released: AtomicUsize,
-    addr: Arc<RwLock<String>>,
-    acknowledged: Mutex<Vec<Option<String>>>,
-    /// Answers other than `202`, for the report.
-    other_answers: Mutex<Vec<String>>,
-}
-
-impl Senders {
-    fn work(&self) {
-        loop {
-            let i = self.next.fetch_add(1, Ordering::SeqCst);
-            if i >= ORDERS {
-                return;
-            }
-            // Every delivery is released once the kills are over.
-            while i >= self.released.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let deadline = Instant::now() + DELIVERY_DEADLINE;
-            let body = json!({ "id": order_id(i), "items": ITEMS }).to_string();
-            while Instant::now() < deadline {
-                let addr = self.addr.read().unwrap().clone();
-                match support::send(&addr, "POST", "/orders", &[], &body) {
-                    Ok((202, answer)) => {
-                        let json: Json = serde_json::from_str(&answer).unwrap_or_default();
-                        if let Some(run) = json["run_id"].as_str() {
-                            self.acknowledged.lock().unwrap()[i] = Some(run.to_string());
-                            break;
-                        }
-                        self.other_answers
-                            .lock()
-                            .unwrap()
-                            .push(format!("o-{i}: 202 without a run id: {answer}"));
-                    }
-                    Ok((status, answer)) => self
-                        .other_answers
-                        .lock()
-                        .unwrap()
-                        .push(format!("o-{i}: {status} {answer}")),
-                    Err(_) => {}
-                }
-                std::thread::sleep(Duration::from_millis(10));
             }
         }
     }
@@ -675,19 +622,20 @@ fn waits_timers_approvals_and_fan_out_survive_sigkills() {
         .unwrap()
         .trim()
         .to_string();
-    let senders = Arc::new(Senders {
-        next: AtomicUsize::new(0),
-        released: AtomicUsize::new(FIRST_BATCH),
-        addr: Arc::clone(&addr),
-        acknowledged: Mutex::new(vec![None; ORDERS]),
-        other_answers: Mutex::default(),
-    });
-    let sender_threads: Vec<_> = (0..SENDERS)
-        .map(|_| {
-            let senders = Arc::clone(&senders);
-            std::thread::spawn(move || senders.work())
+    let bodies = (0..ORDERS)
+        .map(|i| {
+            let body = json!({ "id": order_id(i), "items": ITEMS }).to_string();
+            (order_id(i), body)
         })
         .collect();
+    let deliveries = Deliveries::new(
+        "/orders",
+        bodies,
+        DELIVERY_DEADLINE,
+        FIRST_BATCH,
+        Arc::clone(&addr),
+    );
+    let sender_threads = deliveries.spawn(SENDERS);
     let driver_thread = {
         let driver = Arc::clone(&driver);
         std::thread::spawn(move || driver.work())
@@ -696,7 +644,7 @@ fn waits_timers_approvals_and_fan_out_survive_sigkills() {
     // Aim, wait for a run to get there, kill, restart.
     let mut missed = Vec::new();
     for (k, kill) in kills.iter().enumerate() {
-        senders
+        deliveries
             .released
             .store(FIRST_BATCH + 2 * (k + 1), Ordering::SeqCst);
         aim.arm(*kill);
@@ -728,7 +676,7 @@ fn waits_timers_approvals_and_fan_out_survive_sigkills() {
         (server, port) = (restarted, now);
         *addr.write().unwrap() = server.addr.clone();
     }
-    senders.released.store(ORDERS, Ordering::SeqCst);
+    deliveries.released.store(ORDERS, Ordering::SeqCst);
     assert!(
         missed.is_empty(),
         "kills aimed at {missed:?} found no run there within {TRIGGER_TIMEOUT:?}; server output:\n{}",
@@ -737,29 +685,11 @@ fn waits_timers_approvals_and_fan_out_survive_sigkills() {
     for thread in sender_threads {
         thread.join().unwrap();
     }
-    let acknowledged: Vec<String> = senders
-        .acknowledged
-        .lock()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, run)| {
-            run.clone().unwrap_or_else(|| {
-                panic!(
-                    "delivery o-{i} was never acknowledged within {DELIVERY_DEADLINE:?}; server \
-                     output:\n{}",
-                    server.output()
-                )
-            })
-        })
-        .collect();
-    let refused: Vec<String> = senders
-        .other_answers
-        .lock()
-        .unwrap()
-        .iter()
+    let acknowledged = deliveries.acknowledged(&server);
+    let refused: Vec<String> = deliveries
+        .other_answers()
+        .into_iter()
         .filter(|answer| !answer.contains(": 5"))
-        .cloned()
         .collect();
     assert!(
         refused.is_empty(),
@@ -799,23 +729,7 @@ fn waits_timers_approvals_and_fan_out_survive_sigkills() {
         server.output()
     );
 
-    let status = server.stop();
-    assert!(
-        status.success(),
-        "flowc serve did not stop cleanly on SIGTERM ({status:?}):\n{}",
-        server.output()
-    );
-    let runs = support::block_on(async {
-        let store = sqlite::Options::new(&db).open().unwrap();
-        assert_eq!(
-            store.integrity_check().await.unwrap(),
-            ["ok"],
-            "PRAGMA integrity_check"
-        );
-        let runs = support::all_runs(&store).await;
-        store.close().await;
-        runs
-    });
+    let runs = support::stop_and_read_runs(&mut server, &db);
     let children = check_runs(&runs, &acknowledged);
     let decisions = driver.decisions.lock().unwrap();
     check_decisions(&decisions, &acknowledged);
@@ -875,13 +789,7 @@ fn check_runs(runs: &[RunDetail], acknowledged: &[String]) -> HashMap<String, St
         });
         let run = &detail.run;
         assert_eq!(run.idempotency_key.as_deref(), Some(id.as_str()));
-        assert_eq!(
-            run.status,
-            RunStatus::Succeeded,
-            "run {run_id} ({id}) ended {} with {:?}",
-            run.status.as_str(),
-            run.error
-        );
+        support::assert_succeeded(run, &id);
         let v = callback_v(i);
         assert_eq!(
             run.output,
@@ -1009,15 +917,7 @@ fn check_downstream(
     acknowledged: &[String],
     children: &HashMap<String, String>,
 ) {
-    let unkeyed: Vec<String> = requests
-        .iter()
-        .filter(|request| request.header("idempotency-key").is_none())
-        .map(|request| format!("{} {} {}", request.method, request.target, request.text()))
-        .collect();
-    assert!(
-        unkeyed.is_empty(),
-        "calls without an Idempotency-Key: {unkeyed:#?}"
-    );
+    support::assert_all_keyed(requests);
     let mut by_key: BTreeMap<&str, Vec<&Recorded>> = BTreeMap::new();
     let mut by_effect: BTreeMap<(String, String, i64), Vec<&Recorded>> = BTreeMap::new();
     for request in requests {
@@ -1108,31 +1008,9 @@ fn check_downstream(
         "calls under keys that name no step of an acknowledged run: {:?}",
         by_key.keys().collect::<Vec<_>>()
     );
-    let mut repeats = Vec::new();
-    for ((id, path, n), calls) in &by_effect {
-        let keys: Vec<&str> = calls
-            .iter()
-            .map(|call| call.header("idempotency-key").unwrap_or_default())
-            .collect();
-        assert!(
-            keys.iter().all(|key| *key == keys[0]),
-            "{id}'s call to {path} (n {n}) was made under several keys: {keys:?}"
-        );
-        if calls.len() > 1 {
-            let epochs: Vec<u64> = calls.iter().map(|call| call.epoch).collect();
-            assert!(
-                epochs.windows(2).all(|pair| pair[0] < pair[1]),
-                "{id}'s call to {path} (key {}) was repeated without a kill in between: server \
-                 generations {epochs:?}",
-                keys[0]
-            );
-            repeats.push(format!(
-                "{} ×{} (server generations {epochs:?})",
-                keys[0],
-                calls.len()
-            ));
-        }
-    }
+    let repeats = support::repeats(by_effect.iter().map(|((id, path, n), calls)| {
+        (format!("{id}'s call to {path} (n {n})"), calls.as_slice())
+    }));
     println!(
         "{} downstream calls for {expected_keys} steps; {} repeated after a kill:",
         requests.len(),

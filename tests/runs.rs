@@ -59,33 +59,12 @@ fn fire(serve: &Served, path: &str, body: &str) -> String {
     support::run_id(support::post(&serve.addr, path, &[], body))
 }
 
-/// `runs show ID --json`, parsed.
-fn detail(serve: &Served, id: &str) -> Json {
-    let done = serve.admin(&["runs", "show", id, "--json"]);
-    assert_eq!(done.code, Some(0), "{done}");
-    done.json()
-}
-
-/// Waits until the run has status `status`, and returns its detail.
-fn wait_for(serve: &Served, id: &str, status: &str) -> Json {
-    let mut last = Json::Null;
-    support::wait_until(
-        Duration::from_secs(20),
-        || {
-            last = detail(serve, id);
-            last["run"]["status"] == status
-        },
-        || format!("timed out waiting for run {id} to be {status}"),
-    );
-    last
-}
-
 #[test]
 fn list_and_show_a_webhook_run_with_every_step() {
     let dir = tempfile::tempdir().unwrap();
     let (serve, downstream) = start(dir.path());
     let id = fire(&serve, "/orders", r#"{"id": "o-1", "amount": 3}"#);
-    let detail = wait_for(&serve, &id, "succeeded");
+    let detail = serve.wait_for_status(&id, "succeeded");
     assert_eq!(detail["run"]["output"], json!({"ok": true}));
     let sent: Vec<Json> = downstream
         .bodies("/notify")
@@ -126,7 +105,7 @@ fn list_and_show_a_webhook_run_with_every_step() {
 
     // Pages: --limit 1 with a second run leaves a cursor, --all follows it.
     let second = fire(&serve, "/orders", r#"{"id": "o-2", "amount": 4}"#);
-    wait_for(&serve, &second, "succeeded");
+    serve.wait_for_status(&second, "succeeded");
     let done = serve.admin(&["runs", "list", "--limit", "1", "--json"]);
     let json = done.json();
     assert_eq!(json["runs"].as_array().unwrap().len(), 1, "{done}");
@@ -167,7 +146,7 @@ fn retry_a_failed_run_and_replay_it() {
     let dir = tempfile::tempdir().unwrap();
     let (serve, downstream) = start(dir.path());
     let id = fire(&serve, "/flaky", r#"{"id": "j-1"}"#);
-    let detail = wait_for(&serve, &id, "failed");
+    let detail = serve.wait_for_status(&id, "failed");
     assert_eq!(detail["run"]["error"]["step"], "push");
 
     let done = serve.admin(&["runs", "show", &id]);
@@ -187,7 +166,7 @@ fn retry_a_failed_run_and_replay_it() {
             .contains(&format!("retrying run {id} from its failed step")),
         "{done}"
     );
-    let detail = wait_for(&serve, &id, "succeeded");
+    let detail = serve.wait_for_status(&id, "succeeded");
     assert_eq!(detail["run"]["output"], json!({"done": true}));
     assert_eq!(
         downstream.bodies("/prepare").len(),
@@ -211,7 +190,7 @@ fn retry_a_failed_run_and_replay_it() {
         .unwrap()
         .to_string();
     assert_ne!(new, id);
-    let replayed = wait_for(&serve, &new, "succeeded");
+    let replayed = serve.wait_for_status(&new, "succeeded");
     assert_eq!(replayed["run"]["input"], json!({"id": "j-2"}));
     assert!(
         downstream
@@ -223,7 +202,7 @@ fn retry_a_failed_run_and_replay_it() {
     assert_eq!(done.code, Some(0), "{done}");
     let json = done.json();
     let same = json["run_id"].as_str().unwrap();
-    let replayed = wait_for(&serve, same, "succeeded");
+    let replayed = serve.wait_for_status(same, "succeeded");
     assert_eq!(replayed["run"]["input"], json!({"id": "j-1"}));
 
     let done = serve.admin(&["runs", "replay", &id, "--input", "{oops"]);
@@ -244,7 +223,7 @@ fn cancel_a_run_under_way() {
     let done = serve.admin(&["runs", "cancel", &id]);
     assert_eq!(done.code, Some(0), "{done}");
     assert_eq!(done.stdout, format!("cancelled run {id}\n"));
-    let detail = wait_for(&serve, &id, "cancelled");
+    let detail = serve.wait_for_status(&id, "cancelled");
     assert_eq!(detail["run"]["id"], id.as_str());
 }
 

@@ -5,28 +5,24 @@
 //! runs` send it.
 
 #![allow(clippy::unwrap_used)]
-// Runs are polled until they reach a state, with a wall-clock deadline that only
-// bounds the loop (no assertion is about time): `Instant::now` is the simplest
-// such bound.
-#![allow(clippy::disallowed_methods)]
 
 mod common;
 
-use common::harness::{Harness as Stack, assert_problem};
+use common::harness::{Harness as Stack, assert_problem, eventually, poll};
 use common::{JumpingClock, Reply, Server as Recorder};
 use flowc_compiler::report;
 use flowc_runtime::clock::Clock;
 use flowc_runtime::engine::{Engine, SecretSource};
 use flowc_runtime::outbound::Client;
 use flowc_runtime::server;
+use flowc_runtime::store::Store;
 use flowc_runtime::store::sqlite::Options as StoreOptions;
-use flowc_runtime::store::{NewRun, Store};
 use flowc_runtime::vault::{MasterKey, Vault};
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TOKEN: &str = "admin-token-for-tests";
 
@@ -105,32 +101,6 @@ impl Harness {
         source.replace("BASE", &self.recorder.base())
     }
 
-    /// Like the shared `send`, but a body that is not JSON comes back as a string.
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> (u16, reqwest::header::HeaderMap, Json) {
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Json::String(text));
-        (status, headers, body)
-    }
-
-    /// An admin request with the right token.
-    async fn api(&self, method: Method, path: &str, body: Option<Json>) -> (u16, Json) {
-        let mut request = self
-            .http
-            .request(method, self.url(&format!("/api/v1{path}")))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let (status, _, body) = self.send(request).await;
-        (status, body)
-    }
-
     async fn get(&self, path: &str) -> (u16, Json) {
         self.api(Method::GET, path, None).await
     }
@@ -151,31 +121,21 @@ impl Harness {
         body
     }
 
-    async fn start(&self, workflow: &str, input: Json) -> String {
-        let (status, body) = self
-            .post(&format!("/workflows/{workflow}/runs"), input)
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["run_id"].as_str().unwrap().to_string()
-    }
-
-    /// Polls `GET /runs/{id}` until `done` holds for it (at most 20 s).
+    /// Polls `GET /runs/{id}` until `done` holds for its answer.
     async fn until(&self, run: &str, done: impl Fn(&Json) -> bool) -> Json {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let (status, body) = self.get(&format!("/runs/{run}")).await;
-            assert_eq!(status, 200, "{body}");
-            if done(&body) {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run} never got there: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        poll(
+            &format!("GET /runs/{run} answers what the test waits for"),
+            || async {
+                let (status, body) = self.get(&format!("/runs/{run}")).await;
+                assert_eq!(status, 200, "{body}");
+                body
+            },
+            done,
+        )
+        .await
     }
 
+    /// Polls `GET /runs/{id}` until the run has ended.
     async fn finished(&self, run: &str) -> Json {
         self.until(run, |body| {
             matches!(
@@ -186,13 +146,12 @@ impl Harness {
         .await
     }
 
-    /// Waits until the engine has no task for `run` (at most 10 s).
+    /// Waits until the engine has no task for `run`.
     async fn engine_let_go(&self, run: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.engine.is_running(run) {
-            assert!(Instant::now() < deadline, "the engine still runs {run}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(&format!("the engine lets go of {run}"), || async {
+            !self.engine.is_running(run)
+        })
+        .await;
     }
 }
 
@@ -533,7 +492,7 @@ async fn workflows_list_their_triggers_input_types_and_versions() {
 async fn a_started_run_completes_and_shows_its_steps() {
     let h = Harness::new().await;
     h.deploy_program().await;
-    let run = h.start("greet", json!({ "name": "Ada" })).await;
+    let run = h.api_start("greet", json!({ "name": "Ada" })).await;
     let detail = h.finished(&run).await;
     assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
     assert_eq!(detail["run"]["trigger"], "api");
@@ -643,13 +602,12 @@ async fn webhook_metadata_reaches_the_steps_of_the_run() {
 async fn cancelling_a_run_aborts_its_slow_step_and_it_stays_cancelled() {
     let h = Harness::new().await;
     h.deploy_program().await;
-    let run = h.start("slow", json!({ "n": 1 })).await;
+    let run = h.api_start("slow", json!({ "n": 1 })).await;
     // The slow step is in flight once the downstream has seen it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while h.recorder.count("/slow") == 0 {
-        assert!(Instant::now() < deadline, "the slow step never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("the slow step starts", || async {
+        h.recorder.count("/slow") > 0
+    })
+    .await;
     assert!(h.engine.is_running(&run));
 
     let (status, body) = h.post(&format!("/runs/{run}/cancel"), json!({})).await;
@@ -678,27 +636,12 @@ async fn cancelling_a_run_aborts_its_slow_step_and_it_stays_cancelled() {
 #[tokio::test]
 async fn cancelling_a_pending_run_means_the_engine_never_runs_it() {
     let h = Harness::new().await;
-    let deployed = h.deploy_program().await;
+    h.deploy_program().await;
     // Stored but not handed to the engine, as after a crash.
-    let started = h
-        .store
-        .start_run(NewRun {
-            deployment: deployed["id"].as_str().unwrap().into(),
-            workflow: "greet".into(),
-            input: json!({ "name": "Cy" }),
-            idempotency_key: None,
-            trigger: "manual".into(),
-            delivery: None,
-            webhook: None,
-            replay_of: None,
-        })
-        .await
-        .unwrap();
-    let (status, _) = h
-        .post(&format!("/runs/{}/cancel", started.run), json!({}))
-        .await;
+    let started = h.store_run("greet", json!({ "name": "Cy" })).await;
+    let (status, _) = h.post(&format!("/runs/{started}/cancel"), json!({})).await;
     assert_eq!(status, 200);
-    let outcome = h.engine.run(&started.run).await.unwrap();
+    let outcome = h.engine.run(&started).await.unwrap();
     assert_eq!(outcome, flowc_runtime::store::RunOutcome::Cancelled);
     assert_eq!(h.recorder.count("/hello"), 0);
 }
@@ -707,7 +650,7 @@ async fn cancelling_a_pending_run_means_the_engine_never_runs_it() {
 async fn retrying_a_failed_run_reruns_only_the_failed_step() {
     let h = Harness::new().await;
     h.deploy_program().await;
-    let run = h.start("flaky", json!({ "n": 1 })).await;
+    let run = h.api_start("flaky", json!({ "n": 1 })).await;
     let failed = h.finished(&run).await;
     assert_eq!(failed["run"]["status"], "failed", "{failed}");
     assert_eq!(failed["run"]["error"]["step"], "second");
@@ -754,7 +697,7 @@ async fn retrying_a_failed_run_reruns_only_the_failed_step() {
 async fn replaying_starts_a_new_run_with_the_same_or_an_edited_input() {
     let h = Harness::new().await;
     h.deploy_program().await;
-    let original = h.start("greet", json!({ "name": "Ada" })).await;
+    let original = h.api_start("greet", json!({ "name": "Ada" })).await;
     h.finished(&original).await;
 
     let (status, body) = h
@@ -804,19 +747,8 @@ async fn runs_page_through_120_runs_with_filters() {
     let deployed = h.deploy_program().await;
     let deployment = deployed["id"].as_str().unwrap().to_string();
     for index in 0..120 {
-        h.store
-            .start_run(NewRun {
-                deployment: deployment.clone(),
-                workflow: if index % 3 == 0 { "slow" } else { "greet" }.into(),
-                input: json!({ "index": index }),
-                idempotency_key: None,
-                trigger: "manual".into(),
-                delivery: None,
-                webhook: None,
-                replay_of: None,
-            })
-            .await
-            .unwrap();
+        let workflow = if index % 3 == 0 { "slow" } else { "greet" };
+        h.store_run(workflow, json!({ "index": index })).await;
     }
     let mut seen: Vec<String> = Vec::new();
     let mut after: Option<String> = None;

@@ -79,16 +79,7 @@ impl Harness {
     async fn start(&self, workflow: &str, input: Json) -> String {
         let started = self
             .store
-            .start_run(NewRun {
-                deployment: self.deployment.clone(),
-                workflow: workflow.into(),
-                input,
-                idempotency_key: None,
-                trigger: "manual".into(),
-                delivery: None,
-                webhook: None,
-                replay_of: None,
-            })
+            .start_run(common::new_run(&self.deployment, workflow, input))
             .await
             .unwrap();
         started.run

@@ -8,20 +8,17 @@
 //! its next step boundary and resumed, bulk cancel and retry.
 
 #![allow(clippy::unwrap_used)]
-// Runs are polled until they reach a state, with a wall-clock deadline that only
-// bounds the loop (no assertion is about time).
-#![allow(clippy::disallowed_methods)]
 
 mod common;
 
 use common::harness::{Harness as Stack, assert_problem};
 use flowc_runtime::clock::TestClock;
-use flowc_runtime::store::{DeliveryFilter, Page, Run, RunDetail, RunFilter, RunStatus, Store};
+use flowc_runtime::store::{DeliveryFilter, Page, Run, RunStatus, Store};
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -49,100 +46,9 @@ impl Harness {
         Harness { stack, clock }
     }
 
-    /// An admin request with the token; the status and the JSON body.
-    async fn api(&self, method: Method, path: &str, body: Option<Json>) -> (u16, Json) {
-        let mut request = self
-            .http
-            .request(method, self.url(&format!("/api/v1{path}")))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let (status, _, body) = self.send(request).await;
-        (status, body)
-    }
-
+    /// `POST /api/v1{path}` with the token.
     async fn post(&self, path: &str, body: Json) -> (u16, Json) {
         self.api(Method::POST, path, Some(body)).await
-    }
-
-    /// Starts a run of an `on manual` workflow; its id.
-    async fn start(&self, workflow: &str, input: Json) -> String {
-        let (status, body) = self
-            .post(&format!("/workflows/{workflow}/runs"), input)
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["run_id"].as_str().unwrap().to_string()
-    }
-
-    /// Polls the run until `done` holds for it (at most 20 s).
-    async fn until(&self, run: &str, done: impl Fn(&RunDetail) -> bool) -> RunDetail {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let detail = self.store.get_run(run).await.unwrap().unwrap();
-            if done(&detail) {
-                return detail;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run} never got there: {detail:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Polls the run until it is parked on an open wait.
-    async fn parked(&self, run: &str) -> RunDetail {
-        self.until(run, |detail| {
-            detail.run.status == RunStatus::Waiting
-                && detail
-                    .waits
-                    .iter()
-                    .any(|wait| wait.status == flowc_runtime::store::WaitStatus::Open)
-        })
-        .await
-    }
-
-    /// Polls until `done` holds for the runs of `workflow` (at most 20 s).
-    async fn runs_until(&self, workflow: &str, done: impl Fn(&[Run]) -> bool) -> Vec<Run> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let runs = self.runs_of(workflow).await;
-            if done(&runs) {
-                return runs;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the runs of {workflow} never got there: {runs:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    async fn runs_of(&self, workflow: &str) -> Vec<Run> {
-        self.store
-            .list_runs(
-                RunFilter {
-                    workflow: Some(workflow.into()),
-                    ..RunFilter::default()
-                },
-                Page {
-                    limit: 500,
-                    after: None,
-                },
-            )
-            .await
-            .unwrap()
-            .runs
-    }
-
-    /// Polls until the dispatcher has delivered every stored event.
-    async fn delivered(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.store.undelivered_events(10).await.unwrap().is_empty() {
-            assert!(Instant::now() < deadline, "events were never delivered");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 }
 
@@ -173,7 +79,9 @@ async fn a_posted_event_starts_one_run_per_listener_with_the_typed_payload() {
     assert_eq!(status, 202, "{body}");
     let event = body["event_id"].as_str().unwrap().to_string();
     for (workflow, output) in [("plus_one", 5), ("times_ten", 40)] {
-        let runs = h.runs_until(workflow, |runs| all_succeeded(runs, 1)).await;
+        let runs = h
+            .runs_until(workflow, None, |runs| all_succeeded(runs, 1))
+            .await;
         assert_eq!(runs[0].input, json!({ "n": 4 }));
         assert_eq!(runs[0].trigger, "event");
         assert_eq!(runs[0].output, Some(json!(output)));
@@ -230,7 +138,8 @@ async fn a_stored_event_delivered_again_starts_nothing_twice() {
     dispatcher.deliver(&event).await.unwrap();
     assert_eq!(h.run_count().await, 2);
     for workflow in ["plus_one", "times_ten"] {
-        h.runs_until(workflow, |runs| all_succeeded(runs, 1)).await;
+        h.runs_until(workflow, None, |runs| all_succeeded(runs, 1))
+            .await;
     }
     dispatcher.deliver(&event).await.unwrap();
     h.delivered().await;
@@ -257,23 +166,21 @@ workflow source() -> int {
 "#,
     )
     .await;
-    let source = h.start("source", Json::Null).await;
-    h.parked(&source).await;
+    let source = h.api_start("source", Json::Null).await;
+    h.parked_at(&source, "nap").await;
     let runs = h
-        .runs_until("listener", |runs| all_succeeded(runs, 1))
+        .runs_until("listener", None, |runs| all_succeeded(runs, 1))
         .await;
     assert_eq!(runs[0].output, Some(json!(7)));
     // The wake interprets the run again from the top: the emit is in its journal.
     h.clock.advance(Duration::from_secs(3600));
-    let detail = h
-        .until(&source, |detail| detail.run.status.is_terminal())
-        .await;
+    let detail = h.finished(&source).await;
     assert_eq!(detail.run.status, RunStatus::Succeeded, "{detail:#?}");
     let events = h.store.recent_events("event:ping", 0, 100).await.unwrap();
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0].source_run.as_deref(), Some(source.as_str()));
     h.delivered().await;
-    assert_eq!(h.runs_of("listener").await.len(), 1);
+    assert_eq!(h.runs_of("listener", None).await.len(), 1);
 }
 
 // ---------------------------------------------------------------- correlated waits
@@ -301,11 +208,11 @@ workflow follow(input: { order: string }) -> string {
     h.delivered().await;
     h.clock.advance(Duration::from_secs(1));
 
-    let a = h.start("follow", json!({ "order": "a" })).await;
-    let b = h.start("follow", json!({ "order": "b" })).await;
-    let c = h.start("follow", json!({ "order": "c" })).await;
+    let a = h.api_start("follow", json!({ "order": "a" })).await;
+    let b = h.api_start("follow", json!({ "order": "b" })).await;
+    let c = h.api_start("follow", json!({ "order": "c" })).await;
     for run in [&a, &b, &c] {
-        h.parked(run).await;
+        h.parked_at(run, "got").await;
     }
     for body in [
         r#"{"order": "b", "status": "b-shipped"}"#,
@@ -316,7 +223,7 @@ workflow follow(input: { order: string }) -> string {
         assert_eq!(status, 202, "{answer}");
     }
     for (run, output) in [(&a, "a-shipped"), (&b, "b-shipped")] {
-        let detail = h.until(run, |detail| detail.run.status.is_terminal()).await;
+        let detail = h.finished(run).await;
         assert_eq!(detail.run.status, RunStatus::Succeeded, "{detail:#?}");
         assert_eq!(detail.run.output, Some(json!(output)));
     }
@@ -327,7 +234,7 @@ workflow follow(input: { order: string }) -> string {
         .post_json("/carrier", r#"{"order": "c", "status": "late"}"#)
         .await;
     assert_eq!(status, 202);
-    let detail = h.until(&c, |detail| detail.run.status.is_terminal()).await;
+    let detail = h.finished(&c).await;
     assert_eq!(detail.run.output, Some(json!("late")), "{detail:#?}");
 
     // The body is checked against the await's type, and must be JSON.
@@ -399,10 +306,10 @@ workflow track(input: { order: string }) -> string {
     assert_eq!(status, 202, "{body}");
     h.delivered().await;
     h.clock.advance(Duration::from_secs(1));
-    let a = h.start("track", json!({ "order": "a" })).await;
-    let b = h.start("track", json!({ "order": "b" })).await;
-    h.parked(&a).await;
-    h.parked(&b).await;
+    let a = h.api_start("track", json!({ "order": "a" })).await;
+    let b = h.api_start("track", json!({ "order": "b" })).await;
+    h.parked_at(&a, "s").await;
+    h.parked_at(&b, "s").await;
     for (order, carrier) in [("b", "b-post"), ("a", "a-post")] {
         let (status, body) = h
             .post(
@@ -413,7 +320,7 @@ workflow track(input: { order: string }) -> string {
         assert_eq!(status, 202, "{body}");
     }
     for (run, carrier) in [(&a, "a-post"), (&b, "b-post")] {
-        let detail = h.until(run, |detail| detail.run.status.is_terminal()).await;
+        let detail = h.finished(run).await;
         assert_eq!(detail.run.output, Some(json!(carrier)), "{detail:#?}");
     }
 }
@@ -452,10 +359,8 @@ workflow counter(input: { n: int }) {
     assert_eq!((status, body), (200, json!({ "gone": true })));
 
     // A run's `set` is seen here; its `null` removes the key.
-    let run = h.start("counter", json!({ "n": 7 })).await;
-    let detail = h
-        .until(&run, |detail| detail.run.status.is_terminal())
-        .await;
+    let run = h.api_start("counter", json!({ "n": 7 })).await;
+    let detail = h.finished(&run).await;
     assert_eq!(detail.run.status, RunStatus::Succeeded, "{detail:#?}");
     let (status, body) = h.api(Method::GET, path, None).await;
     assert_eq!((status, body), (200, json!({ "last": 7 })));
@@ -558,7 +463,7 @@ workflow slow() {{
         addr = gated.addr
     ))
     .await;
-    let run = h.start("slow", Json::Null).await;
+    let run = h.api_start("slow", Json::Null).await;
     gated.entered.notified().await;
     // `one` is under way: the pause lets it finish and stops before `two`.
     let (status, body) = h.post(&format!("/runs/{run}/pause"), Json::Null).await;
@@ -580,9 +485,7 @@ workflow slow() {{
     let (status, body) = h.post(&format!("/runs/{run}/resume"), Json::Null).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({ "run_id": run, "paused": false }));
-    let detail = h
-        .until(&run, |detail| detail.run.status.is_terminal())
-        .await;
+    let detail = h.finished(&run).await;
     assert_eq!(detail.run.status, RunStatus::Succeeded, "{detail:#?}");
     assert!(!detail.run.paused);
     assert_eq!((gated.count("/one"), gated.count("/two")), (1, 1));
@@ -622,11 +525,11 @@ workflow broken(input: { n: int }) {
     .await;
     let mut sleepers = Vec::new();
     for n in 0..3 {
-        sleepers.push(h.start("sleeper", json!({ "n": n })).await);
+        sleepers.push(h.api_start("sleeper", json!({ "n": n })).await);
     }
-    let other = h.start("other", Json::Null).await;
+    let other = h.api_start("other", Json::Null).await;
     for run in sleepers.iter().chain([&other]) {
-        h.parked(run).await;
+        h.parked_at(run, "nap").await;
     }
 
     let (status, body) = h
@@ -676,11 +579,11 @@ workflow broken(input: { n: int }) {
 
     // Retry: every failed run of the workflow, each from its failed step.
     let broken = [
-        h.start("broken", json!({ "n": 1 })).await,
-        h.start("broken", json!({ "n": 2 })).await,
+        h.api_start("broken", json!({ "n": 1 })).await,
+        h.api_start("broken", json!({ "n": 2 })).await,
     ];
     for run in &broken {
-        let detail = h.until(run, |detail| detail.run.status.is_terminal()).await;
+        let detail = h.finished(run).await;
         assert_eq!(detail.run.status, RunStatus::Failed);
     }
     let (status, body) = h

@@ -12,7 +12,7 @@ mod common;
 
 use common::harness::{Harness, assert_problem};
 use flowc_runtime::clock::TestClock;
-use flowc_runtime::store::{RunDetail, RunStatus, Store, WaitKind, WaitStatus};
+use flowc_runtime::store::{RunStatus, Store, WaitKind, WaitStatus};
 use reqwest::header::HeaderMap;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -83,36 +83,13 @@ impl Handles {
         Handles { stack, clock }
     }
 
-    /// Starts a run through the admin API.
-    async fn start(&self, workflow: &str, input: Json) -> String {
-        let (status, _, body) = self
-            .send(
-                self.http
-                    .post(self.url(&format!("/api/v1/workflows/{workflow}/runs")))
-                    .bearer_auth(TOKEN)
-                    .json(&input),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["run_id"].as_str().unwrap().to_string()
-    }
-
-    /// Polls until the run is parked with an open wait at `path`, and returns
-    /// the run as stored.
-    async fn parked_at(&self, run: &str, path: &str) -> RunDetail {
-        for _ in 0..2000 {
-            let detail = self.store.get_run(run).await.unwrap().unwrap();
-            let open = detail
-                .waits
-                .iter()
-                .any(|wait| wait.path == path && wait.status == WaitStatus::Open);
-            if detail.run.status == RunStatus::Waiting && open {
-                return detail;
-            }
-            assert!(!detail.run.status.is_terminal(), "{detail:#?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("run {run} never parked at `{path}`");
+    /// Starts a run of `workflow` and waits until it parks at `wait`: the run
+    /// and the path of its callback `done`.
+    async fn parked_callback(&self, workflow: &str, wait: &str) -> (String, String) {
+        let run = self.api_start(workflow, Json::Null).await;
+        self.parked_at(&run, wait).await;
+        let path = self.handle_path(&run, "done", "url").await;
+        (run, path)
     }
 
     /// The path (no scheme or host) of the handle URL `field` recorded at the
@@ -146,19 +123,6 @@ impl Handles {
         (status, headers, response.text().await.unwrap())
     }
 
-    /// A request to the admin API, with the token.
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> (u16, Json) {
-        let mut request = self
-            .http
-            .request(method, self.url(&format!("/api/v1{path}")))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let (status, _, json) = self.send(request).await;
-        (status, json)
-    }
-
     /// The output of a run that must succeed.
     async fn output(&self, run: &str) -> Json {
         let detail = self.finished(run).await;
@@ -170,9 +134,7 @@ impl Handles {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_resumes_its_run_once_then_answers_410() {
     let h = Handles::new().await;
-    let run = h.start("job", Json::Null).await;
-    h.parked_at(&run, "done").await;
-    let path = h.handle_path(&run, "done", "url").await;
+    let (run, path) = h.parked_callback("job", "done").await;
 
     let (status, body) = h.post(&path, r#"{"n": 1}"#).await;
     assert_eq!(status, 200, "{body}");
@@ -188,9 +150,7 @@ async fn a_callback_resumes_its_run_once_then_answers_410() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_of_the_wrong_type_is_refused_and_leaves_the_token_unused() {
     let h = Handles::new().await;
-    let run = h.start("job", Json::Null).await;
-    h.parked_at(&run, "done").await;
-    let path = h.handle_path(&run, "done", "url").await;
+    let (run, path) = h.parked_callback("job", "done").await;
 
     let (status, body) = h.post(&path, r#"{"n": "one"}"#).await;
     assert_eq!(status, 422, "{body}");
@@ -217,9 +177,7 @@ async fn a_body_of_the_wrong_type_is_refused_and_leaves_the_token_unused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_callback_answers_410_and_its_await_fails_with_a_catchable_timeout() {
     let h = Handles::new().await;
-    let run = h.start("expiring", Json::Null).await;
-    h.parked_at(&run, "done").await;
-    let path = h.handle_path(&run, "done", "url").await;
+    let (run, path) = h.parked_callback("expiring", "done").await;
 
     h.clock.advance(Duration::from_secs(3600));
     let (status, body) = h.post(&path, r#"{"n": 1}"#).await;
@@ -242,9 +200,7 @@ async fn an_expired_callback_answers_410_and_its_await_fails_with_a_catchable_ti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_before_the_await_is_kept_until_the_run_reaches_it() {
     let h = Handles::new().await;
-    let run = h.start("early", Json::Null).await;
-    h.parked_at(&run, "nap").await;
-    let path = h.handle_path(&run, "done", "url").await;
+    let (run, path) = h.parked_callback("early", "nap").await;
 
     let (status, body) = h.post(&path, r#"{"n": 5}"#).await;
     assert_eq!(status, 200, "{body}");
@@ -270,9 +226,7 @@ async fn a_delivery_before_the_await_is_kept_until_the_run_reaches_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_tokens_get_the_body_of_an_unknown_path() {
     let h = Handles::new().await;
-    let run = h.start("job", Json::Null).await;
-    h.parked_at(&run, "done").await;
-    let callback = h.handle_path(&run, "done", "url").await;
+    let (run, callback) = h.parked_callback("job", "done").await;
     let token = callback.rsplit('/').next().unwrap().to_string();
 
     let raw = |method: reqwest::Method, path: String| {
@@ -328,7 +282,7 @@ async fn unknown_and_malformed_tokens_get_the_body_of_an_unknown_path() {
 async fn the_review_page_shows_the_request_and_its_form_approves() {
     let h = Handles::new().await;
     let run = h
-        .start("refund", json!({ "id": "r-<1>", "amount": 40 }))
+        .api_start("refund", json!({ "id": "r-<1>", "amount": 40 }))
         .await;
     h.parked_at(&run, "review").await;
     let review = h.handle_path(&run, "review", "review_url").await;
@@ -400,8 +354,12 @@ async fn the_review_page_shows_the_request_and_its_form_approves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_and_empty_posts_decide_approvals() {
     let h = Handles::new().await;
-    let rejected = h.start("refund", json!({ "id": "r-1", "amount": 1 })).await;
-    let approved = h.start("refund", json!({ "id": "r-2", "amount": 2 })).await;
+    let rejected = h
+        .api_start("refund", json!({ "id": "r-1", "amount": 1 }))
+        .await;
+    let approved = h
+        .api_start("refund", json!({ "id": "r-2", "amount": 2 }))
+        .await;
     h.parked_at(&rejected, "review").await;
     h.parked_at(&approved, "review").await;
     let reject = h.handle_path(&rejected, "review", "reject_url").await;
@@ -434,13 +392,17 @@ async fn json_and_empty_posts_decide_approvals() {
 async fn the_admin_api_lists_approves_and_rejects() {
     use reqwest::Method;
     let h = Handles::new().await;
-    let first = h.start("refund", json!({ "id": "r-1", "amount": 1 })).await;
+    let first = h
+        .api_start("refund", json!({ "id": "r-1", "amount": 1 }))
+        .await;
     h.parked_at(&first, "review").await;
     h.clock.advance(Duration::from_secs(1));
-    let second = h.start("refund", json!({ "id": "r-2", "amount": 2 })).await;
+    let second = h
+        .api_start("refund", json!({ "id": "r-2", "amount": 2 }))
+        .await;
     h.parked_at(&second, "review").await;
 
-    let (status, body) = h.admin(Method::GET, "/approvals", None).await;
+    let (status, body) = h.api(Method::GET, "/approvals", None).await;
     assert_eq!(status, 200, "{body}");
     let approvals = body["approvals"].as_array().unwrap();
     assert_eq!(approvals.len(), 2, "{body}");
@@ -453,15 +415,15 @@ async fn the_admin_api_lists_approves_and_rejects() {
         1_700_000_000_000_i64 + 24 * 3_600_000
     );
     assert_eq!(approvals[1]["run"], second.as_str());
-    let (status, body) = h.admin(Method::GET, "/approvals?limit=1", None).await;
+    let (status, body) = h.api(Method::GET, "/approvals?limit=1", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["approvals"].as_array().unwrap().len(), 1);
-    let (status, body) = h.admin(Method::GET, "/approvals?after=x", None).await;
+    let (status, body) = h.api(Method::GET, "/approvals?after=x", None).await;
     assert_eq!(status, 400, "{body}");
     assert_problem(&body, "bad_query");
 
     let (status, body) = h
-        .admin(
+        .api(
             Method::POST,
             &format!("/runs/{first}/approve"),
             Some(json!({ "by": "carol", "comment": "fine" })),
@@ -477,7 +439,7 @@ async fn the_admin_api_lists_approves_and_rejects() {
         json!({ "approved": true, "by": "carol", "comment": "fine" })
     );
     let (status, body) = h
-        .admin(Method::POST, &format!("/runs/{second}/reject"), None)
+        .api(Method::POST, &format!("/runs/{second}/reject"), None)
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -488,29 +450,27 @@ async fn the_admin_api_lists_approves_and_rejects() {
         h.output(&second).await,
         json!({ "approved": false, "by": null, "comment": null })
     );
-    let (status, body) = h.admin(Method::GET, "/approvals", None).await;
+    let (status, body) = h.api(Method::GET, "/approvals", None).await;
     assert_eq!((status, body), (200, json!({ "approvals": [] })));
 
     // A run that waits for no approval (any more, or ever), and no run at all.
     let (status, body) = h
-        .admin(Method::POST, &format!("/runs/{first}/reject"), None)
+        .api(Method::POST, &format!("/runs/{first}/reject"), None)
         .await;
     assert_eq!(status, 409, "{body}");
     assert_problem(&body, "no_open_approval");
-    let plain = h.start("plain", Json::Null).await;
+    let plain = h.api_start("plain", Json::Null).await;
     h.finished(&plain).await;
     let (status, body) = h
-        .admin(Method::POST, &format!("/runs/{plain}/approve"), None)
+        .api(Method::POST, &format!("/runs/{plain}/approve"), None)
         .await;
     assert_eq!(status, 409, "{body}");
     assert_problem(&body, "no_open_approval");
-    let (status, body) = h
-        .admin(Method::POST, "/runs/no-such-run/approve", None)
-        .await;
+    let (status, body) = h.api(Method::POST, "/runs/no-such-run/approve", None).await;
     assert_eq!(status, 404, "{body}");
     assert_problem(&body, "run_not_found");
     let (status, body) = h
-        .admin(
+        .api(
             Method::POST,
             &format!("/runs/{first}/approve"),
             Some(json!({ "by": 1 })),

@@ -5,45 +5,10 @@
 
 mod common;
 
-use common::harness::Harness;
+use common::harness::{Harness, eventually};
 use common::{Reply, Server};
-use flowc_runtime::store::{NewRun, Page, RunFilter, RunStatus, Store};
+use flowc_runtime::store::RunStatus;
 use serde_json::json;
-use std::time::Duration;
-
-async fn start(h: &Harness, workflow: &str, input: serde_json::Value) -> String {
-    let deployment = h.store.active_deployments().await.unwrap()[0].id.clone();
-    let started = h
-        .store
-        .start_run(NewRun {
-            deployment,
-            workflow: workflow.into(),
-            input,
-            idempotency_key: None,
-            trigger: "api".into(),
-            delivery: None,
-            webhook: None,
-            replay_of: None,
-        })
-        .await
-        .unwrap();
-    h.handle.dispatcher().start(started.run.clone());
-    started.run
-}
-
-async fn runs_of(h: &Harness, workflow: &str) -> Vec<flowc_runtime::store::Run> {
-    h.store
-        .list_runs(
-            RunFilter {
-                workflow: Some(workflow.into()),
-                ..RunFilter::default()
-            },
-            Page::default(),
-        )
-        .await
-        .unwrap()
-        .runs
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_starts_the_hook_workflow_with_the_summary_and_a_success_posts_it() {
@@ -68,15 +33,12 @@ workflow risky(n: int) -> int {{
     );
     let h = Harness::builder().program(&source).build().await;
 
-    let failed = start(&h, "risky", json!(-3)).await;
-    let mut hooked = Vec::new();
-    for _ in 0..500 {
-        hooked = runs_of(&h, "page_oncall").await;
-        if hooked.iter().any(|run| run.status == RunStatus::Succeeded) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let failed = h.start_run("risky", json!(-3)).await;
+    let hooked = h
+        .runs_until("page_oncall", None, |runs| {
+            runs.iter().any(|run| run.status == RunStatus::Succeeded)
+        })
+        .await;
     assert_eq!(hooked.len(), 1, "one hook run per failed run: {hooked:?}");
     assert_eq!(hooked[0].trigger, "on_failure");
     let summary = &hooked[0].input;
@@ -85,13 +47,11 @@ workflow risky(n: int) -> int {{
     assert_eq!(summary["status"], "failed");
     assert_eq!(summary["error"]["code"], "R0203");
 
-    let succeeded = start(&h, "risky", json!(4)).await;
-    for _ in 0..500 {
-        if downstream.count("/done") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let succeeded = h.start_run("risky", json!(4)).await;
+    eventually("the success hook posts", || async {
+        downstream.count("/done") > 0
+    })
+    .await;
     let posts = downstream.requests();
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(
@@ -103,5 +63,5 @@ workflow risky(n: int) -> int {{
         Some(format!("{succeeded}/succeeded").as_str())
     );
     // The success started no hook run.
-    assert_eq!(runs_of(&h, "page_oncall").await.len(), 1);
+    assert_eq!(h.runs_of("page_oncall", None).await.len(), 1);
 }

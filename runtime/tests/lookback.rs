@@ -6,7 +6,7 @@ mod common;
 
 use common::harness::Harness;
 use flowc_runtime::clock::TestClock;
-use flowc_runtime::store::{NewRun, RunStatus, Store};
+use flowc_runtime::store::{RunDetail, RunStatus, Store};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,38 +21,12 @@ workflow checkout(id: string) -> int {
 }
 "#;
 
-async fn start(h: &Harness, id: &str) -> String {
-    let deployment = h.store.active_deployments().await.unwrap()[0].id.clone();
-    let started = h
-        .store
-        .start_run(NewRun {
-            deployment,
-            workflow: "checkout".into(),
-            input: json!(id),
-            idempotency_key: None,
-            trigger: "api".into(),
-            delivery: None,
-            webhook: None,
-            replay_of: None,
-        })
-        .await
-        .unwrap();
-    h.handle.dispatcher().start(started.run.clone());
-    started.run
-}
-
-async fn settled(h: &Harness, run: &str) -> flowc_runtime::store::Run {
-    for _ in 0..500 {
-        let run = h.store.get_run(run).await.unwrap().unwrap().run;
-        if matches!(
-            run.status,
-            RunStatus::Waiting | RunStatus::Succeeded | RunStatus::Failed
-        ) {
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("run {run} never parked or ended");
+/// Parked or ended: where a run stops moving on its own.
+fn settled(detail: &RunDetail) -> bool {
+    matches!(
+        detail.run.status,
+        RunStatus::Waiting | RunStatus::Succeeded | RunStatus::Failed
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,12 +55,12 @@ async fn an_event_inside_the_lookback_window_is_delivered_and_one_outside_it_is_
         .unwrap();
     clock.advance(Duration::from_secs(10 * 60));
 
-    let early = start(&h, "early").await;
-    let old = start(&h, "old").await;
-    let early = settled(&h, &early).await;
+    let early = h.start_run("checkout", json!("early")).await;
+    let old = h.start_run("checkout", json!("old")).await;
+    let early = h.until(&early, settled).await.run;
     assert_eq!(early.status, RunStatus::Succeeded, "{early:?}");
     assert_eq!(early.output, Some(json!(2)));
-    let old_run = settled(&h, &old).await;
+    let old_run = h.until(&old, settled).await.run;
     assert_eq!(old_run.status, RunStatus::Waiting, "{old_run:?}");
 
     // A new event for the waiting run wakes it.
@@ -94,13 +68,6 @@ async fn an_event_inside_the_lookback_window_is_delivered_and_one_outside_it_is_
         .store_event("event:paid", json!({ "id": "old", "amount": 4 }))
         .await
         .unwrap();
-    for _ in 0..500 {
-        let run = h.store.get_run(&old).await.unwrap().unwrap().run;
-        if run.status == RunStatus::Succeeded {
-            assert_eq!(run.output, Some(json!(4)));
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the waiting run was not woken by its event");
+    let woken = h.until_status(&old, RunStatus::Succeeded).await;
+    assert_eq!(woken.run.output, Some(json!(4)));
 }

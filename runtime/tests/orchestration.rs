@@ -15,14 +15,11 @@
 
 mod common;
 
-use common::harness::Harness;
+use common::harness::{Harness, eventually};
 use common::{Recorded, Reply, Server};
 use flowc_runtime::clock::{Millis, TestClock};
-use flowc_runtime::store::{
-    NewRun, Page, RunDetail, RunFilter, RunOutcome, RunStatus, Store, WaitKind, WaitStatus,
-};
+use flowc_runtime::store::{RunDetail, RunOutcome, RunStatus, Store, WaitKind, WaitStatus};
 use serde_json::{Value as Json, json};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,118 +27,59 @@ const START: Millis = 1_700_000_000_000;
 const MINUTE: Millis = 60_000;
 const HOUR: Millis = 60 * MINUTE;
 
-/// The longest any poll waits for the dispatcher (wall time; only a bound).
-const POLL: Duration = Duration::from_secs(60);
-
-/// The stack with `source` deployed (every `BASE` replaced by `server`'s base
-/// URL), on `clock`.
-async fn stack(clock: &TestClock, server: &Server, source: &str) -> Harness {
-    Harness::builder()
+/// The stack on a new clock at [`START`] with `source` deployed, every `BASE`
+/// in it replaced by the base URL of a recording server that answers with
+/// `reply`: the clock, the server and the stack.
+async fn stack(
+    reply: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    source: &str,
+) -> (TestClock, Server, Harness) {
+    let clock = TestClock::new(START);
+    let server = Server::start(reply).await;
+    let h = Harness::builder()
         .clock(Arc::new(clock.clone()))
         .program(&source.replace("BASE", &server.base()))
+        .build()
+        .await;
+    (clock, server, h)
+}
+
+/// Stops the stack and starts another on its database (and on `clock`): the
+/// server, dispatcher and engine go, the database stays.
+async fn restart(h: Harness, clock: &TestClock) -> Harness {
+    let dir = h.shut_down().await;
+    Harness::builder()
+        .clock(Arc::new(clock.clone()))
+        .random_ids()
+        .reuse(dir)
         .build()
         .await
 }
 
-/// A downstream that answers 200 `{}` to everything.
-async fn ok_server() -> Server {
-    Server::start(|_, _| Reply::json(200, json!({}))).await
+/// [`stack`] with a downstream that answers 200 `{}` to everything.
+async fn ok_stack(source: &str) -> (TestClock, Server, Harness) {
+    stack(|_, _| Reply::json(200, json!({})), source).await
 }
 
-/// Stores a run of `workflow` and hands it to the dispatcher.
-async fn start(h: &Harness, workflow: &str, input: Json) -> String {
-    let deployment = h.store.active_deployments().await.unwrap()[0].id.clone();
-    let started = h
-        .store
-        .start_run(NewRun {
-            deployment,
-            workflow: workflow.into(),
-            input,
-            idempotency_key: None,
-            trigger: "api".into(),
-            delivery: None,
-            webhook: None,
-            replay_of: None,
-        })
-        .await
-        .unwrap();
-    h.handle.dispatcher().start(started.run.clone());
-    started.run
+/// Moves `clock` on by `by` milliseconds.
+fn advance(clock: &TestClock, by: Millis) {
+    clock.advance(Duration::from_millis(u64::try_from(by).unwrap()));
 }
 
-/// Polls until `check` holds; fails with `what` when it never does.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the wall-clock deadline only bounds the polling loop"
-)]
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + POLL;
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// Moves `clock` on to 1 ms before `by` has passed and checks the run still
+/// waits there (a wrongly early timeout is given 50 ms of wall time to fire),
+/// then on by that last millisecond.
+async fn advance_past(h: &Harness, clock: &TestClock, run: &str, by: Millis) {
+    advance(clock, by - 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(h.detail(run).await.run.status, RunStatus::Waiting);
+    advance(clock, 1);
 }
 
-async fn detail(h: &Harness, run: &str) -> RunDetail {
-    h.store.get_run(run).await.unwrap().unwrap()
-}
-
-/// Polls until the run has status `want`.
-async fn status_soon(h: &Harness, run: &str, want: RunStatus) -> RunDetail {
-    eventually(&format!("run {run} is {want:?}"), || async {
-        detail(h, run).await.run.status == want
-    })
-    .await;
-    detail(h, run).await
-}
-
-/// Polls until the run is parked on an open wait at `path`.
-async fn parked_at(h: &Harness, run: &str, path: &str) -> RunDetail {
-    eventually(&format!("run {run} waits at `{path}`"), || async {
-        let detail = detail(h, run).await;
-        detail.run.status == RunStatus::Waiting
-            && detail
-                .waits
-                .iter()
-                .any(|wait| wait.path == path && wait.status == WaitStatus::Open)
-    })
-    .await;
-    detail(h, run).await
-}
-
-/// Every run of `workflow` (with `status`, if given), oldest first.
-async fn runs_of(
-    h: &Harness,
-    workflow: &str,
-    status: Option<RunStatus>,
-) -> Vec<flowc_runtime::store::Run> {
-    let mut runs = Vec::new();
-    let mut after = None;
-    loop {
-        let page = h
-            .store
-            .list_runs(
-                RunFilter {
-                    workflow: Some(workflow.into()),
-                    status,
-                    deployment: None,
-                },
-                Page { limit: 100, after },
-            )
-            .await
-            .unwrap();
-        runs.extend(page.runs);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    runs.reverse();
-    runs
+/// Polls until `count` runs of `workflow` have `status`.
+async fn until_count(h: &Harness, workflow: &str, status: RunStatus, count: usize) {
+    h.runs_until(workflow, Some(status), |runs| runs.len() == count)
+        .await;
 }
 
 /// The run's error code, when it failed.
@@ -174,44 +112,27 @@ fn nap_of(i: usize) -> Millis {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_timers_over_a_day_each_wake_once_across_a_restart() {
     const RUNS: usize = 1000;
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let mut h = stack(&clock, &server, SLEEPER).await;
+    let (clock, server, mut h) = ok_stack(SLEEPER).await;
     let mut runs = Vec::with_capacity(RUNS);
     for i in 0..RUNS {
-        runs.push(start(&h, "sleeper", json!({ "d": nap_of(i), "n": i })).await);
+        runs.push(
+            h.start_run("sleeper", json!({ "d": nap_of(i), "n": i }))
+                .await,
+        );
     }
-    eventually("every run parks", || async {
-        runs_of(&h, "sleeper", Some(RunStatus::Waiting)).await.len() == RUNS
-    })
-    .await;
+    until_count(&h, "sleeper", RunStatus::Waiting, RUNS).await;
     assert_eq!(server.count("/woke"), 0);
 
     for hour in 1..=24 {
         if hour == 13 {
             // A restart: the server, dispatcher and engine go; the database stays.
-            let dir = h.shut_down().await;
-            h = Harness::builder()
-                .clock(Arc::new(clock.clone()))
-                .random_ids()
-                .reuse(dir)
-                .build()
-                .await;
+            h = restart(h, &clock).await;
         }
-        clock.advance(Duration::from_millis(u64::try_from(HOUR).unwrap()));
+        advance(&clock, HOUR);
         let due = (0..RUNS).filter(|i| nap_of(*i) <= hour * HOUR).count();
-        eventually(
-            &format!("{due} runs succeeded after hour {hour}"),
-            || async {
-                runs_of(&h, "sleeper", Some(RunStatus::Succeeded))
-                    .await
-                    .len()
-                    == due
-            },
-        )
-        .await;
+        until_count(&h, "sleeper", RunStatus::Succeeded, due).await;
         assert_eq!(
-            runs_of(&h, "sleeper", Some(RunStatus::Waiting)).await.len(),
+            h.runs_of("sleeper", Some(RunStatus::Waiting)).await.len(),
             RUNS - due,
             "hour {hour}: the runs not yet due still wait"
         );
@@ -219,7 +140,7 @@ async fn a_thousand_timers_over_a_day_each_wake_once_across_a_restart() {
     }
 
     for (i, run) in runs.iter().enumerate() {
-        let detail = detail(&h, run).await;
+        let detail = h.detail(run).await;
         assert_eq!(detail.run.status, RunStatus::Succeeded, "{detail:?}");
         assert_eq!(detail.run.output, Some(json!(i)));
         assert_eq!(entries(&detail, "nap"), 1, "{detail:?}");
@@ -250,11 +171,7 @@ async fn a_thousand_timers_over_a_day_each_wake_once_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_until_a_past_time_does_not_park() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(
-        &clock,
-        &server,
+    let (_clock, server, h) = ok_stack(
         r#"
 workflow late(t: time) -> int {
   on manual
@@ -265,13 +182,10 @@ workflow late(t: time) -> int {
 "#,
     )
     .await;
-    let run = start(
-        &h,
-        "late",
-        json!(flowc_runtime::clock::format_ms(START - HOUR)),
-    )
-    .await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let run = h
+        .start_run("late", json!(flowc_runtime::clock::format_ms(START - HOUR)))
+        .await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert!(detail.waits.is_empty(), "{detail:?}");
     assert_eq!(entries(&detail, "until_then"), 1);
     assert_eq!(server.count("/after"), 1);
@@ -281,18 +195,14 @@ workflow late(t: time) -> int {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_for_loop_runs_at_most_its_concurrency_and_collects_in_input_order() {
-    let clock = TestClock::new(START);
     // Later items are answered sooner, so completion order is not input order.
-    let server = Server::start(|request: &Recorded, _| {
-        let x = request.json()["x"].as_i64().unwrap();
-        let mut reply = Reply::json(200, json!({ "x": x * 10 }));
-        reply.delay = Some(Duration::from_millis(u64::try_from(200 - x * 15).unwrap()));
-        reply
-    })
-    .await;
-    let h = stack(
-        &clock,
-        &server,
+    let (_clock, server, h) = stack(
+        |request: &Recorded, _| {
+            let x = request.json()["x"].as_i64().unwrap();
+            let mut reply = Reply::json(200, json!({ "x": x * 10 }));
+            reply.delay = Some(Duration::from_millis(u64::try_from(200 - x * 15).unwrap()));
+            reply
+        },
         r#"
 workflow fan(xs: [int]) -> [int] {
   on manual
@@ -305,8 +215,10 @@ workflow fan(xs: [int]) -> [int] {
 "#,
     )
     .await;
-    let run = start(&h, "fan", json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])).await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let run = h
+        .start_run("fan", json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+        .await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(
         detail.run.output,
         Some(json!([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]))
@@ -326,19 +238,15 @@ workflow fan(xs: [int]) -> [int] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_runs_every_branch_and_a_failing_branch_is_catchable() {
-    let clock = TestClock::new(START);
-    let server = Server::start(|request: &Recorded, _| {
-        let mut reply = match request.path() {
-            "/bad" => Reply::json(400, json!({ "error": "no" })),
-            _ => Reply::json(200, json!({ "path": request.path() })),
-        };
-        reply.delay = Some(Duration::from_millis(100));
-        reply
-    })
-    .await;
-    let h = stack(
-        &clock,
-        &server,
+    let (_clock, server, h) = stack(
+        |request: &Recorded, _| {
+            let mut reply = match request.path() {
+                "/bad" => Reply::json(400, json!({ "error": "no" })),
+                _ => Reply::json(200, json!({ "path": request.path() })),
+            };
+            reply.delay = Some(Duration::from_millis(100));
+            reply
+        },
         r#"
 workflow both() -> string {
   on manual
@@ -374,19 +282,19 @@ workflow uncaught() -> string {
 "#,
     )
     .await;
-    let run = start(&h, "both", json!(null)).await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let run = h.start_run("both", json!(null)).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(detail.run.output, Some(json!("200 200")));
     assert_eq!((server.count("/a"), server.count("/b")), (1, 1));
     assert_eq!(server.in_flight.most(), 2, "the branches ran at once");
 
-    let run = start(&h, "one_fails", json!(null)).await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let run = h.start_run("one_fails", json!(null)).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(detail.run.output, Some(json!("R0105 bad 400")));
     assert_eq!(server.count("/fine"), 1);
 
-    let run = start(&h, "uncaught", json!(null)).await;
-    let detail = status_soon(&h, &run, RunStatus::Failed).await;
+    let run = h.start_run("uncaught", json!(null)).await;
+    let detail = h.until_status(&run, RunStatus::Failed).await;
     assert_eq!(error_code(&detail), Some("R0105"), "{detail:?}");
     assert_eq!(detail.run.error.as_ref().unwrap()["step"], "bad2");
 }
@@ -446,61 +354,49 @@ workflow fan(xs: [int]) -> int {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_returns_the_childs_result() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, FAMILY).await;
-    let run = start(&h, "parent", json!(4)).await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let (_clock, _server, h) = ok_stack(FAMILY).await;
+    let run = h.start_run("parent", json!(4)).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(detail.run.output, Some(json!(41)));
-    let children = runs_of(&h, "child", None).await;
+    let children = h.runs_of("child", None).await;
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].parent.as_deref(), Some(run.as_str()));
     assert_eq!(children[0].output, Some(json!(40)));
 
     // Calls in loop iterations and parallel branches: one child each.
-    let run = start(&h, "fan", json!([1, 2, 3])).await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let run = h.start_run("fan", json!([1, 2, 3])).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(detail.run.output, Some(json!(90)));
-    assert_eq!(runs_of(&h, "child", None).await.len(), 1 + 3 + 2);
+    assert_eq!(h.runs_of("child", None).await.len(), 1 + 3 + 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_child_is_a_catchable_error_in_the_parent() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, FAMILY).await;
-    let run = start(&h, "catcher", json!(7)).await;
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let (_clock, _server, h) = ok_stack(FAMILY).await;
+    let run = h.start_run("catcher", json!(7)).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     let output = detail.run.output.unwrap();
     let output = output.as_str().unwrap();
     assert!(output.starts_with("R0301: "), "{output}");
     assert!(output.contains("child 7 says no"), "{output}");
-    let children = runs_of(&h, "bad_child", None).await;
+    let children = h.runs_of("bad_child", None).await;
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].status, RunStatus::Failed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_parent_cancels_the_child_it_waits_for() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, FAMILY).await;
-    let run = start(&h, "waiting_parent", json!(3)).await;
-    parked_at(&h, &run, "c").await;
-    eventually("the child parks", || async {
-        runs_of(&h, "slow_child", Some(RunStatus::Waiting))
-            .await
-            .len()
-            == 1
-    })
-    .await;
-    let child = runs_of(&h, "slow_child", None).await.remove(0).id;
-    parked_at(&h, &child, "nap").await;
+    let (clock, _server, h) = ok_stack(FAMILY).await;
+    let run = h.start_run("waiting_parent", json!(3)).await;
+    h.parked_at(&run, "c").await;
+    until_count(&h, "slow_child", RunStatus::Waiting, 1).await;
+    let child = h.runs_of("slow_child", None).await.remove(0).id;
+    h.parked_at(&child, "nap").await;
 
     h.engine.cancel(&run).await.unwrap();
-    let parent = detail(&h, &run).await;
+    let parent = h.detail(&run).await;
     assert_eq!(parent.run.status, RunStatus::Cancelled);
-    let child_detail = status_soon(&h, &child, RunStatus::Cancelled).await;
+    let child_detail = h.until_status(&child, RunStatus::Cancelled).await;
     assert!(
         child_detail
             .waits
@@ -510,10 +406,10 @@ async fn cancelling_a_parent_cancels_the_child_it_waits_for() {
     );
 
     // The child's timer passing changes nothing.
-    clock.advance(Duration::from_millis(u64::try_from(2 * HOUR).unwrap()));
+    advance(&clock, 2 * HOUR);
     assert_eq!(h.engine.run(&child).await.unwrap(), RunOutcome::Cancelled);
-    assert_eq!(detail(&h, &child).await.run.status, RunStatus::Cancelled);
-    assert_eq!(detail(&h, &run).await.run.status, RunStatus::Cancelled);
+    assert_eq!(h.detail(&child).await.run.status, RunStatus::Cancelled);
+    assert_eq!(h.detail(&run).await.run.status, RunStatus::Cancelled);
 }
 
 // ------------------------------------------------------------------ settings
@@ -521,11 +417,7 @@ async fn cancelling_a_parent_cancels_the_child_it_waits_for() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_concurrency_one_runs_twenty_runs_one_at_a_time_in_creation_order() {
     const RUNS: usize = 20;
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(
-        &clock,
-        &server,
+    let (clock, server, h) = ok_stack(
         r#"
 workflow serial(n: int) -> int {
   on manual
@@ -539,14 +431,15 @@ workflow serial(n: int) -> int {
     .await;
     let mut runs = Vec::new();
     for n in 0..RUNS {
-        runs.push(start(&h, "serial", json!(n)).await);
+        runs.push(h.start_run("serial", json!(n)).await);
     }
     for (n, run) in runs.iter().enumerate() {
         // The next in creation order holds the one slot, and no other run has
         // begun.
-        parked_at(&h, run, "nap").await;
+        h.parked_at(run, "nap").await;
         for status in [RunStatus::Running, RunStatus::Waiting] {
-            let busy: Vec<String> = runs_of(&h, "serial", Some(status))
+            let busy: Vec<String> = h
+                .runs_of("serial", Some(status))
                 .await
                 .into_iter()
                 .map(|run| run.id)
@@ -558,8 +451,8 @@ workflow serial(n: int) -> int {
             assert_eq!(busy, expected, "while run {n} holds the slot");
         }
         assert_eq!(server.count("/serial"), n);
-        clock.advance(Duration::from_millis(u64::try_from(MINUTE).unwrap()));
-        status_soon(&h, run, RunStatus::Succeeded).await;
+        advance(&clock, MINUTE);
+        h.until_status(run, RunStatus::Succeeded).await;
     }
     let order: Vec<i64> = server
         .requests()
@@ -571,11 +464,7 @@ workflow serial(n: int) -> int {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_is_freed_by_a_cancelled_or_timed_out_run_and_a_cancelled_run_leaves_the_queue() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(
-        &clock,
-        &server,
+    let (clock, server, h) = ok_stack(
         r#"
 workflow limited(d: duration, n: int) -> int {
   on manual
@@ -588,40 +477,46 @@ workflow limited(d: duration, n: int) -> int {
     )
     .await;
     let two_hours = json!(2 * HOUR);
-    let a = start(&h, "limited", json!({ "d": two_hours, "n": 0 })).await;
-    parked_at(&h, &a, "nap").await;
-    let b = start(&h, "limited", json!({ "d": two_hours, "n": 1 })).await;
-    let c = start(&h, "limited", json!({ "d": two_hours, "n": 2 })).await;
+    let a = h
+        .start_run("limited", json!({ "d": two_hours, "n": 0 }))
+        .await;
+    h.parked_at(&a, "nap").await;
+    let b = h
+        .start_run("limited", json!({ "d": two_hours, "n": 1 }))
+        .await;
+    let c = h
+        .start_run("limited", json!({ "d": two_hours, "n": 2 }))
+        .await;
     // Queued: still pending, nothing journaled.
     eventually("b and c are queued", || async {
         h.engine.run(&b).await.unwrap() == RunOutcome::Waiting
             && h.engine.run(&c).await.unwrap() == RunOutcome::Waiting
     })
     .await;
-    assert!(detail(&h, &b).await.steps.is_empty());
-    assert!(detail(&h, &c).await.steps.is_empty());
+    assert!(h.detail(&b).await.steps.is_empty());
+    assert!(h.detail(&c).await.steps.is_empty());
 
     // The queued b leaves the queue; the holder a frees the slot for c.
     h.engine.cancel(&b).await.unwrap();
     h.engine.cancel(&a).await.unwrap();
-    parked_at(&h, &c, "nap").await;
-    assert_eq!(detail(&h, &b).await.run.status, RunStatus::Cancelled);
-    assert!(detail(&h, &b).await.steps.is_empty());
+    h.parked_at(&c, "nap").await;
+    assert_eq!(h.detail(&b).await.run.status, RunStatus::Cancelled);
+    assert!(h.detail(&b).await.steps.is_empty());
 
     // d, created half an hour later, gets the slot when c's timeout passes.
-    clock.advance(Duration::from_millis(u64::try_from(30 * MINUTE).unwrap()));
-    let d = start(&h, "limited", json!({ "d": MINUTE, "n": 3 })).await;
+    advance(&clock, 30 * MINUTE);
+    let d = h.start_run("limited", json!({ "d": MINUTE, "n": 3 })).await;
     eventually("d is queued", || async {
         h.engine.run(&d).await.unwrap() == RunOutcome::Waiting
     })
     .await;
-    assert!(detail(&h, &d).await.steps.is_empty());
-    clock.advance(Duration::from_millis(u64::try_from(30 * MINUTE).unwrap()));
-    let timed_out = status_soon(&h, &c, RunStatus::Failed).await;
+    assert!(h.detail(&d).await.steps.is_empty());
+    advance(&clock, 30 * MINUTE);
+    let timed_out = h.until_status(&c, RunStatus::Failed).await;
     assert_eq!(error_code(&timed_out), Some("R0303"));
-    parked_at(&h, &d, "nap").await;
-    clock.advance(Duration::from_millis(u64::try_from(MINUTE).unwrap()));
-    let done = status_soon(&h, &d, RunStatus::Succeeded).await;
+    h.parked_at(&d, "nap").await;
+    advance(&clock, MINUTE);
+    let done = h.until_status(&d, RunStatus::Succeeded).await;
     assert_eq!(done.run.output, Some(json!(3)));
     let hits: Vec<Json> = server.requests().iter().map(Recorded::json).collect();
     assert_eq!(hits, vec![json!({ "n": 3 })]);
@@ -629,12 +524,8 @@ workflow limited(d: duration, n: int) -> int {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_timeout_fails_the_run_and_no_try_catches_it() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
     // The wait's duration is computed, so the static bound does not refuse it.
-    let h = stack(
-        &clock,
-        &server,
+    let (clock, server, h) = ok_stack(
         r#"
 workflow bounded(d: duration) -> string {
   on manual
@@ -651,28 +542,22 @@ workflow bounded(d: duration) -> string {
 "#,
     )
     .await;
-    let run = start(&h, "bounded", json!(HOUR)).await;
-    parked_at(&h, &run, "nap").await;
-    clock.advance(Duration::from_millis(
-        u64::try_from(10 * MINUTE - 1).unwrap(),
-    ));
-    // Give a wrongly early timeout every chance to fire.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(detail(&h, &run).await.run.status, RunStatus::Waiting);
-    clock.advance(Duration::from_millis(1));
-    let detail = status_soon(&h, &run, RunStatus::Failed).await;
+    let run = h.start_run("bounded", json!(HOUR)).await;
+    h.parked_at(&run, "nap").await;
+    advance_past(&h, &clock, &run, 10 * MINUTE).await;
+    let detail = h.until_status(&run, RunStatus::Failed).await;
     assert_eq!(error_code(&detail), Some("R0303"), "{detail:?}");
     assert_eq!(detail.run.output, None);
     let nap = detail.waits.iter().find(|wait| wait.path == "nap").unwrap();
     assert_eq!(nap.status, WaitStatus::Cancelled);
     // Nothing runs on once the hour passes.
-    clock.advance(Duration::from_millis(u64::try_from(HOUR).unwrap()));
+    advance(&clock, HOUR);
     assert!(matches!(
         h.engine.run(&run).await.unwrap(),
         RunOutcome::Failed(_)
     ));
     assert_eq!(server.count("/caught"), 0);
-    assert_eq!(error_code(&self::detail(&h, &run).await), Some("R0303"));
+    assert_eq!(error_code(&h.detail(&run).await), Some("R0303"));
 }
 
 // ------------------------------------------------------------------ handles
@@ -700,18 +585,11 @@ fn token_at(detail: &RunDetail, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_await_whose_callback_times_out_is_a_catchable_r0300() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, HANDLES).await;
-    let run = start(&h, "cb", json!(null)).await;
-    parked_at(&h, &run, "handle").await;
-    clock.advance(Duration::from_millis(
-        u64::try_from(30 * MINUTE - 1).unwrap(),
-    ));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(detail(&h, &run).await.run.status, RunStatus::Waiting);
-    clock.advance(Duration::from_millis(1));
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let (clock, _server, h) = ok_stack(HANDLES).await;
+    let run = h.start_run("cb", json!(null)).await;
+    h.parked_at(&run, "handle").await;
+    advance_past(&h, &clock, &run, 30 * MINUTE).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(detail.run.output, Some(json!("R0300")));
     // The token is gone with its wait.
     let token = token_at(&detail, "handle");
@@ -723,11 +601,9 @@ async fn an_await_whose_callback_times_out_is_a_catchable_r0300() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_delivered_in_time_resumes_the_run_with_its_body() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, HANDLES).await;
-    let run = start(&h, "cb", json!(null)).await;
-    let parked = parked_at(&h, &run, "handle").await;
+    let (clock, _server, h) = ok_stack(HANDLES).await;
+    let run = h.start_run("cb", json!(null)).await;
+    let parked = h.parked_at(&run, "handle").await;
     let token = token_at(&parked, "handle");
     // A body of the wrong type leaves the token unused.
     assert!(matches!(
@@ -736,7 +612,7 @@ async fn a_callback_delivered_in_time_resumes_the_run_with_its_body() {
             .await,
         Err(flowc_runtime::engine::HandleError::Mismatch(_))
     ));
-    clock.advance(Duration::from_millis(u64::try_from(29 * MINUTE).unwrap()));
+    advance(&clock, 29 * MINUTE);
     assert_eq!(
         h.engine
             .resolve_callback(&token, json!({ "n": 7 }))
@@ -744,7 +620,7 @@ async fn a_callback_delivered_in_time_resumes_the_run_with_its_body() {
             .unwrap(),
         run
     );
-    let detail = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let detail = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(detail.run.output, Some(json!("got 7")));
     assert!(matches!(
         h.engine.resolve_callback(&token, json!({ "n": 8 })).await,
@@ -775,18 +651,10 @@ workflow emitter(n: int) -> int {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_emit_starts_its_listener_once_through_replays_restarts_and_redeliveries() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, EMITTER).await;
-    let run = start(&h, "emitter", json!(1)).await;
-    parked_at(&h, &run, "go").await;
-    eventually("both listeners ran", || async {
-        runs_of(&h, "listener", Some(RunStatus::Succeeded))
-            .await
-            .len()
-            == 2
-    })
-    .await;
+    let (clock, server, h) = ok_stack(EMITTER).await;
+    let run = h.start_run("emitter", json!(1)).await;
+    h.parked_at(&run, "go").await;
+    until_count(&h, "listener", RunStatus::Succeeded, 2).await;
 
     // The emitting run interpreted again from the top (what a crash leads to).
     assert_eq!(h.engine.run(&run).await.unwrap(), RunOutcome::Waiting);
@@ -796,22 +664,16 @@ async fn each_emit_starts_its_listener_once_through_replays_restarts_and_redeliv
     for event in &events {
         h.handle.dispatcher().deliver(event).await.unwrap();
     }
-    assert_eq!(runs_of(&h, "listener", None).await.len(), 2);
+    assert_eq!(h.runs_of("listener", None).await.len(), 2);
 
     // A restart, then the run goes on and ends.
-    let dir = h.shut_down().await;
-    let h = Harness::builder()
-        .clock(Arc::new(clock.clone()))
-        .random_ids()
-        .reuse(dir)
-        .build()
-        .await;
-    let token = token_at(&detail(&h, &run).await, "go");
+    let h = restart(h, &clock).await;
+    let token = token_at(&h.detail(&run).await, "go");
     h.engine
         .resolve_callback(&token, json!({ "ok": true }))
         .await
         .unwrap();
-    status_soon(&h, &run, RunStatus::Succeeded).await;
+    h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(
         h.store
             .recent_events("event:ping", 0, 10)
@@ -820,7 +682,7 @@ async fn each_emit_starts_its_listener_once_through_replays_restarts_and_redeliv
             .len(),
         2
     );
-    let listeners = runs_of(&h, "listener", None).await;
+    let listeners = h.runs_of("listener", None).await;
     assert_eq!(listeners.len(), 2);
     let mut heard: Vec<i64> = server
         .requests()
@@ -845,40 +707,32 @@ workflow payer(id: string) -> int {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correlated_event_wakes_only_its_run_and_never_an_earlier_event() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(&clock, &server, PAYER).await;
+    let (clock, _server, h) = ok_stack(PAYER).await;
     // Before anyone waits.
     let early = h
         .store
         .store_event("event:order_paid", json!({ "id": "a", "amount": 1 }))
         .await
         .unwrap();
-    eventually("the early event is delivered", || async {
-        h.store.undelivered_events(10).await.unwrap().is_empty()
-    })
-    .await;
-    clock.advance(Duration::from_millis(1000));
+    h.delivered().await;
+    advance(&clock, 1000);
 
-    let a = start(&h, "payer", json!("a")).await;
-    let b = start(&h, "payer", json!("b")).await;
-    parked_at(&h, &a, "paid").await;
-    parked_at(&h, &b, "paid").await;
+    let a = h.start_run("payer", json!("a")).await;
+    let b = h.start_run("payer", json!("b")).await;
+    h.parked_at(&a, "paid").await;
+    h.parked_at(&b, "paid").await;
     // Delivered again, the early event still finds no one.
     h.handle.dispatcher().deliver(&early).await.unwrap();
-    assert_eq!(detail(&h, &a).await.run.status, RunStatus::Waiting);
+    assert_eq!(h.detail(&a).await.run.status, RunStatus::Waiting);
 
     h.store
         .store_event("event:order_paid", json!({ "id": "a", "amount": 2 }))
         .await
         .unwrap();
-    let done = status_soon(&h, &a, RunStatus::Succeeded).await;
+    let done = h.until_status(&a, RunStatus::Succeeded).await;
     assert_eq!(done.run.output, Some(json!(2)));
-    eventually("every event is delivered", || async {
-        h.store.undelivered_events(10).await.unwrap().is_empty()
-    })
-    .await;
-    let other = detail(&h, &b).await;
+    h.delivered().await;
+    let other = h.detail(&b).await;
     assert_eq!(other.run.status, RunStatus::Waiting);
     assert_eq!(other.waits[0].status, WaitStatus::Open);
 
@@ -887,14 +741,14 @@ async fn a_correlated_event_wakes_only_its_run_and_never_an_earlier_event() {
         .store_event("event:order_paid", json!({ "id": "b", "amount": 3 }))
         .await
         .unwrap();
-    let done = status_soon(&h, &b, RunStatus::Succeeded).await;
+    let done = h.until_status(&b, RunStatus::Succeeded).await;
     assert_eq!(done.run.output, Some(json!(3)));
 
     // A third run's wait times out after its hour.
-    let c = start(&h, "payer", json!("c")).await;
-    parked_at(&h, &c, "paid").await;
-    clock.advance(Duration::from_millis(u64::try_from(HOUR).unwrap()));
-    let failed = status_soon(&h, &c, RunStatus::Failed).await;
+    let c = h.start_run("payer", json!("c")).await;
+    h.parked_at(&c, "paid").await;
+    advance(&clock, HOUR);
+    let failed = h.until_status(&c, RunStatus::Failed).await;
     assert_eq!(error_code(&failed), Some("R0300"));
 }
 
@@ -902,11 +756,7 @@ async fn a_correlated_event_wakes_only_its_run_and_never_an_earlier_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn context_set_by_one_run_is_read_by_the_next_and_null_removes_it() {
-    let clock = TestClock::new(START);
-    let server = ok_server().await;
-    let h = stack(
-        &clock,
-        &server,
+    let (_clock, _server, h) = ok_stack(
         r#"
 workflow ctx(v: json) -> json {
   on manual
@@ -917,61 +767,38 @@ workflow ctx(v: json) -> json {
 "#,
     )
     .await;
-    let first = start(&h, "ctx", json!(5)).await;
-    assert_eq!(
-        status_soon(&h, &first, RunStatus::Succeeded)
-            .await
-            .run
-            .output,
-        Some(Json::Null)
-    );
-    assert_eq!(
-        h.store.get_context("ctx").await.unwrap().get("k"),
-        Some(&json!(5))
-    );
-
-    let second = start(&h, "ctx", Json::Null).await;
-    assert_eq!(
-        status_soon(&h, &second, RunStatus::Succeeded)
-            .await
-            .run
-            .output,
-        Some(json!(5))
-    );
-    assert!(!h.store.get_context("ctx").await.unwrap().contains_key("k"));
-
-    let third = start(&h, "ctx", json!({ "deep": [1] })).await;
-    assert_eq!(
-        status_soon(&h, &third, RunStatus::Succeeded)
-            .await
-            .run
-            .output,
-        Some(Json::Null)
-    );
-    assert_eq!(
-        h.store.get_context("ctx").await.unwrap().get("k"),
-        Some(&json!({ "deep": [1] }))
-    );
+    // Each run's input, what it read before setting it, and what it leaves.
+    for (input, before, left) in [
+        (json!(5), Json::Null, Some(json!(5))),
+        (Json::Null, json!(5), None),
+        (
+            json!({ "deep": [1] }),
+            Json::Null,
+            Some(json!({ "deep": [1] })),
+        ),
+    ] {
+        let run = h.start_run("ctx", input).await;
+        let detail = h.until_status(&run, RunStatus::Succeeded).await;
+        assert_eq!(detail.run.output, Some(before));
+        let context = h.store.get_context("ctx").await.unwrap();
+        assert_eq!(context.get("k"), left.as_ref(), "{context:?}");
+    }
 }
 
 // ------------------------------------------------------------------ pause
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_run_starts_no_step_until_resumed() {
-    let clock = TestClock::new(START);
-    let server = Server::start(|request: &Recorded, _| {
-        let mut reply = Reply::json(200, json!({}));
-        if request.path() == "/one" {
-            // Long enough for the test to pause the run while the step is in
-            // flight.
-            reply.delay = Some(Duration::from_secs(1));
-        }
-        reply
-    })
-    .await;
-    let h = stack(
-        &clock,
-        &server,
+    let (clock, server, h) = stack(
+        |request: &Recorded, _| {
+            let mut reply = Reply::json(200, json!({}));
+            if request.path() == "/one" {
+                // Long enough for the test to pause the run while the step is in
+                // flight.
+                reply.delay = Some(Duration::from_secs(1));
+            }
+            reply
+        },
         r#"
 workflow steps() -> int {
   on manual
@@ -983,7 +810,7 @@ workflow steps() -> int {
 "#,
     )
     .await;
-    let run = start(&h, "steps", json!(null)).await;
+    let run = h.start_run("steps", json!(null)).await;
     eventually("step one is in flight", || async {
         server.count("/one") == 1
     })
@@ -991,38 +818,38 @@ workflow steps() -> int {
     h.engine.pause(&run).await.unwrap();
     // The step in flight finishes; the next one does not start.
     eventually("step one finished", || async {
-        let detail = detail(&h, &run).await;
+        let detail = h.detail(&run).await;
         detail.run.status == RunStatus::Pending
             && detail.steps.iter().any(|step| {
                 step.path == "one" && step.status == flowc_runtime::store::StepStatus::Succeeded
             })
     })
     .await;
-    let paused = detail(&h, &run).await;
+    let paused = h.detail(&run).await;
     assert!(paused.run.paused);
     assert_eq!(entries(&paused, "nap"), 0, "{paused:?}");
     assert!(paused.waits.is_empty());
     // Interpreting it changes nothing while it is paused.
     assert_eq!(h.engine.run(&run).await.unwrap(), RunOutcome::Waiting);
-    assert_eq!(entries(&detail(&h, &run).await, "nap"), 0);
+    assert_eq!(entries(&h.detail(&run).await, "nap"), 0);
 
     h.engine.resume(&run).await.unwrap();
-    parked_at(&h, &run, "nap").await;
+    h.parked_at(&run, "nap").await;
     // Paused while parked: the timer fires, but the run starts nothing.
     h.engine.pause(&run).await.unwrap();
-    clock.advance(Duration::from_millis(u64::try_from(MINUTE).unwrap()));
+    advance(&clock, MINUTE);
     eventually("the timer fired", || async {
-        detail(&h, &run).await.waits[0].status == WaitStatus::Resolved
+        h.detail(&run).await.waits[0].status == WaitStatus::Resolved
     })
     .await;
     assert_eq!(h.engine.run(&run).await.unwrap(), RunOutcome::Waiting);
-    let still = detail(&h, &run).await;
+    let still = h.detail(&run).await;
     assert_eq!(entries(&still, "two"), 0, "{still:?}");
     assert_ne!(still.run.status, RunStatus::Succeeded);
     assert_eq!(server.count("/two"), 0);
 
     h.engine.resume(&run).await.unwrap();
-    let done = status_soon(&h, &run, RunStatus::Succeeded).await;
+    let done = h.until_status(&run, RunStatus::Succeeded).await;
     assert_eq!(done.run.output, Some(json!(2)));
     assert!(!done.run.paused);
     assert_eq!((server.count("/one"), server.count("/two")), (1, 1));

@@ -14,7 +14,7 @@ use flowc_runtime::clock::Clock;
 use flowc_runtime::engine::{Engine, SecretSource};
 use flowc_runtime::outbound::Client;
 use flowc_runtime::store::sqlite::Options;
-use flowc_runtime::store::{NewRun, RunOutcome, Store};
+use flowc_runtime::store::{RunOutcome, Store};
 use flowc_runtime::vault::{
     Error, MasterKey, MemoryStorage, Redactor, SecretStorage as _, SecretString, Vault,
 };
@@ -335,16 +335,7 @@ impl Echo {
     async fn run(&self, workflow: &str, mode: &str) -> (RunOutcome, String) {
         let started = self
             .store
-            .start_run(NewRun {
-                deployment: self.deployment.clone(),
-                workflow: workflow.into(),
-                input: json!(mode),
-                idempotency_key: None,
-                trigger: "manual".into(),
-                delivery: None,
-                webhook: None,
-                replay_of: None,
-            })
+            .start_run(common::new_run(&self.deployment, workflow, json!(mode)))
             .await
             .unwrap();
         let outcome = self.engine.run(&started.run).await.unwrap();

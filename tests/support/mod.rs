@@ -22,7 +22,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- commands
@@ -529,6 +529,29 @@ impl Served {
         (status, serde_json::from_str(&answer).unwrap_or_default())
     }
 
+    /// `flowc runs show ID --json` against it (a server from
+    /// [`in_dir`](Self::in_dir)), which must succeed: the run's detail.
+    pub fn run_detail(&self, id: &str) -> serde_json::Value {
+        let done = self.admin(&["runs", "show", id, "--json"]);
+        assert_eq!(done.code, Some(0), "{done}");
+        done.json()
+    }
+
+    /// Polls [`run_detail`](Self::run_detail) until the run has status
+    /// `status` (at most 20 s): its detail.
+    pub fn wait_for_status(&self, id: &str, status: &str) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        wait_until(
+            Duration::from_secs(20),
+            || {
+                last = self.run_detail(id);
+                last["run"]["status"] == status
+            },
+            || format!("run {id} never became {status}"),
+        );
+        last
+    }
+
     /// What it printed so far, stdout and stderr interleaved by line.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
@@ -732,4 +755,227 @@ pub fn serve_on(dir: &Path, file: &str, port: u16) -> (Served, u16) {
     .unwrap_or_else(|output| panic!("flowc serve does not start again:\n{output}"));
     let port = served.addr.rsplit(':').next().unwrap().parse().unwrap();
     (served, port)
+}
+
+/// Webhook deliveries sent by several threads to a server that is killed and
+/// restarted under them: each is sent, once released, until a `202` names its
+/// run or its deadline passes.
+pub struct Deliveries {
+    /// The webhook path every delivery is posted to.
+    path: &'static str,
+    /// Each delivery's id (for messages) and JSON body.
+    bodies: Vec<(String, String)>,
+    /// How long a released delivery may go unacknowledged.
+    deadline: Duration,
+    /// The next delivery a sender takes.
+    next: AtomicUsize,
+    /// Deliveries below this index may be sent: a test releases them in
+    /// batches, so every interval between two kills has new work in flight.
+    pub released: AtomicUsize,
+    /// Where the server listens now.
+    pub addr: Arc<RwLock<String>>,
+    /// The run id each delivery was acknowledged with.
+    acknowledged: Mutex<Vec<Option<String>>>,
+    /// Sends that got no `202` (refused, cut off by a kill, or another status).
+    unacknowledged: AtomicUsize,
+    /// Answers other than a `202` with a run id, as `{id}: {status} {body}`.
+    other_answers: Mutex<Vec<String>>,
+}
+
+impl Deliveries {
+    /// `bodies` (each delivery's id and body) to be posted to `path` on the
+    /// server at `addr`, the first `released` of them at once.
+    pub fn new(
+        path: &'static str,
+        bodies: Vec<(String, String)>,
+        deadline: Duration,
+        released: usize,
+        addr: Arc<RwLock<String>>,
+    ) -> Arc<Deliveries> {
+        let count = bodies.len();
+        Arc::new(Deliveries {
+            path,
+            bodies,
+            deadline,
+            next: AtomicUsize::new(0),
+            released: AtomicUsize::new(released),
+            addr,
+            acknowledged: Mutex::new(vec![None; count]),
+            unacknowledged: AtomicUsize::new(0),
+            other_answers: Mutex::default(),
+        })
+    }
+
+    /// `senders` threads taking deliveries until none are left.
+    pub fn spawn(self: &Arc<Self>, senders: usize) -> Vec<std::thread::JoinHandle<()>> {
+        (0..senders)
+            .map(|_| {
+                let deliveries = Arc::clone(self);
+                std::thread::spawn(move || deliveries.work())
+            })
+            .collect()
+    }
+
+    fn work(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::SeqCst);
+            let Some((id, body)) = self.bodies.get(i) else {
+                return;
+            };
+            while i >= self.released.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // A delivery still unacknowledged at the deadline is reported by
+            // `acknowledged`.
+            let deadline = Instant::now() + self.deadline;
+            while Instant::now() < deadline {
+                let addr = self.addr.read().unwrap().clone();
+                match send(&addr, "POST", self.path, &[], body) {
+                    Ok((202, answer)) => {
+                        let json: serde_json::Value =
+                            serde_json::from_str(&answer).unwrap_or_default();
+                        if let Some(run) = json["run_id"].as_str() {
+                            self.acknowledged.lock().unwrap()[i] = Some(run.to_string());
+                            break;
+                        }
+                        self.other_answers
+                            .lock()
+                            .unwrap()
+                            .push(format!("{id}: 202 without a run id: {answer}"));
+                    }
+                    Ok((status, answer)) => self
+                        .other_answers
+                        .lock()
+                        .unwrap()
+                        .push(format!("{id}: {status} {answer}")),
+                    Err(_) => {}
+                }
+                self.unacknowledged.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// How many deliveries have been acknowledged so far.
+    pub fn count_acknowledged(&self) -> usize {
+        self.acknowledged
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|run| run.is_some())
+            .count()
+    }
+
+    /// The run id each delivery was acknowledged with, once the senders are
+    /// done; fails naming a delivery that never was, with what `server` printed.
+    pub fn acknowledged(&self, server: &Served) -> Vec<String> {
+        self.acknowledged
+            .lock()
+            .unwrap()
+            .iter()
+            .zip(&self.bodies)
+            .map(|(run, (id, _))| {
+                run.clone().unwrap_or_else(|| {
+                    panic!(
+                        "delivery {id} was never acknowledged within {:?}; server output:\n{}",
+                        self.deadline,
+                        server.output()
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// How many sends got no `202`.
+    pub fn unacknowledged(&self) -> usize {
+        self.unacknowledged.load(Ordering::SeqCst)
+    }
+
+    /// The answers other than a `202` with a run id, as `{id}: {status} {body}`.
+    pub fn other_answers(&self) -> Vec<String> {
+        self.other_answers.lock().unwrap().clone()
+    }
+}
+
+/// Stops `server` gracefully (it must exit cleanly), checks its database at
+/// `db` passes `PRAGMA integrity_check`, and reads every run from it, oldest
+/// first.
+pub fn stop_and_read_runs(server: &mut Served, db: &Path) -> Vec<flowc_runtime::store::RunDetail> {
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "flowc serve did not stop cleanly on SIGTERM ({status:?}):\n{}",
+        server.output()
+    );
+    block_on(async {
+        let store = flowc_runtime::store::sqlite::Options::new(db)
+            .open()
+            .unwrap();
+        assert_eq!(
+            store.integrity_check().await.unwrap(),
+            ["ok"],
+            "PRAGMA integrity_check"
+        );
+        let runs = all_runs(&store).await;
+        store.close().await;
+        runs
+    })
+}
+
+/// Fails unless `run` (delivery `id`'s) succeeded, saying how it ended.
+pub fn assert_succeeded(run: &flowc_runtime::store::Run, id: &str) {
+    assert_eq!(
+        run.status,
+        flowc_runtime::store::RunStatus::Succeeded,
+        "run {} ({id}) ended {} with {:?}",
+        run.id,
+        run.status.as_str(),
+        run.error
+    );
+}
+
+/// Fails if any of `requests` came without an `Idempotency-Key`.
+pub fn assert_all_keyed(requests: &[Recorded]) {
+    let unkeyed: Vec<String> = requests
+        .iter()
+        .filter(|request| request.header("idempotency-key").is_none())
+        .map(|request| format!("{} {} {}", request.method, request.target, request.text()))
+        .collect();
+    assert!(
+        unkeyed.is_empty(),
+        "calls without an Idempotency-Key: {unkeyed:#?}"
+    );
+}
+
+/// Checks that the calls of each effect (named by its description) were all
+/// made under one `Idempotency-Key`, and that a repeated one came each time
+/// from a later server generation (a process started after a kill); the
+/// repeats, as `{key} ×{count} (server generations […])`.
+pub fn repeats<'a>(effects: impl IntoIterator<Item = (String, &'a [&'a Recorded])>) -> Vec<String> {
+    let mut repeats = Vec::new();
+    for (effect, calls) in effects {
+        let keys: Vec<&str> = calls
+            .iter()
+            .map(|call| call.header("idempotency-key").unwrap_or_default())
+            .collect();
+        assert!(
+            keys.iter().all(|key| *key == keys[0]),
+            "{effect} was made under several keys: {keys:?}"
+        );
+        if calls.len() > 1 {
+            let epochs: Vec<u64> = calls.iter().map(|call| call.epoch).collect();
+            assert!(
+                epochs.windows(2).all(|pair| pair[0] < pair[1]),
+                "{effect} (key {}) was repeated without a kill in between: server \
+                 generations {epochs:?}",
+                keys[0]
+            );
+            repeats.push(format!(
+                "{} ×{} (server generations {epochs:?})",
+                keys[0],
+                calls.len()
+            ));
+        }
+    }
+    repeats
 }

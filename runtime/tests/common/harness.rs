@@ -2,22 +2,32 @@
 //! a test clock (sequential ids unless told otherwise), a vault holding the test's
 //! secrets, an optional compiled program deployed, an outbound client, the engine,
 //! and the server bound on a free loopback port, running until the harness drops.
-//! Each test file wraps it with its own helpers; the ones every file needs (a
-//! strict JSON `send`, counting runs, polling a run until it ends, the problem
-//! body's shape) live here.
+//! Each test file wraps it with its own helpers; the ones several files need (a
+//! strict JSON `send` and admin API requests, starting runs, polling the store
+//! until a run or a workflow's runs get somewhere, the problem body's shape)
+//! live here.
 
-use super::{JumpingClock, compile};
+use super::{JumpingClock, compile, new_run};
 use flowc_runtime::clock::Clock;
 use flowc_runtime::engine::{Engine, SecretSource};
 use flowc_runtime::outbound::{Builder as ClientBuilder, Client};
 use flowc_runtime::server::{self, Handle};
 use flowc_runtime::store::sqlite::{Durability, Options as StoreOptions, SqliteStore};
-use flowc_runtime::store::{Page, RunDetail, RunFilter, SequentialIds, Store};
+use flowc_runtime::store::{
+    Page, Run, RunDetail, RunFilter, RunStatus, SequentialIds, Store, WaitStatus,
+};
 use flowc_runtime::vault::{MasterKey, SecretString, Vault};
+use reqwest::Method;
 use serde_json::Value as Json;
+use std::fmt::Debug;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// The longest any poll waits for the server (wall time: it only bounds the
+/// loop, nothing asserts on it).
+pub const POLL: Duration = Duration::from_secs(60);
 
 /// The running stack. The server stops when this drops.
 pub struct Harness {
@@ -26,6 +36,8 @@ pub struct Harness {
     pub engine: Arc<Engine>,
     pub handle: Handle,
     pub http: reqwest::Client,
+    /// The admin token the server was given, which [`Harness::api`] sends.
+    admin_token: Option<String>,
     _stop: oneshot::Sender<()>,
     /// The server's task, awaited by [`Harness::shut_down`].
     task: Option<tokio::task::JoinHandle<Result<(), server::Error>>>,
@@ -117,6 +129,56 @@ impl Harness {
         (status, headers, json)
     }
 
+    /// `METHOD /api/v1{path}` with the admin token (if the server has one) and
+    /// `body` as JSON: the status and the JSON answer.
+    pub async fn api(&self, method: Method, path: &str, body: Option<Json>) -> (u16, Json) {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v1{path}")));
+        if let Some(token) = &self.admin_token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, _, body) = self.send(request).await;
+        (status, body)
+    }
+
+    /// Starts a run of an `on manual` workflow through the admin API
+    /// (`POST /workflows/{workflow}/runs`, which must answer 201); its id.
+    pub async fn api_start(&self, workflow: &str, input: Json) -> String {
+        let (status, body) = self
+            .api(
+                Method::POST,
+                &format!("/workflows/{workflow}/runs"),
+                Some(input),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["run_id"].as_str().unwrap().to_string()
+    }
+
+    /// Stores a run of `workflow` in the active deployment without handing it
+    /// to the dispatcher (as a crash would leave it); its id.
+    pub async fn store_run(&self, workflow: &str, input: Json) -> String {
+        let deployment = self.store.active_deployments().await.unwrap()[0].id.clone();
+        let started = self
+            .store
+            .start_run(new_run(&deployment, workflow, input))
+            .await
+            .unwrap();
+        started.run
+    }
+
+    /// Stores a run of `workflow` in the active deployment and hands it to the
+    /// dispatcher; its id.
+    pub async fn start_run(&self, workflow: &str, input: Json) -> String {
+        let run = self.store_run(workflow, input).await;
+        self.handle.dispatcher().start(run.clone());
+        run
+    }
+
     /// How many runs the store holds.
     pub async fn run_count(&self) -> usize {
         self.store
@@ -127,26 +189,153 @@ impl Harness {
             .len()
     }
 
-    /// Polls the run in the store until it ends (at most 20 s, then fails). The
-    /// wall-clock deadline only bounds the loop; nothing asserts on time.
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the wall-clock deadline only bounds the polling loop"
-    )]
-    pub async fn finished(&self, run: &str) -> RunDetail {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let detail = self.store.get_run(run).await.unwrap().unwrap();
-            if detail.run.status.is_terminal() {
-                return detail;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run} did not end: {detail:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    /// The run with its journal and waits, as the store holds it now.
+    pub async fn detail(&self, run: &str) -> RunDetail {
+        self.store.get_run(run).await.unwrap().unwrap()
     }
+
+    /// Polls the run in the store until `done` holds for it.
+    pub async fn until(&self, run: &str, done: impl Fn(&RunDetail) -> bool) -> RunDetail {
+        poll(
+            &format!("run {run} gets where the test waits for it"),
+            || self.detail(run),
+            done,
+        )
+        .await
+    }
+
+    /// Polls the run in the store until it has status `want`.
+    pub async fn until_status(&self, run: &str, want: RunStatus) -> RunDetail {
+        poll(
+            &format!("run {run} is {want:?}"),
+            || self.detail(run),
+            |detail| detail.run.status == want,
+        )
+        .await
+    }
+
+    /// Polls the run in the store until it ends.
+    pub async fn finished(&self, run: &str) -> RunDetail {
+        poll(
+            &format!("run {run} ends"),
+            || self.detail(run),
+            |detail| detail.run.status.is_terminal(),
+        )
+        .await
+    }
+
+    /// Polls the run in the store until it is parked on an open wait at `path`;
+    /// fails at once if it ends instead.
+    pub async fn parked_at(&self, run: &str, path: &str) -> RunDetail {
+        let parked = |detail: &RunDetail| {
+            detail.run.status == RunStatus::Waiting
+                && detail
+                    .waits
+                    .iter()
+                    .any(|wait| wait.path == path && wait.status == WaitStatus::Open)
+        };
+        let detail = poll(
+            &format!("run {run} waits at `{path}`"),
+            || self.detail(run),
+            |detail| parked(detail) || detail.run.status.is_terminal(),
+        )
+        .await;
+        assert!(
+            parked(&detail),
+            "run {run} ended before it waited at `{path}`: {detail:#?}"
+        );
+        detail
+    }
+
+    /// Every run of `workflow` (with `status`, if given), oldest first.
+    pub async fn runs_of(&self, workflow: &str, status: Option<RunStatus>) -> Vec<Run> {
+        let mut runs = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_runs(
+                    RunFilter {
+                        workflow: Some(workflow.into()),
+                        status,
+                        deployment: None,
+                    },
+                    Page { limit: 100, after },
+                )
+                .await
+                .unwrap();
+            runs.extend(page.runs);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        runs.reverse();
+        runs
+    }
+
+    /// Polls until `done` holds for the runs of `workflow` (with `status`, if
+    /// given), oldest first; those runs.
+    pub async fn runs_until(
+        &self,
+        workflow: &str,
+        status: Option<RunStatus>,
+        done: impl Fn(&[Run]) -> bool,
+    ) -> Vec<Run> {
+        poll(
+            &format!("the runs of {workflow} get where the test waits for them"),
+            || self.runs_of(workflow, status),
+            |runs| done(runs),
+        )
+        .await
+    }
+
+    /// Polls until the dispatcher has delivered every stored event.
+    pub async fn delivered(&self) {
+        poll(
+            "every stored event is delivered",
+            || async { self.store.undelivered_events(10).await.unwrap() },
+            Vec::is_empty,
+        )
+        .await;
+    }
+}
+
+/// Calls `read` until `done` holds for what it gives, and returns that; fails
+/// naming `what` and showing the last reading when that takes longer than
+/// [`POLL`].
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the wall-clock deadline only bounds the polling loop"
+)]
+pub async fn poll<T, F, Fut>(what: &str, mut read: F, done: impl Fn(&T) -> bool) -> T
+where
+    T: Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let deadline = Instant::now() + POLL;
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never: {what}; last seen: {value:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Polls `check` until it holds; fails naming `what` when that takes longer
+/// than [`POLL`].
+pub async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    poll(what, check, |holds| *holds).await;
 }
 
 impl HarnessBuilder {
@@ -266,6 +455,7 @@ impl HarnessBuilder {
             engine,
             handle,
             http: reqwest::Client::new(),
+            admin_token: self.admin_token,
             _stop: stop,
             task: Some(task),
         }

@@ -8,6 +8,7 @@
 pub mod harness;
 
 use flowc_runtime::clock::{Clock, Millis, TestClock};
+use flowc_runtime::store::NewRun;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -269,6 +270,21 @@ impl Clock for JumpingClock {
             self.clock.set(deadline);
         }
         Box::pin(async {})
+    }
+}
+
+/// A run of `workflow` in `deployment` started by hand (trigger `manual`), with
+/// no idempotency key, delivery or webhook.
+pub fn new_run(deployment: &str, workflow: &str, input: serde_json::Value) -> NewRun {
+    NewRun {
+        deployment: deployment.into(),
+        workflow: workflow.into(),
+        input,
+        idempotency_key: None,
+        trigger: "manual".into(),
+        delivery: None,
+        webhook: None,
+        replay_of: None,
     }
 }
 

@@ -23,16 +23,16 @@
 //! is the largest `updated_at` the runs' final writes recorded, so the figure does
 //! not depend on how often the benchmark looks.
 
-use crate::runtime::process::{self, Memory, Service};
+use crate::runtime::process::Memory;
+use crate::runtime::serve::{self, Serve};
+use crate::runtime::{Outcome, ensure_flowc, flowc_binary, load_average};
 use anyhow::{Context as _, Result, bail};
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The goals of issue 6 and item 5.
@@ -113,15 +113,6 @@ pub struct Events {
     pub peak_kib: u64,
 }
 
-/// A phase's result: figures, or why there are none.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Outcome<T> {
-    Done(T),
-    Failed(String),
-    Skipped,
-}
-
 /// Everything one run measured; written as JSON with `--json`.
 #[derive(Debug, Serialize)]
 struct Results {
@@ -136,18 +127,8 @@ struct Results {
 
 /// Runs the wanted phases, prints the table and optionally writes JSON.
 pub fn run(options: Options) -> Result<ExitCode> {
-    let flowc = match &options.flowc {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("cannot find this binary")?
-            .with_file_name("flowc"),
-    };
-    if !flowc.is_file() {
-        bail!(
-            "no flowc binary at {} (cargo build --release -p flowc, or --flowc PATH)",
-            flowc.display()
-        );
-    }
+    let flowc = flowc_binary(options.flowc.as_deref())?;
+    ensure_flowc(&flowc)?;
     if options.runs == 0 {
         bail!("--runs must be at least 1");
     }
@@ -179,8 +160,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         let text = serde_json::to_string_pretty(&results)?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let failed = matches!(results.timers, Outcome::Failed(_))
-        || matches!(results.events, Outcome::Failed(_));
+    let failed = results.timers.failed() || results.events.failed();
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -201,8 +181,8 @@ fn outcome<T>(result: Result<T>) -> Outcome<T> {
 /// The timer phase: park N runs on one instant, then time their wake.
 fn timers(flowc: &Path, options: &Options) -> Result<Timers> {
     let runs = options.runs;
-    let (dir, mut serve) = Serve::start(flowc)?;
-    let db = serve.open_db(dir.path())?;
+    let (dir, mut serve) = start(flowc)?;
+    let db = open_db(dir.path())?;
     let lead = options.park_seconds.unwrap_or(runs as f64 / 5_000.0 + 20.0);
     let at_ms = wall_ms() + (lead * 1000.0) as i64;
     let at = flowc_compiler::value::format_time_rfc3339(at_ms);
@@ -266,8 +246,8 @@ fn timers(flowc: &Path, options: &Options) -> Result<Timers> {
 /// The event phase: park N runs on `await event`, then post one event for each.
 fn events(flowc: &Path, options: &Options) -> Result<Events> {
     let runs = options.runs;
-    let (dir, mut serve) = Serve::start(flowc)?;
-    let db = serve.open_db(dir.path())?;
+    let (dir, mut serve) = start(flowc)?;
+    let db = open_db(dir.path())?;
     let at = flowc_compiler::value::format_time_rfc3339(wall_ms());
     let url = serve.url("/await");
     let started = Instant::now();
@@ -309,49 +289,25 @@ fn events(flowc: &Path, options: &Options) -> Result<Events> {
 
 /// `flowc serve` on a free loopback port with the program deployed, the admin
 /// API open (`--no-admin-token`) and its database in a temporary directory.
-struct Serve {
-    service: Service,
-    port: u16,
+fn start(flowc: &Path) -> Result<(tempfile::TempDir, Serve)> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("parked.flow");
+    std::fs::write(&file, PROGRAM)?;
+    let serve = Serve::start_with(flowc, dir.path(), &[file], &["--no-admin-token"])?;
+    Ok((dir, serve))
 }
 
-impl Serve {
-    fn start(flowc: &Path) -> Result<(tempfile::TempDir, Serve)> {
-        let dir = tempfile::tempdir()?;
-        let file = dir.path().join("parked.flow");
-        std::fs::write(&file, PROGRAM)?;
-        let port = process::free_port()?;
-        let mut command = Command::new(flowc);
-        command
-            .arg("serve")
-            .arg(&file)
-            .arg("--db")
-            .arg(dir.path().join("flowc.db"))
-            .arg("--addr")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--no-admin-token")
-            .current_dir(dir.path())
-            .env_remove("FLOWC_MASTER_KEY")
-            .env_remove("FLOWC_ADMIN_TOKEN");
-        let mut service = Service::spawn("flowc serve", command, &dir.path().join("serve.log"))?;
-        service.wait_for_port(process::loopback(port), Duration::from_secs(30))?;
-        Ok((dir, Serve { service, port }))
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// A read-only connection to the server's database.
-    fn open_db(&self, dir: &Path) -> Result<Connection> {
-        let path = dir.join("flowc.db");
-        let db = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("cannot open {} read-only", path.display()))?;
-        db.busy_timeout(Duration::from_secs(5))?;
-        Ok(db)
-    }
+/// A read-only connection to the database of the server [`start`] started in
+/// `dir`.
+fn open_db(dir: &Path) -> Result<Connection> {
+    let path = dir.join("flowc.db");
+    let db = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {} read-only", path.display()))?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    Ok(db)
 }
 
 /// Sends `count` requests built by `request`, `concurrency` at once, on a tokio
@@ -366,39 +322,8 @@ fn post_many(
         .enable_all()
         .build()?;
     let client = reqwest::Client::new();
-    let request = Arc::new(request);
-    let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    runtime.block_on(async {
-        let mut tasks = Vec::new();
-        for _ in 0..concurrency.max(1) {
-            let client = client.clone();
-            let request = Arc::clone(&request);
-            let next = Arc::clone(&next);
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= count {
-                        break;
-                    }
-                    let response = request(&client, index)
-                        .send()
-                        .await
-                        .context("a request failed")?;
-                    let status = response.status().as_u16();
-                    if status != 202 {
-                        let body = response.text().await.unwrap_or_default();
-                        bail!("request {index} answered {status}: {body}");
-                    }
-                }
-                anyhow::Ok(())
-            }));
-        }
-        for task in tasks {
-            task.await.context("a request task panicked")??;
-        }
-        anyhow::Ok(())
-    })?;
+    runtime.block_on(serve::post_many(&client, count, concurrency, request))?;
     Ok(start.elapsed().as_secs_f64())
 }
 
@@ -471,17 +396,6 @@ fn wall_ms() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
         })
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
 }
 
 fn mib(kib: u64) -> f64 {
@@ -608,13 +522,9 @@ fn print_table(results: &Results) {
 }
 
 fn not_done<T>(phase: &str, outcome: &Outcome<T>) -> Row {
-    let value = match outcome {
-        Outcome::Failed(why) => format!("FAILED: {}", why.lines().next().unwrap_or("")),
-        _ => "skipped".into(),
-    };
     Row {
         figure: phase.into(),
-        value,
+        value: outcome.note(),
         goal: "-",
         met: None,
     }

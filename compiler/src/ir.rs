@@ -924,13 +924,10 @@ workflow w(order: { id: string }) {
         ciborium::ser::into_writer(&expr, &mut bytes).expect("cbor");
         let from_binary: Expr = ciborium::de::from_reader(&bytes[..]).expect("cbor back");
         assert_eq!(from_binary, expr);
-        let found = eval(
-            &from_binary,
-            &mut Frame::new(0),
-            &Fixed::new(0),
-            &Limits::default(),
-        )
-        .expect("evaluates");
+        let evaluate = |expr: &Expr| {
+            eval(expr, &mut Frame::new(0), &Fixed::new(0), &Limits::default()).expect("evaluates")
+        };
+        let found = evaluate(&from_binary);
         assert_eq!(found, value);
         assert!(
             matches!(found.field("ratio"), Some(Value::Float(x)) if x.to_bits() == (0.1f64 + 0.2).to_bits())
@@ -938,13 +935,7 @@ workflow w(order: { id: string }) {
         // Through JSON text, every kind but the float is exact whatever
         // `serde_json`'s features (see `eval::residual`).
         let from_json: Expr = serde_json::from_str(&text).expect("json back");
-        let found = eval(
-            &from_json,
-            &mut Frame::new(0),
-            &Fixed::new(0),
-            &Limits::default(),
-        )
-        .expect("evaluates");
+        let found = evaluate(&from_json);
         assert_eq!(found.field("every"), Some(&Value::Duration(5_400_000)));
         assert_eq!(found.field("ids"), value.field("ids"));
     }

@@ -115,19 +115,7 @@ impl Dispatcher {
     /// stops short of an end, [`Engine::wake_running`]). A failure of the engine
     /// leaves the run to the next start.
     pub fn start(&self, run: String) {
-        if self.engine.wake_running(&run) {
-            return;
-        }
-        let engine = Arc::clone(&self.engine);
-        tokio::spawn(async move {
-            if let Err(error) = engine.run(&run).await {
-                tracing::warn!(
-                    run_id = run.as_str(),
-                    %error,
-                    "run stopped and will resume at the next start"
-                );
-            }
-        });
+        self.start_holding(run, ());
     }
 
     /// Interprets a run `start_run` has just created from `new`, without
@@ -248,22 +236,28 @@ impl Dispatcher {
                 return;
             };
             // Woken again while it waited for a place: the task started for
-            // the first wake reads the run again itself.
-            if self.engine.wake_running(&run) {
-                continue;
-            }
-            let engine = Arc::clone(&self.engine);
-            tokio::spawn(async move {
-                if let Err(error) = engine.run(&run).await {
-                    tracing::warn!(
-                        run_id = run.as_str(),
-                        %error,
-                        "run stopped and will resume at the next start"
-                    );
-                }
-                drop(place);
-            });
+            // the first wake reads the run again itself, and the place is free.
+            self.start_holding(run, place);
         }
+    }
+
+    /// [`Dispatcher::start`], keeping `held` (a place among the woken runs)
+    /// until the run's task ends, or dropping it at once when no task starts.
+    fn start_holding<T: Send + 'static>(&self, run: String, held: T) {
+        if self.engine.wake_running(&run) {
+            return;
+        }
+        let engine = Arc::clone(&self.engine);
+        tokio::spawn(async move {
+            if let Err(error) = engine.run(&run).await {
+                tracing::warn!(
+                    run_id = run.as_str(),
+                    %error,
+                    "run stopped and will resume at the next start"
+                );
+            }
+            drop(held);
+        });
     }
 
     /// Fires due waits, then sleeps until the next deadline or a new one.

@@ -1,5 +1,6 @@
-//! A small client of a running server's admin API (`/api/v1`), for `flowc deploy`
-//! and `flowc runs`.
+//! A small client of a running server's admin API (`/api/v1`), for the commands
+//! that talk to a server (`flowc deploy`, `runs`, `approve`, `emit`, `context`,
+//! `webhooks`).
 //!
 //! The server is named by `--server URL`, else `FLOWC_SERVER`, else
 //! `http://127.0.0.1:8080`, where `flowc serve` listens by default. The bearer
@@ -16,6 +17,7 @@
 //! message on one line).
 
 use super::{Exit, error, help, io_message};
+use anyhow::Context as _;
 use flowc_runtime::server::token;
 use flowc_runtime::vault::SecretString;
 use serde_json::Value as Json;
@@ -205,11 +207,6 @@ impl Client {
         self.send(reqwest::Method::POST, path, body).await
     }
 
-    /// `PATCH /api/v1{path}` with a JSON body: the answer's JSON.
-    pub async fn patch(&self, path: &str, body: &Json) -> Result<Json, Error> {
-        self.send(reqwest::Method::PATCH, path, Some(body)).await
-    }
-
     async fn send(
         &self,
         method: reqwest::Method,
@@ -320,6 +317,31 @@ fn reason(err: &reqwest::Error) -> String {
         return io_message(io);
     }
     cause.to_string()
+}
+
+/// One request to the server `target` names (`GET`, `POST` or `PATCH
+/// /api/v1{path}`), waited for: the answer's JSON, or the exit status once the
+/// failure is reported ([`Error::report`]).
+pub fn call(
+    target: &Target,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Json>,
+) -> anyhow::Result<Result<Json, Exit>> {
+    let client = match Client::new(target) {
+        Ok(client) => client,
+        Err(err) => return Ok(Err(err.report())),
+    };
+    Ok(block_on(client.send(method, path, body))?.map_err(|err| err.report()))
+}
+
+/// Prints an answer as indented JSON, for `--json`.
+pub fn print(answer: &Json) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(answer).context("cannot write JSON")?
+    );
+    Ok(())
 }
 
 /// Runs `future` on a small runtime of its own: the commands that use the client

@@ -8,8 +8,8 @@
 //! and `--comment` become the `by` and `comment` the run's `await` yields.
 
 use super::Exit;
-use super::api::{self, Client, Target, segment};
-use anyhow::Context as _;
+use super::api::{self, Target, segment};
+use reqwest::Method;
 use serde_json::{Map, Value as Json};
 
 pub const APPROVE_HELP: &str = "\
@@ -60,10 +60,6 @@ pub struct Args {
 
 /// `flowc approve` (`approved`) or `flowc reject`.
 pub fn run(args: &Args, approved: bool) -> anyhow::Result<Exit> {
-    let client = match Client::new(&args.target) {
-        Ok(client) => client,
-        Err(err) => return Ok(err.report()),
-    };
     let mut body = Map::new();
     if let Some(by) = &args.by {
         body.insert("by".into(), Json::String(by.clone()));
@@ -73,15 +69,13 @@ pub fn run(args: &Args, approved: bool) -> anyhow::Result<Exit> {
     }
     let action = if approved { "approve" } else { "reject" };
     let path = format!("/runs/{}/{action}", segment(&args.run));
-    let answer = match api::block_on(client.post(&path, Some(&Json::Object(body))))? {
+    let body = Json::Object(body);
+    let answer = match api::call(&args.target, Method::POST, &path, Some(&body))? {
         Ok(answer) => answer,
-        Err(err) => return Ok(err.report()),
+        Err(exit) => return Ok(exit),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
-        );
+        api::print(&answer)?;
         return Ok(Exit::Success);
     }
     let run = answer

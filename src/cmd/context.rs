@@ -4,10 +4,10 @@
 //! `get` prints the context as one JSON object; `set` changes one key, `null`
 //! removing it, in one write (`PATCH /api/v1/workflows/NAME/context`).
 
-use super::api::{self, Client, Target, segment};
+use super::api::{self, Target, segment};
 use super::emit::read_json;
 use super::{Exit, error};
-use anyhow::Context as _;
+use reqwest::Method;
 use serde_json::{Map, Value as Json};
 
 pub const AFTER_HELP: &str = "\
@@ -89,18 +89,11 @@ fn path(workflow: &str) -> String {
 }
 
 fn get(args: &GetArgs) -> anyhow::Result<Exit> {
-    let client = match Client::new(&args.target) {
-        Ok(client) => client,
-        Err(err) => return Ok(err.report()),
-    };
-    let context = match api::block_on(client.get(&path(&args.workflow)))? {
+    let context = match api::call(&args.target, Method::GET, &path(&args.workflow), None)? {
         Ok(context) => context,
-        Err(err) => return Ok(err.report()),
+        Err(exit) => return Ok(exit),
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&context).context("cannot write JSON")?
-    );
+    api::print(&context)?;
     Ok(Exit::Success)
 }
 
@@ -112,21 +105,15 @@ fn set(args: &SetArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Failure);
         }
     };
-    let client = match Client::new(&args.target) {
-        Ok(client) => client,
-        Err(err) => return Ok(err.report()),
-    };
     let removed = value.is_null();
     let body = Json::Object(Map::from_iter([(args.key.clone(), value)]));
-    let context = match api::block_on(client.patch(&path(&args.workflow), &body))? {
+    let path = path(&args.workflow);
+    let context = match api::call(&args.target, Method::PATCH, &path, Some(&body))? {
         Ok(context) => context,
-        Err(err) => return Ok(err.report()),
+        Err(exit) => return Ok(exit),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&context).context("cannot write JSON")?
-        );
+        api::print(&context)?;
     } else if removed {
         println!("removed context.{} of {}", args.key, args.workflow);
     } else {

@@ -6,9 +6,9 @@
 //! per `on event` workflow) and the waiting runs it wakes follow from the
 //! store, so the command returns as soon as the event is stored.
 
-use super::api::{self, Client, Target, segment};
-use super::{Exit, error, io_message};
-use anyhow::Context as _;
+use super::api::{self, Target, segment};
+use super::{Exit, error, read_json_arg};
+use reqwest::Method;
 use serde_json::Value as Json;
 
 pub const AFTER_HELP: &str = "\
@@ -51,20 +51,13 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             return Ok(Exit::Failure);
         }
     };
-    let client = match Client::new(&args.target) {
-        Ok(client) => client,
-        Err(err) => return Ok(err.report()),
-    };
     let path = format!("/events/{}", segment(&args.name));
-    let answer = match api::block_on(client.post(&path, Some(&payload)))? {
+    let answer = match api::call(&args.target, Method::POST, &path, Some(&payload))? {
         Ok(answer) => answer,
-        Err(err) => return Ok(err.report()),
+        Err(exit) => return Ok(exit),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
-        );
+        api::print(&answer)?;
     } else {
         println!(
             "{}",
@@ -77,19 +70,10 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
 /// JSON given as text, `@FILE` or `-` (standard input), parsed; the error
 /// names `what` and where the text came from.
 pub fn read_json(spec: &str, what: &str) -> Result<Json, String> {
-    let (text, origin) = if spec == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|err| format!("cannot read standard input: {}", io_message(&err)))?;
-        (text, format!("{what} (standard input)"))
-    } else if let Some(file) = spec.strip_prefix('@') {
-        let text = std::fs::read_to_string(file)
-            .map_err(|err| format!("cannot read {file}: {}", io_message(&err)))?;
-        (text, format!("{what} ({file})"))
-    } else {
-        (spec.to_owned(), what.to_owned())
-    };
-    serde_json::from_str(&text).map_err(|err| format!("{origin} is not valid JSON: {err}"))
+    read_json_arg(spec, |from| match from {
+        Some(from) => format!("{what} ({from})"),
+        None => what.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -377,6 +377,28 @@ pub fn io_message(err: &io::Error) -> String {
     }
 }
 
+/// JSON given as an argument: the text itself, `@FILE` or `-` (standard input),
+/// parsed. A parse error begins with what `origin` names the text by, given the
+/// file or `standard input` it came from (`None` for the text itself).
+pub fn read_json_arg(
+    spec: &str,
+    origin: impl FnOnce(Option<&str>) -> String,
+) -> Result<serde_json::Value, String> {
+    let (text, origin) = if spec == "-" {
+        let mut text = String::new();
+        io::Read::read_to_string(&mut io::stdin(), &mut text)
+            .map_err(|err| format!("cannot read standard input: {}", io_message(&err)))?;
+        (text, origin(Some("standard input")))
+    } else if let Some(file) = spec.strip_prefix('@') {
+        let text = std::fs::read_to_string(file)
+            .map_err(|err| format!("cannot read {file}: {}", io_message(&err)))?;
+        (text, origin(Some(file)))
+    } else {
+        (spec.to_owned(), origin(None))
+    };
+    serde_json::from_str(&text).map_err(|err| format!("{origin} is not valid JSON: {err}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,11 @@
 
 use super::api::{self, Client, Target, segment};
 use super::present::{self, Table};
-use super::{Exit, error, io_message, note};
+use super::{Exit, error, note, read_json_arg};
 use anstyle::Style;
 use anyhow::Context as _;
 use flowc_runtime::clock::{Clock as _, SystemClock};
+use reqwest::Method;
 use serde_json::{Value as Json, json};
 use std::io::{IsTerminal as _, Write as _};
 
@@ -425,20 +426,13 @@ fn show(args: &ShowArgs) -> anyhow::Result<Exit> {
 }
 
 fn act(id: &str, json: bool, target: &Target, action: &str) -> anyhow::Result<Exit> {
-    let client = match client(target) {
-        Ok(client) => client,
+    let path = format!("/runs/{}/{action}", segment(id));
+    let answer = match api::call(target, Method::POST, &path, None)? {
+        Ok(answer) => answer,
         Err(exit) => return Ok(exit),
     };
-    let path = format!("/runs/{}/{action}", segment(id));
-    let answer = match api::block_on(client.post(&path, None))? {
-        Ok(answer) => answer,
-        Err(err) => return Ok(err.report()),
-    };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
-        );
+        api::print(&answer)?;
         return Ok(Exit::Success);
     }
     let run = answer.get("run_id").and_then(Json::as_str).unwrap_or(id);
@@ -460,10 +454,6 @@ fn bulk(
     target: &Target,
     action: &str,
 ) -> anyhow::Result<Exit> {
-    let client = match client(target) {
-        Ok(client) => client,
-        Err(exit) => return Ok(exit),
-    };
     let mut filter = serde_json::Map::new();
     if let Some(workflow) = workflow {
         filter.insert("workflow".into(), Json::String(workflow.to_owned()));
@@ -472,15 +462,13 @@ fn bulk(
         filter.insert("status".into(), Json::String(status.to_owned()));
     }
     let body = Json::Object(filter);
-    let answer = match api::block_on(client.post(&format!("/runs/{action}"), Some(&body)))? {
+    let path = format!("/runs/{action}");
+    let answer = match api::call(target, Method::POST, &path, Some(&body))? {
         Ok(answer) => answer,
-        Err(err) => return Ok(err.report()),
+        Err(exit) => return Ok(exit),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
-        );
+        api::print(&answer)?;
         return Ok(Exit::Success);
     }
     let runs: Vec<&str> = answer
@@ -522,21 +510,14 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<Exit> {
         },
         None => None,
     };
-    let client = match client(&args.target) {
-        Ok(client) => client,
-        Err(exit) => return Ok(exit),
-    };
     let body = input.map(|input| json!({ "input": input }));
     let path = format!("/runs/{}/replay", segment(&args.id));
-    let answer = match api::block_on(client.post(&path, body.as_ref()))? {
+    let answer = match api::call(&args.target, Method::POST, &path, body.as_ref())? {
         Ok(answer) => answer,
-        Err(err) => return Ok(err.report()),
+        Err(exit) => return Ok(exit),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).context("cannot write JSON")?
-        );
+        api::print(&answer)?;
         return Ok(Exit::Success);
     }
     let new = answer.get("run_id").and_then(Json::as_str).unwrap_or("?");
@@ -547,19 +528,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<Exit> {
 /// An input given as JSON text, `@FILE` or `-` (standard input), parsed. The
 /// error names where the text came from.
 pub fn read_input(spec: &str) -> Result<Json, String> {
-    let (text, origin) = if spec == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|err| format!("cannot read standard input: {}", io_message(&err)))?;
-        (text, "standard input".to_owned())
-    } else if let Some(file) = spec.strip_prefix('@') {
-        let text = std::fs::read_to_string(file)
-            .map_err(|err| format!("cannot read {file}: {}", io_message(&err)))?;
-        (text, file.to_owned())
-    } else {
-        (spec.to_owned(), "--input".to_owned())
-    };
-    serde_json::from_str(&text).map_err(|err| format!("{origin} is not valid JSON: {err}"))
+    read_json_arg(spec, |from| from.unwrap_or("--input").to_owned())
 }
 
 /// The text of a string field, `-` when absent.

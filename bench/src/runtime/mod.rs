@@ -29,7 +29,7 @@ mod flows;
 mod library;
 mod peers;
 pub(crate) mod process;
-mod serve;
+pub(crate) mod serve;
 mod wrk;
 
 pub use peers::Places;
@@ -83,10 +83,10 @@ pub struct Options {
     pub json: Option<PathBuf>,
 }
 
-/// A section's result: figures, or why there are none.
+/// A section's (or a phase's) result: figures, or why there are none.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     Done(T),
     NotInstalled(String),
     Failed(String),
@@ -101,12 +101,12 @@ impl<T> Outcome<T> {
         }
     }
 
-    fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         matches!(self, Outcome::Failed(_))
     }
 
     /// What to print in place of figures.
-    fn note(&self) -> String {
+    pub(crate) fn note(&self) -> String {
         match self {
             Outcome::Done(_) => String::new(),
             Outcome::NotInstalled(what) => format!("not installed ({what})"),
@@ -184,7 +184,8 @@ struct Machine {
     load_after: String,
 }
 
-fn load_average() -> String {
+/// The load average over 1, 5 and 15 minutes, as `/proc/loadavg` says it.
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|text| {
             text.split_whitespace()
@@ -195,18 +196,35 @@ fn load_average() -> String {
         .unwrap_or_default()
 }
 
+/// The `flowc` binary: `given` (`--flowc PATH`), else the one next to this
+/// binary.
+pub(crate) fn flowc_binary(given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(path) => Ok(path.to_path_buf()),
+        None => Ok(std::env::current_exe()
+            .context("cannot find this binary")?
+            .with_file_name("flowc")),
+    }
+}
+
+/// Fails unless `flowc` is a file, saying how to build one.
+pub(crate) fn ensure_flowc(flowc: &Path) -> Result<()> {
+    if !flowc.is_file() {
+        anyhow::bail!(
+            "no flowc binary at {} (cargo build --release -p flowc, or --flowc PATH)",
+            flowc.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs the wanted sections, prints the table and optionally writes JSON.
 pub fn run(options: Options) -> Result<ExitCode> {
     let wanted = |section: Section| {
         (options.only.is_empty() || options.only.contains(&section))
             && !options.skip.contains(&section)
     };
-    let flowc = match &options.flowc {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("cannot find this binary")?
-            .with_file_name("flowc"),
-    };
+    let flowc = flowc_binary(options.flowc.as_deref())?;
     let needs_flowc = [
         Section::ServeSteps,
         Section::ServeLatency,
@@ -215,11 +233,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
     ]
     .into_iter()
     .any(wanted);
-    if needs_flowc && !flowc.is_file() {
-        anyhow::bail!(
-            "no flowc binary at {} (cargo build --release -p flowc, or --flowc PATH)",
-            flowc.display()
-        );
+    if needs_flowc {
+        ensure_flowc(&flowc)?;
     }
     let scratch = tempfile::tempdir()?;
     let script = scratch.path().join("post.lua");

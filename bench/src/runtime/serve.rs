@@ -31,6 +31,14 @@ pub struct Serve {
 impl Serve {
     /// Starts `flowc serve PATHS --db DIR/flowc.db` and waits until it listens.
     pub fn start(flowc: &Path, dir: &Path, paths: &[PathBuf]) -> Result<Serve> {
+        // The downstream the chains call listens on loopback, which the egress
+        // guard closes by default.
+        Serve::start_with(flowc, dir, paths, &["--allow-egress", "127.0.0.1/32"])
+    }
+
+    /// Starts `flowc serve PATHS --db DIR/flowc.db … ARGS` and waits until it
+    /// listens.
+    pub fn start_with(flowc: &Path, dir: &Path, paths: &[PathBuf], args: &[&str]) -> Result<Serve> {
         let port = process::free_port()?;
         let mut command = Command::new(flowc);
         command
@@ -40,9 +48,7 @@ impl Serve {
             .arg(dir.join("flowc.db"))
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
-            // The downstream the chains call listens on loopback, which the
-            // egress guard closes by default.
-            .args(["--allow-egress", "127.0.0.1/32"])
+            .args(args)
             .current_dir(dir)
             .env_remove("FLOWC_MASTER_KEY")
             .env_remove("FLOWC_ADMIN_TOKEN");
@@ -178,7 +184,9 @@ pub fn steps(
     let before = downstream.answered();
     let expected = before + (runs * steps) as u64;
     let start = Instant::now();
-    runtime.block_on(post_many(&client, &url, runs, concurrency))?;
+    runtime.block_on(post_many(&client, runs, concurrency, move |client, _| {
+        client.post(&url).json(&json!({ "acc": 0 }))
+    }))?;
     let deadline = Instant::now() + Duration::from_secs(600);
     while downstream.answered() < expected {
         if Instant::now() > deadline {
@@ -201,39 +209,42 @@ pub fn steps(
     })
 }
 
-/// Posts `{acc: 0}` to `url` `runs` times, `concurrency` at once; every answer
-/// must be 202.
-async fn post_many(
+/// Sends `count` requests built by `request` (from the client and the
+/// request's index), `concurrency` at once; every answer must be 202.
+pub(crate) async fn post_many(
     client: &reqwest::Client,
-    url: &str,
-    runs: usize,
+    count: usize,
     concurrency: usize,
+    request: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 ) -> Result<()> {
+    let request = Arc::new(request);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
         let client = client.clone();
-        let url = url.to_string();
+        let request = Arc::clone(&request);
         let next = Arc::clone(&next);
         tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < runs {
-                let response = client
-                    .post(&url)
-                    .json(&json!({ "acc": 0 }))
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    break;
+                }
+                let response = request(&client, index)
                     .send()
                     .await
-                    .context("a webhook request failed")?;
+                    .context("a request failed")?;
                 let status = response.status().as_u16();
                 if status != 202 {
                     let body = response.text().await.unwrap_or_default();
-                    bail!("the webhook answered {status}: {body}");
+                    bail!("request {index} answered {status}: {body}");
                 }
             }
             anyhow::Ok(())
         }));
     }
     for task in tasks {
-        task.await.context("a webhook task panicked")??;
+        task.await.context("a request task panicked")??;
     }
     Ok(())
 }

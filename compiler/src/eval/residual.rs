@@ -369,7 +369,7 @@ fn identical(a: &Value, b: &Value) -> bool {
 mod tests {
     use super::*;
     use crate::eval::{Fixed, eval};
-    use crate::ir::{Program, StepAction, StmtKind};
+    use crate::ir::{Program, StepAction, StmtKind, Workflow};
     use crate::{NoImports, SourceFile, analyze};
     use serde_json::json;
     use std::sync::Arc;
@@ -471,6 +471,25 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
         }
     }
 
+    /// The binding and the predicate of the workflow's first step, an `await`.
+    fn the_await(workflow: &Workflow) -> (Slot, &Expr) {
+        match workflow
+            .body
+            .iter()
+            .map(|stmt| &stmt.kind)
+            .find(|kind| matches!(kind, StmtKind::Step { .. }))
+        {
+            Some(StmtKind::Step {
+                action:
+                    StepAction::AwaitEvent {
+                        binding, filter, ..
+                    },
+                ..
+            }) => (*binding, filter),
+            _ => panic!("no await"),
+        }
+    }
+
     fn locals(expr: &Expr, out: &mut BTreeSet<Slot>) {
         if let ExprKind::Local { slot } = expr.kind {
             out.insert(slot);
@@ -491,21 +510,8 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
                 ..Fixed::new(NOW)
             };
             let size = usize::try_from(workflow.frame_size).unwrap_or(0);
-            let (binding, filter) = workflow
-                .body
-                .iter()
-                .find_map(|stmt| match &stmt.kind {
-                    StmtKind::Step {
-                        action:
-                            StepAction::AwaitEvent {
-                                binding, filter, ..
-                            },
-                        ..
-                    } => Some((*binding, filter.clone())),
-                    _ => None,
-                })
-                .expect("the await");
-            let mut held = crate::correlate::binders(&filter);
+            let (binding, filter) = the_await(workflow);
+            let mut held = crate::correlate::binders(filter);
             held.insert(binding);
             let message_ty = &program.events[0].ty;
             for input in inputs() {
@@ -522,7 +528,7 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
                         break;
                     }
                 }
-                let residual = residual(&filter, binding, &mut run.clone(), &ctx, &limits)
+                let residual = residual(filter, binding, &mut run.clone(), &ctx, &limits)
                     .unwrap_or_else(|error| panic!("{predicate}: {error}"));
                 let mut read = BTreeSet::new();
                 locals(&residual, &mut read);
@@ -539,7 +545,7 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
                         Value::from_json_typed(&message, message_ty, &program.types).expect("fits");
                     let mut original = run.clone();
                     original.set(binding, message.clone());
-                    let expected = eval(&filter, &mut original, &ctx, &limits);
+                    let expected = eval(filter, &mut original, &ctx, &limits);
                     let mut fresh = Frame::new(size);
                     fresh.set(binding, message.clone());
                     let found = eval(&stored, &mut fresh, &ctx, &limits);
@@ -558,19 +564,7 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
     fn the_runs_part_is_computed_once() {
         let program = compile("e.n > order.n * 2 + double(order.n) && e.t < now()");
         let workflow = &program.workflows[0];
-        let Some(StmtKind::Step {
-            action: StepAction::AwaitEvent {
-                binding, filter, ..
-            },
-            ..
-        }) = workflow
-            .body
-            .iter()
-            .map(|stmt| &stmt.kind)
-            .find(|kind| matches!(kind, StmtKind::Step { .. }))
-        else {
-            panic!("no await");
-        };
+        let (binding, filter) = the_await(workflow);
         let ctx = Fixed {
             functions: program.functions.clone(),
             ..Fixed::new(NOW)
@@ -581,7 +575,7 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
             Value::from_json_typed(&input, &workflow.params[0].ty, &program.types).expect("fits");
         let mut frame = Frame::with_input(usize::try_from(workflow.frame_size).unwrap_or(0), input);
         let residual =
-            residual(filter, *binding, &mut frame, &ctx, &Limits::default()).expect("residual");
+            residual(filter, binding, &mut frame, &ctx, &Limits::default()).expect("residual");
         let ExprKind::Binary { lhs, rhs, .. } = &residual.kind else {
             panic!("{residual:#?}");
         };
@@ -606,19 +600,7 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
     fn running_out_of_steps_is_an_error() {
         let program = compile("e.n > order.ids.map(x => len(x)).sum()");
         let workflow = &program.workflows[0];
-        let Some(StmtKind::Step {
-            action: StepAction::AwaitEvent {
-                binding, filter, ..
-            },
-            ..
-        }) = workflow
-            .body
-            .iter()
-            .map(|stmt| &stmt.kind)
-            .find(|kind| matches!(kind, StmtKind::Step { .. }))
-        else {
-            panic!("no await");
-        };
+        let (binding, filter) = the_await(workflow);
         let ids: Vec<serde_json::Value> = (0..100).map(|i| json!(format!("id{i}"))).collect();
         let input = json!({"id": "a", "n": 5, "f": 0.0, "ids": ids, "d": "0s", "t": "2024-05-01T12:00:00Z"});
         let input =
@@ -628,7 +610,7 @@ workflow w(order: { id: string, n: int, f: float, ids: [string], d: duration, t:
             max_steps: 50,
             ..Limits::default()
         };
-        let error = residual(filter, *binding, &mut frame, &Fixed::new(NOW), &limits)
+        let error = residual(filter, binding, &mut frame, &Fixed::new(NOW), &limits)
             .expect_err("out of steps");
         assert_eq!(error.code, error::STEP_LIMIT);
     }

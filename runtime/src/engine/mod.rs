@@ -777,34 +777,13 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&run.workflow)
             .is_some_and(|slots| slots.loaded);
-        let mut found = Vec::new();
-        if !loaded {
+        let found = if loaded {
+            Vec::new()
+        } else {
             // Runs that began before this process started hold their slots.
-            for status in [RunStatus::Running, RunStatus::Waiting] {
-                let mut after = None;
-                loop {
-                    let page = self
-                        .store
-                        .list_runs(
-                            stores::RunFilter {
-                                workflow: Some(run.workflow.clone()),
-                                status: Some(status),
-                                deployment: None,
-                            },
-                            stores::Page {
-                                limit: 1000,
-                                after: after.take(),
-                            },
-                        )
-                        .await?;
-                    found.extend(page.runs.into_iter().map(|run| run.id));
-                    match page.next {
-                        Some(next) => after = Some(next),
-                        None => break,
-                    }
-                }
-            }
-        }
+            let holding = [RunStatus::Running, RunStatus::Waiting];
+            stores::run_ids(self.store.as_ref(), Some(&run.workflow), &holding).await?
+        };
         let max = usize::try_from(max).unwrap_or(usize::MAX);
         // A run handed over by `run_new` does not know its creation time.
         let created_at = if run.created_at > 0 {

@@ -232,12 +232,7 @@ pub(super) fn body_json(
 ) -> Result<Option<Json>, Problem> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body is larger than {limit} bytes"),
-            )
-            .with_details(json!({ "limit": limit }))
+            super::limits::payload_too_large(limit)
         } else {
             Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -249,14 +244,9 @@ pub(super) fn body_json(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|error| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {error}"),
-        )
-        .with_details(json!({ "line": error.line(), "column": error.column() }))
-    })
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|error| Problem::malformed_json(&error))
 }
 
 /// A body of a known shape.
@@ -277,16 +267,10 @@ pub(super) fn internal(error: &impl std::fmt::Display) -> Problem {
 }
 
 fn input_mismatch(workflow: &str, mismatch: &flowc_compiler::value::Mismatch) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "input_mismatch",
+    Problem::input_mismatch(
         format!("the input does not have the type of `{workflow}`'s input: {mismatch}"),
+        mismatch,
     )
-    .with_details(json!({
-        "path": format!("${}", mismatch.path),
-        "expected": mismatch.expected,
-        "found": mismatch.found,
-    }))
 }
 
 pub(super) fn run_not_found(id: &str) -> Problem {
@@ -1622,9 +1606,11 @@ async fn cancel(
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let id = path_param(id)?;
-    shared.engine.cancel(&id).await.map_err(|error| {
-        run_control_error(&id, &error, "run_finished", "the run has already ended")
-    })?;
+    shared
+        .engine
+        .cancel(&id)
+        .await
+        .map_err(|error| run_finished(&id, &error))?;
     Ok(reply(
         StatusCode::OK,
         &Cancelled {
@@ -1634,10 +1620,16 @@ async fn cancel(
     ))
 }
 
+/// The answer when cancelling, pausing or resuming run `id` fails: 404 for an
+/// unknown run, 409 `run_finished` when it has already ended, 500 otherwise.
+pub(super) fn run_finished(id: &str, error: &engine::Error) -> Problem {
+    run_control_error(id, error, "run_finished", "the run has already ended")
+}
+
 /// The answer when retrying or cancelling run `id` fails: 404 for an unknown
 /// run, 409 `conflict` ("`what`: the store's reason") when the run's state does
 /// not allow it, 500 otherwise.
-pub(super) fn run_control_error(
+fn run_control_error(
     id: &str,
     error: &engine::Error,
     conflict: &'static str,

@@ -17,13 +17,13 @@
 
 use super::Shared;
 use super::admin::{
-    Answer, MAX_PAGE, active_for, body_as, body_json, internal, path_param, reply,
-    run_control_error, workflow_not_found,
+    Answer, active_for, body_as, body_json, internal, path_param, reply, run_finished,
+    workflow_not_found,
 };
 use super::openapi::ProblemSchema;
 use super::problem::Problem;
 use crate::engine;
-use crate::store::{self, Page, RunFilter, RunStatus};
+use crate::store::{self, RunStatus};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -151,17 +151,7 @@ pub(super) async fn pause(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
-    let id = path_param(id)?;
-    shared.engine.pause(&id).await.map_err(|error| {
-        run_control_error(&id, &error, "run_finished", "the run has already ended")
-    })?;
-    Ok(reply(
-        StatusCode::OK,
-        &Paused {
-            run_id: id,
-            paused: true,
-        },
-    ))
+    set_paused(&shared, path_param(id)?, true).await
 }
 
 #[utoipa::path(
@@ -181,17 +171,19 @@ pub(super) async fn resume(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
-    let id = path_param(id)?;
-    shared.engine.resume(&id).await.map_err(|error| {
-        run_control_error(&id, &error, "run_finished", "the run has already ended")
-    })?;
-    Ok(reply(
-        StatusCode::OK,
-        &Paused {
-            run_id: id,
-            paused: false,
-        },
-    ))
+    set_paused(&shared, path_param(id)?, false).await
+}
+
+/// Pauses (`paused`) or resumes run `id`: `200` [`Paused`], or as
+/// [`run_finished`] says.
+async fn set_paused(shared: &Shared, id: String, paused: bool) -> Answer {
+    let done = if paused {
+        shared.engine.pause(&id).await
+    } else {
+        shared.engine.resume(&id).await
+    };
+    done.map_err(|error| run_finished(&id, &error))?;
+    Ok(reply(StatusCode::OK, &Paused { run_id: id, paused }))
 }
 
 // ---------------------------------------------------------------- bulk
@@ -270,14 +262,7 @@ pub(super) async fn cancel_runs(
         None => vec![RunStatus::Pending, RunStatus::Running, RunStatus::Waiting],
     };
     let candidates = select(&shared, selection.workflow, &statuses).await?;
-    let mut runs = Vec::new();
-    for run in candidates {
-        match shared.engine.cancel(&run).await {
-            Ok(()) => runs.push(run),
-            Err(error) if skipped(&error) => {}
-            Err(error) => return Err(internal(&error)),
-        }
-    }
+    let runs = each(&shared, candidates, Bulk::Cancel).await?;
     tracing::info!(count = runs.len(), "runs cancelled in bulk");
     Ok(reply(
         StatusCode::OK,
@@ -311,17 +296,7 @@ pub(super) async fn retry_runs(
     // `status` can only say `failed`, which is what is selected anyway.
     let selection: RetrySelection = selection(body, shared.body_limit)?;
     let candidates = select(&shared, selection.workflow, &[RunStatus::Failed]).await?;
-    let mut runs = Vec::new();
-    for run in candidates {
-        match shared.engine.reopen(&run).await {
-            Ok(()) => {
-                shared.spawn_run(run.clone());
-                runs.push(run);
-            }
-            Err(error) if skipped(&error) => {}
-            Err(error) => return Err(internal(&error)),
-        }
-    }
+    let runs = each(&shared, candidates, Bulk::Retry).await?;
     tracing::info!(count = runs.len(), "runs retried in bulk");
     Ok(reply(
         StatusCode::OK,
@@ -357,33 +332,40 @@ async fn select(
     workflow: Option<String>,
     statuses: &[RunStatus],
 ) -> Result<Vec<String>, Problem> {
-    let mut ids = Vec::new();
-    for status in statuses {
-        let mut after = None;
-        loop {
-            let page = shared
-                .store
-                .list_runs(
-                    RunFilter {
-                        workflow: workflow.clone(),
-                        status: Some(*status),
-                        deployment: None,
-                    },
-                    Page {
-                        limit: MAX_PAGE,
-                        after,
-                    },
-                )
+    store::run_ids(shared.store.as_ref(), workflow.as_deref(), statuses)
+        .await
+        .map_err(|error| internal(&error))
+}
+
+/// What a bulk action does to each run it selects.
+#[derive(Clone, Copy)]
+enum Bulk {
+    /// Cancel it, as `POST /runs/{id}/cancel` does.
+    Cancel,
+    /// Reopen it and start it again, as `POST /runs/{id}/retry` does.
+    Retry,
+}
+
+/// Does `action` to each of `runs` in turn: the ids it was done to, without
+/// the runs that ended or changed meanwhile ([`skipped`]).
+async fn each(shared: &Shared, runs: Vec<String>, action: Bulk) -> Result<Vec<String>, Problem> {
+    let mut acted = Vec::new();
+    for run in runs {
+        let done = match action {
+            Bulk::Cancel => shared.engine.cancel(&run).await,
+            Bulk::Retry => shared
+                .engine
+                .reopen(&run)
                 .await
-                .map_err(|error| internal(&error))?;
-            ids.extend(page.runs.into_iter().map(|run| run.id));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
+                .map(|()| shared.spawn_run(run.clone())),
+        };
+        match done {
+            Ok(()) => acted.push(run),
+            Err(error) if skipped(&error) => {}
+            Err(error) => return Err(internal(&error)),
         }
     }
-    Ok(ids)
+    Ok(acted)
 }
 
 /// A run that ended (or was removed) between the listing and the action: not

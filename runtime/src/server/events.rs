@@ -83,15 +83,13 @@ pub(super) async fn emit(
         };
         declared = true;
         Value::from_json_typed(&payload, &event.ty, &program.types).map_err(|mismatch| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "input_mismatch",
+            Problem::input_mismatch(
                 format!(
                     "the payload does not have the type of event `{name}` ({}): {mismatch}",
                     event.ty
                 ),
+                &mismatch,
             )
-            .with_details(mismatch_details(&mismatch))
         })?;
     }
     if !declared {
@@ -132,19 +130,12 @@ pub(super) async fn accept_awaited(
     delivery_id: Option<String>,
 ) -> Result<Response, Refused> {
     accepts(&route.program, awaited, &body).map_err(|mismatch| {
-        let path = format!("${}", mismatch.path);
-        Refused::new(
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "input_mismatch",
-                format!(
-                    "the body does not have the type `await webhook {} {}` declares: {mismatch}",
-                    route.method, route.path
-                ),
-            )
-            .with_details(mismatch_details(&mismatch)),
-            // Not what was found: that may quote the body.
-            format!("input mismatch at {path}: expected {}", mismatch.expected),
+        Refused::input_mismatch(
+            format!(
+                "the body does not have the type `await webhook {} {}` declares: {mismatch}",
+                route.method, route.path
+            ),
+            &mismatch,
         )
     })?;
     let stored = shared
@@ -206,13 +197,4 @@ fn accepts(program: &Program, awaited: &Awaited, body: &Json) -> Result<(), Mism
         Some(mismatch) => Err(mismatch),
         None => Ok(()),
     }
-}
-
-/// `details` of a 422 `input_mismatch`: where, and what was expected and found.
-fn mismatch_details(mismatch: &Mismatch) -> Json {
-    json!({
-        "path": format!("${}", mismatch.path),
-        "expected": mismatch.expected,
-        "found": mismatch.found,
-    })
 }

@@ -30,9 +30,9 @@ use super::problem::Problem;
 use crate::clock::Millis;
 use crate::engine::{self, ApprovalDecision, HandleError};
 use crate::store::{Wait, WaitKind};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -98,24 +98,14 @@ async fn callback(shared: &Shared, token: &str, request: Request) -> Result<Resp
         .await
         .map_err(|error| handle_problem(&error))?;
     if !super::ingress::is_json(request.headers()) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be JSON (`Content-Type: application/json`)",
-        ));
+        return Err(Problem::not_json());
     }
     let body = match read_body(shared, request).await {
         Ok(body) => body,
         Err(response) => return Ok(response),
     };
-    let json: Json = serde_json::from_slice(&body).map_err(|error| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {error}"),
-        )
-        .with_details(json!({ "line": error.line(), "column": error.column() }))
-    })?;
+    let json: Json =
+        serde_json::from_slice(&body).map_err(|error| Problem::malformed_json(&error))?;
     let run = shared
         .engine
         .resolve_callback(token, json)
@@ -134,16 +124,10 @@ fn handle_problem(error: &HandleError) -> Problem {
             "gone",
             "this URL was already used, or it has expired",
         ),
-        HandleError::Mismatch(mismatch) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "input_mismatch",
+        HandleError::Mismatch(mismatch) => Problem::input_mismatch(
             format!("the body does not have the callback's type: {mismatch}"),
-        )
-        .with_details(json!({
-            "path": format!("${}", mismatch.path),
-            "expected": mismatch.expected,
-            "found": mismatch.found,
-        })),
+            mismatch,
+        ),
         HandleError::Engine(error) => internal(error),
     }
 }
@@ -165,42 +149,22 @@ fn wrong_method(allow: &str) -> Response {
 /// connection is closed).
 async fn read_body(shared: &Shared, request: Request) -> Result<Bytes, Response> {
     let limit = shared.body_limit;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return Err(super::limits::payload_too_large(limit).into_response());
-    }
-    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-    // A transport limit in wall time, like a socket timeout: not workflow time,
-    // so not read through the runtime's `Clock`.
-    match tokio::time::timeout(shared.body_timeout, Bytes::from_request(request, &())).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(super::limits::payload_too_large(limit).into_response())
-        }
-        Ok(Err(_)) => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            "the body could not be read",
-        )
-        .into_response()),
-        Err(_) => {
-            let mut response = Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                "the body did not arrive in time",
-            )
-            .into_response();
+    let request = super::limits::bounded(request, limit).map_err(IntoResponse::into_response)?;
+    super::limits::read_bounded(request, limit, shared.body_timeout, || {
+        "the body did not arrive in time".into()
+    })
+    .await
+    .map_err(|problem| {
+        let late = problem.status == StatusCode::REQUEST_TIMEOUT;
+        let mut response = problem.into_response();
+        if late {
             // The rest of the body may still come: the connection is not reused.
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            Err(response)
         }
-    }
+        response
+    })
 }
 
 // ---------------------------------------------------------------- approvals

@@ -31,13 +31,13 @@ use super::verify::{Check, Encoding, Key};
 use crate::metrics::Webhook;
 use crate::store::{Delivery, DeliveryOutcome, NewDelivery, NewRun, RunOutcome, RunStatus};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowc_compiler::eval::{self, Context, Frame};
 use flowc_compiler::ir::{Expr, ExprKind, Function, Program, Respond};
 use flowc_compiler::ty::TypeTable;
-use flowc_compiler::value::{SecretPart, Value};
+use flowc_compiler::value::{Mismatch, SecretPart, Value};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -113,6 +113,19 @@ impl Refused {
             recorded: true,
         }
     }
+
+    /// `422 input_mismatch` ([`Problem::input_mismatch`]); the history's reason
+    /// names where and what was expected, not what was found: that may quote
+    /// the body.
+    pub(super) fn input_mismatch(message: String, mismatch: &Mismatch) -> Refused {
+        Refused::new(
+            Problem::input_mismatch(message, mismatch),
+            format!(
+                "input mismatch at ${}: expected {}",
+                mismatch.path, mismatch.expected
+            ),
+        )
+    }
 }
 
 /// Everything after the route is found. `delivery_id` is filled in as soon as
@@ -159,21 +172,10 @@ async fn accept(
         None => None,
     };
     if !is_json(&headers) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be JSON (`Content-Type: application/json`)",
-        )
-        .into());
+        return Err(Problem::not_json().into());
     }
-    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {error}"),
-        )
-        .with_details(json!({ "line": error.line(), "column": error.column() }))
-    })?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|error| Problem::malformed_json(&error))?;
     if let Some(check) = &check {
         if delivery_id.is_none() {
             *delivery_id = check.body_delivery_id(&json);
@@ -196,23 +198,12 @@ async fn accept(
     };
     let input =
         Value::from_json_typed(&json, &param.ty, &route.program.types).map_err(|mismatch| {
-            let path = format!("${}", mismatch.path);
-            Refused::new(
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "input_mismatch",
-                    format!(
-                        "the body does not have the type of `{}`'s input: {mismatch}",
-                        route.workflow
-                    ),
-                )
-                .with_details(json!({
-                    "path": path,
-                    "expected": mismatch.expected,
-                    "found": mismatch.found,
-                })),
-                // Not what was found: that may quote the body.
-                format!("input mismatch at {path}: expected {}", mismatch.expected),
+            Refused::input_mismatch(
+                format!(
+                    "the body does not have the type of `{}`'s input: {mismatch}",
+                    route.workflow
+                ),
+                &mismatch,
             )
         })?;
 
@@ -297,29 +288,14 @@ async fn read_body(shared: &Shared, route: &Route, request: Request) -> Result<B
                 recorded,
             }
         })?;
-    // A transport limit in wall time, like a socket timeout: not workflow time,
-    // so not read through the runtime's `Clock`.
-    match tokio::time::timeout(shared.body_timeout, Bytes::from_request(request, &())).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(super::limits::payload_too_large(body_limit).into())
-        }
-        Ok(Err(_)) => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            "the body could not be read",
+    super::limits::read_bounded(request, body_limit, shared.body_timeout, || {
+        format!(
+            "the body did not arrive within {}",
+            seconds(shared.body_timeout)
         )
-        .into()),
-        Err(_) => Err(Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            format!(
-                "the body did not arrive within {}",
-                seconds(shared.body_timeout)
-            ),
-        )
-        .into()),
-    }
+    })
+    .await
+    .map_err(Refused::from)
 }
 
 /// `10 s`, `0.2 s`.

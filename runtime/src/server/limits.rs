@@ -32,8 +32,8 @@ use super::Shared;
 use super::problem::Problem;
 use super::routes::Route;
 use crate::clock::Millis;
-use axum::body::Body;
-use axum::extract::Request;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use flowc_compiler::ir::{RateLimit, Trigger};
 use serde_json::json;
@@ -99,16 +99,51 @@ pub(super) fn admit(
         .map_or(shared.body_limit, |bytes| {
             usize::try_from(bytes).unwrap_or(usize::MAX)
         });
+    Ok((bounded(request, body_limit)?, body_limit))
+}
+
+/// `request` with its body bounded by `limit` bytes: a declared
+/// `Content-Length` over it is `413` before a byte is read, so hyper never
+/// sends `100 Continue` to a client that waits for it.
+pub(super) fn bounded(request: Request, limit: usize) -> Result<Request, Problem> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > u64::try_from(body_limit).unwrap_or(u64::MAX)) {
-        return Err(payload_too_large(body_limit));
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(payload_too_large(limit));
     }
-    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, body_limit)));
-    Ok((request, body_limit))
+    Ok(request.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
+}
+
+/// The whole body of a request [`bounded`] by `limit`, within `timeout`: `413`
+/// once it outgrows the limit, `400 bad_body` when the connection breaks, `408
+/// body_timeout` (the message `late` gives) when it does not arrive in time.
+pub(super) async fn read_bounded(
+    request: Request,
+    limit: usize,
+    timeout: Duration,
+    late: impl FnOnce() -> String,
+) -> Result<Bytes, Problem> {
+    // A transport limit in wall time, like a socket timeout: not workflow time,
+    // so not read through the runtime's `Clock`.
+    match tokio::time::timeout(timeout, Bytes::from_request(request, &())).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(payload_too_large(limit))
+        }
+        Ok(Err(_)) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the body could not be read",
+        )),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            late(),
+        )),
+    }
 }
 
 /// `413 payload_too_large`, naming the limit.

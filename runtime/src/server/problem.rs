@@ -7,6 +7,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flowc_compiler::value::Mismatch;
 use serde_json::{Value as Json, json};
 
 /// An error response.
@@ -64,6 +65,38 @@ impl Problem {
             "internal",
             "the server could not handle the request; it is safe to retry",
         )
+    }
+
+    /// `422 input_mismatch`: `message` (which names what did not fit), with
+    /// where, and what was expected and found, in `details`.
+    pub fn input_mismatch(message: impl Into<String>, mismatch: &Mismatch) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "input_mismatch", message).with_details(
+            json!({
+                "path": format!("${}", mismatch.path),
+                "expected": mismatch.expected,
+                "found": mismatch.found,
+            }),
+        )
+    }
+
+    /// `415 unsupported_media_type` for a body that is not declared JSON.
+    pub fn not_json() -> Problem {
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON (`Content-Type: application/json`)",
+        )
+    }
+
+    /// `400 malformed_json`, with where the text stops being JSON (`line`,
+    /// `column`) in `details`.
+    pub fn malformed_json(error: &serde_json::Error) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {error}"),
+        )
+        .with_details(json!({ "line": error.line(), "column": error.column() }))
     }
 
     /// The JSON body.

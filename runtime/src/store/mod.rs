@@ -485,6 +485,33 @@ pub struct RunPage {
     pub next: Option<RunId>,
 }
 
+/// The ids of the runs of `workflow` (of any, when `None`) in each of
+/// `statuses`: every page of [`Store::list_runs`], newest first within a status.
+pub async fn run_ids(
+    store: &dyn Store,
+    workflow: Option<&str>,
+    statuses: &[RunStatus],
+) -> Result<Vec<RunId>> {
+    let mut ids = Vec::new();
+    for status in statuses {
+        let mut after = None;
+        loop {
+            let filter = RunFilter {
+                workflow: workflow.map(str::to_owned),
+                status: Some(*status),
+                deployment: None,
+            };
+            let page = store.list_runs(filter, Page { limit: 1000, after }).await?;
+            ids.extend(page.runs.into_iter().map(|run| run.id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(ids)
+}
+
 /// A secret as stored: ciphertext and nonce only. Encryption is the vault's job;
 /// the store never sees a plaintext.
 #[derive(Clone, PartialEq, Eq)]

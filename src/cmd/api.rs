@@ -114,7 +114,8 @@ impl Error {
             } => help(text),
             Error::Api { status: 401, .. } => help(
                 "the admin token does not match the server's: check FLOWC_ADMIN_TOKEN or \
-                 --token-file (flowc serve keeps it next to its database as <db>.admin-token)",
+                 --token-file (flowc serve keeps it next to its database: --db app.db → \
+                 app.admin-token)",
             ),
             _ => {}
         }
@@ -289,8 +290,9 @@ fn admin_token(target: &Target) -> Result<SecretString, Error> {
     let missing = |reason: String| Error::Setup {
         message: format!("no admin token: cannot read {}: {reason}", path.display()),
         help: Some(format!(
-            "flowc serve writes the token next to its database (<db>.admin-token); \
-             name it with --token-file FILE or set {}",
+            "flowc serve writes the token next to its database, with the database's \
+             extension replaced (--db app.db → app.admin-token); name it with \
+             --token-file FILE or set {}",
             token::ENV_VAR
         )),
     };

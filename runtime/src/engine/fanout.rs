@@ -133,22 +133,19 @@ impl<'e> Interp<'e> {
             }
         };
         let abort = Arc::new(AtomicBool::new(false));
-        let forks: Vec<Interp<'e>> = items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                let segment = format!("{}[{index}].", each.segment);
-                let mut fork = self.fork(
-                    format!("{}{segment}", self.prefix),
-                    format!("{}{segment}", self.scope),
-                    &abort,
-                );
-                fork.frame.set(each.var_slot, item.clone());
-                fork
-            })
-            .collect();
         let body = &each.body;
-        let branches = forks.into_iter().enumerate().map(|(index, mut fork)| {
+        // Each iteration's interpreter (a copy of the frame) is made when the
+        // iteration starts, not all up front: a loop over a long list holds at
+        // most `concurrency` copies.
+        let this = &*self;
+        let branches = items.iter().enumerate().map(|(index, item)| {
+            let segment = format!("{}[{index}].", each.segment);
+            let mut fork = this.fork(
+                format!("{}{segment}", this.prefix),
+                format!("{}{segment}", this.scope),
+                &abort,
+            );
+            fork.frame.set(each.var_slot, item.clone());
             let abort = Arc::clone(&abort);
             Box::pin(async move {
                 let result = fork.block(body).await;

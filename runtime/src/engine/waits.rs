@@ -56,6 +56,15 @@ fn new_token() -> Result<String, Stop> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
+/// Where a waiting step without a result stands in the journal.
+#[derive(Clone, Copy, Debug)]
+struct Next {
+    /// The attempt to journal its result under.
+    attempt: i64,
+    /// Whether that attempt's start is journaled already.
+    started: bool,
+}
+
 /// Why a callback delivery or an approval decision was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -285,15 +294,21 @@ fn millis(value: &Value) -> Option<i64> {
 }
 
 impl<'e> Interp<'e> {
-    /// The journaled result of a step that finished, if it did; the attempt to
-    /// finish it with otherwise (the one its start was journaled as, or 1).
-    fn finished(&self, path: &str, ty: &Ty) -> Result<Result<Value, i64>, Stop> {
+    /// The journaled result of a step that finished, if it did; otherwise the
+    /// attempt to finish it with: the one its start was journaled as, 1, or,
+    /// after a retry, the one after a failure of an older generation (waited
+    /// for again on its reopened wait).
+    fn finished(&self, path: &str, ty: &Ty) -> Result<Result<Value, Next>, Stop> {
         match self.journal.get(path) {
             Some(step) => match step.status {
                 StepStatus::Succeeded => {
                     let output = step.output.clone().unwrap_or_default();
                     self.read_back(path, &output, ty).map(Ok)
                 }
+                StepStatus::Failed if step.generation < self.generation => Ok(Err(Next {
+                    attempt: step.attempt + 1,
+                    started: false,
+                })),
                 StepStatus::Failed => {
                     let mut error = RunError::from_json(&step.error.clone().unwrap_or_default());
                     if error.step.is_none() {
@@ -301,18 +316,35 @@ impl<'e> Interp<'e> {
                     }
                     Err(Stop::Fault(error))
                 }
-                StepStatus::Started => Ok(Err(step.attempt)),
+                StepStatus::Started => Ok(Err(Next {
+                    attempt: step.attempt,
+                    started: true,
+                })),
             },
-            None => Ok(Err(0)),
+            None => Ok(Err(Next {
+                attempt: 1,
+                started: false,
+            })),
         }
     }
 
+    /// Journals the start of `next` unless it is journaled; its attempt.
+    fn start(&mut self, path: &str, next: Next, input: Json) -> i64 {
+        if !next.started {
+            self.queued.push(Write::StepStarted {
+                path: path.to_string(),
+                attempt: next.attempt,
+                input: Some(input),
+            });
+        }
+        next.attempt
+    }
+
     /// Gives a waiting step its result from the wait at `wait_path`, or parks.
-    /// `attempt` is 0 when the step's start is not journaled yet.
     fn consume(
         &mut self,
         path: &str,
-        attempt: i64,
+        next: Next,
         wait_path: &str,
         input: Json,
         ty: &Ty,
@@ -328,16 +360,7 @@ impl<'e> Interp<'e> {
                 .uncatchable(),
             ));
         };
-        let attempt = if attempt == 0 {
-            self.queued.push(Write::StepStarted {
-                path: path.to_string(),
-                attempt: 1,
-                input: Some(input),
-            });
-            1
-        } else {
-            attempt
-        };
+        let attempt = self.start(path, next, input);
         match wait.status {
             WaitStatus::Open => Err(Stop::Park(vec![wait_path.to_string()])),
             WaitStatus::Cancelled => Err(Stop::Cancelled),
@@ -373,12 +396,12 @@ impl<'e> Interp<'e> {
         until: bool,
     ) -> Result<Value, Stop> {
         let operand = self.eval(operand).await?;
-        let attempt = match self.finished(path, &Ty::Null)? {
+        let next = match self.finished(path, &Ty::Null)? {
             Ok(value) => return Ok(value),
-            Err(attempt) => attempt,
+            Err(next) => next,
         };
         if self.waits.contains_key(path) {
-            return self.consume(path, attempt, path, Json::Null, &Ty::Null);
+            return self.consume(path, next, path, Json::Null, &Ty::Null);
         }
         let Some(ms) = millis(&operand) else {
             return Err(Stop::Fault(RunError::new(
@@ -396,12 +419,7 @@ impl<'e> Interp<'e> {
         let input = json!({ "until": crate::clock::format_ms(due) });
         if due <= now {
             // Nothing to wait for: journaled as a step that took no time.
-            let attempt = attempt.max(0) + 1;
-            self.queued.push(Write::StepStarted {
-                path: path.to_string(),
-                attempt,
-                input: Some(input),
-            });
+            let attempt = self.start(path, next, input);
             self.queued.push(Write::StepFinished {
                 path: path.to_string(),
                 attempt,
@@ -409,13 +427,7 @@ impl<'e> Interp<'e> {
             });
             return Ok(Value::Null);
         }
-        if attempt == 0 {
-            self.queued.push(Write::StepStarted {
-                path: path.to_string(),
-                attempt: 1,
-                input: Some(input),
-            });
-        }
+        self.start(path, next, input);
         let mut wait = NewWait::new(path, WaitKind::Timer);
         wait.deadline = Some(due);
         self.queued.push(Write::OpenWait(wait));
@@ -513,9 +525,9 @@ impl<'e> Interp<'e> {
         kind: HandleKind,
         ty: &Ty,
     ) -> Result<Value, Stop> {
-        let attempt = match self.finished(path, ty)? {
+        let next = match self.finished(path, ty)? {
             Ok(value) => return Ok(value),
-            Err(attempt) => attempt,
+            Err(next) => next,
         };
         let Some(handle_path) = self.handles.get(&handle).cloned() else {
             return Err(Stop::Fault(
@@ -531,13 +543,7 @@ impl<'e> Interp<'e> {
             HandleKind::Callback => "callback",
             HandleKind::Approval => "approval",
         };
-        self.consume(
-            path,
-            attempt,
-            &handle_path,
-            json!({ what: handle_path }),
-            ty,
-        )
+        self.consume(path, next, &handle_path, json!({ what: handle_path }), ty)
     }
 
     /// `await event …` or `await webhook …`: a correlated wait.
@@ -610,13 +616,13 @@ impl<'e> Interp<'e> {
             Some(lookback) => millis(&self.eval(lookback).await?).unwrap_or(0).max(0),
             None => 0,
         };
-        let attempt = match self.finished(path, ty)? {
+        let next = match self.finished(path, ty)? {
             Ok(value) => return Ok(value),
-            Err(attempt) => attempt,
+            Err(next) => next,
         };
         let input = json!({ "topic": topic });
         if self.waits.contains_key(path) {
-            return self.consume(path, attempt, path, input, ty);
+            return self.consume(path, next, path, input, ty);
         }
         if lookback > 0
             && let Some(payload) = self
@@ -632,12 +638,7 @@ impl<'e> Interp<'e> {
                 .await?
         {
             // A message from the lookback window: the step ends at once.
-            let attempt = attempt.max(0) + 1;
-            self.queued.push(Write::StepStarted {
-                path: path.to_string(),
-                attempt,
-                input: Some(input),
-            });
+            let attempt = self.start(path, next, input);
             let value = self.read_back(path, &payload, ty);
             self.queued.push(Write::StepFinished {
                 path: path.to_string(),
@@ -661,13 +662,7 @@ impl<'e> Interp<'e> {
             "deployment": self.deployment,
             "type": message_type,
         }));
-        if attempt == 0 {
-            self.queued.push(Write::StepStarted {
-                path: path.to_string(),
-                attempt: 1,
-                input: Some(input),
-            });
-        }
+        self.start(path, next, input);
         self.queued.push(Write::OpenWait(wait));
         Err(Stop::Park(vec![path.to_string()]))
     }
@@ -735,12 +730,12 @@ impl<'e> Interp<'e> {
         ty: &Ty,
     ) -> Result<Value, Stop> {
         let input = self.eval(input).await?.to_json();
-        let attempt = match self.finished(path, ty)? {
+        let next = match self.finished(path, ty)? {
             Ok(value) => return Ok(value),
-            Err(attempt) => attempt,
+            Err(next) => next,
         };
         if self.waits.contains_key(path) {
-            return self.consume(path, attempt, path, json!({ "workflow": workflow }), ty);
+            return self.consume(path, next, path, json!({ "workflow": workflow }), ty);
         }
         // The child's start is its own commit: the journal's writes before it
         // (this run's queue) go with the park, which links the child.
@@ -758,13 +753,11 @@ impl<'e> Interp<'e> {
                 replay_of: None,
             })
             .await?;
-        if attempt == 0 {
-            self.queued.push(Write::StepStarted {
-                path: path.to_string(),
-                attempt: 1,
-                input: Some(json!({ "workflow": workflow, "run": started.run })),
-            });
-        }
+        self.start(
+            path,
+            next,
+            json!({ "workflow": workflow, "run": started.run }),
+        );
         let mut wait = NewWait::new(path, WaitKind::Child);
         wait.detail = Some(json!({ "run": started.run, "workflow": workflow }));
         self.queued.push(Write::OpenWait(wait));

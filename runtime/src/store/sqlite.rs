@@ -1151,14 +1151,18 @@ impl Store for SqliteStore {
     fn retry_run(&self, run: &str) -> BoxFuture<'_, Result<()>> {
         let run = run.to_owned();
         let clock = self.clock();
-        self.write(move |conn| {
+        self.write_waking(move |conn, wakes| {
+            let now = clock.now_ms();
             let changed = execute(
                 conn,
                 "UPDATE runs SET status = 'pending', error = NULL, output = NULL,
                      retries = retries + 1, updated_at = ?2
                  WHERE id = ?1 AND status = 'failed'",
-                params![run, clock.now_ms()],
+                params![run, now],
             )?;
+            if changed > 0 && waits::reopen(conn, &run, now)? {
+                wakes.push(super::Wake::Timer);
+            }
             if changed == 0 {
                 let status: Option<String> = query_row(
                     conn,

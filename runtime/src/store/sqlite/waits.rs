@@ -208,6 +208,65 @@ fn settle(
     Ok(changed > 0)
 }
 
+/// Reopens the waits a failed run's end closed (timed out, or cancelled with
+/// the run) for a retry: open again from `now`, each with as long as it had
+/// (a callback's or approval's token works again; a correlated wait sees only
+/// messages from now). A `call`'s wait is not reopened: it gets its child's
+/// outcome (a child cancelled with its parent fails the step, R0302). True
+/// when a reopened wait has a deadline.
+pub(super) fn reopen(conn: &Connection, run: &str, now: Millis) -> Result<bool> {
+    let closed_children: Vec<(String, Option<String>)> = {
+        let mut statement = conn.prepare_cached(
+            "SELECT path, detail FROM waits WHERE run = ?1 AND kind = 'child'
+               AND (status = 'timed_out' OR status = 'cancelled')",
+        )?;
+        statement
+            .query_map([run], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for (path, detail) in closed_children {
+        let child = detail
+            .and_then(|text| serde_json::from_str::<Json>(&text).ok())
+            .and_then(|detail| detail.get("run").and_then(Json::as_str).map(str::to_owned));
+        let ended: Option<(String, Option<String>, Option<String>)> = match &child {
+            Some(child) => query_row(
+                conn,
+                "SELECT status, output, error FROM runs WHERE id = ?1",
+                [child],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?,
+            None => None,
+        };
+        let (status, output, error) = ended.unwrap_or(("cancelled".into(), None, None));
+        let result = child_result(child.as_deref().unwrap_or("?"), &status, output, error);
+        execute(
+            conn,
+            "UPDATE waits SET status = 'resolved', result = ?3, resolved_at = ?4
+             WHERE run = ?1 AND path = ?2",
+            params![run, path, to_json_text(&result), now],
+        )?;
+    }
+    execute(
+        conn,
+        "UPDATE waits SET status = 'open', result = NULL, resolved_at = NULL,
+             deadline = CASE WHEN deadline IS NULL THEN NULL
+                             ELSE ?2 + max(deadline - created_at, 0) END,
+             created_at = ?2
+         WHERE run = ?1 AND kind != 'child'
+           AND (status = 'timed_out' OR status = 'cancelled')",
+        params![run, now],
+    )?;
+    Ok(query_row(
+        conn,
+        "SELECT 1 FROM waits WHERE run = ?1 AND status = 'open' AND deadline IS NOT NULL",
+        [run],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
+}
+
 /// Moves a parked run back to pending; true when it was parked.
 fn wake(conn: &Connection, run: &str, now: Millis) -> Result<bool> {
     let changed = execute(

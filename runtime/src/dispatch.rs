@@ -173,12 +173,10 @@ impl Dispatcher {
     /// Starts every run a previous process left pending or running (parked and
     /// paused runs stay as they are).
     pub async fn resume(&self) {
-        match self.store.runs_to_resume().await {
+        match self.store.runs_to_restart().await {
             Ok(runs) => {
                 for run in runs {
-                    if run.status != store::RunStatus::Waiting && !run.paused {
-                        self.start(run.id);
-                    }
+                    self.start(run.id);
                 }
             }
             Err(error) => tracing::warn!(%error, "could not list the runs to resume"),

@@ -900,3 +900,36 @@ async fn the_delivery_history_pages_newest_first() {
         .collect();
     assert_eq!(reasons, expected);
 }
+
+#[tokio::test]
+async fn a_restart_starts_pending_and_running_runs_but_not_parked_or_paused_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, _) = open(&dir);
+    let deployment = store.deploy(&program(ORDERS)).await.expect("deploy").id;
+    let mut ids = Vec::new();
+    for key in ["pending", "running", "waiting", "paused"] {
+        let started = store
+            .start_run(new_run(&deployment, "orders", Some(key)))
+            .await
+            .expect("start");
+        ids.push(started.run);
+    }
+    store
+        .set_run_status(&ids[1], RunStatus::Running)
+        .await
+        .expect("running");
+    store
+        .set_run_status(&ids[2], RunStatus::Waiting)
+        .await
+        .expect("waiting");
+    store.set_paused(&ids[3], true).await.expect("paused");
+    let restart: Vec<String> = store
+        .runs_to_restart()
+        .await
+        .expect("restart")
+        .into_iter()
+        .map(|run| run.id)
+        .collect();
+    assert_eq!(restart, ids[..2].to_vec());
+    assert_eq!(store.runs_to_resume().await.expect("resume").len(), 4);
+}

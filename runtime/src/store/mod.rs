@@ -603,8 +603,19 @@ pub trait Store: Send + Sync + 'static {
 
     fn list_runs(&self, filter: RunFilter, page: Page) -> BoxFuture<'_, Result<RunPage>>;
 
-    /// Every non-terminal run, oldest first: what a restart resumes.
+    /// Every non-terminal run, oldest first.
     fn runs_to_resume(&self) -> BoxFuture<'_, Result<Vec<Run>>>;
+
+    /// The pending and running runs that are not paused, oldest first: what a
+    /// restart starts again. Parked runs are left to what wakes them, so a
+    /// restart with 100,000 parked runs does not read them all.
+    fn runs_to_restart(&self) -> BoxFuture<'_, Result<Vec<Run>>> {
+        Box::pin(async {
+            let mut runs = self.runs_to_resume().await?;
+            runs.retain(|run| run.status != RunStatus::Waiting && !run.paused);
+            Ok(runs)
+        })
+    }
 
     // ------------------------------------------------------------ journal
 

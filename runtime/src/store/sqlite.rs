@@ -524,6 +524,16 @@ const RESUME: &str = concat!(
     " ORDER BY created_at, id"
 );
 
+/// The unfinished runs a restart starts again: through the same partial index,
+/// without reading the parked ones' rows.
+const RESTART: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE ",
+    unfinished!(),
+    " AND status != 'waiting' AND paused = 0 ORDER BY created_at, id"
+);
+
 /// Sets a non-terminal run's `updated_at` (and maybe more), or explains why not.
 fn touch_run(conn: &Connection, run: &str, now: Millis) -> Result<()> {
     let changed = execute(conn, TOUCH_RUN, params![run, now])?;
@@ -1256,6 +1266,15 @@ impl Store for SqliteStore {
                 None
             };
             Ok(RunPage { runs, next })
+        })
+    }
+
+    fn runs_to_restart(&self) -> BoxFuture<'_, Result<Vec<Run>>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(RESTART)?;
+            Ok(statement
+                .query_map([], run_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 

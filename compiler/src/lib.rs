@@ -14,6 +14,8 @@ pub mod correlate;
 pub mod cron;
 pub mod diagnostic;
 pub mod eval;
+pub mod fmt;
+pub mod ide;
 pub mod ir;
 pub mod report;
 pub mod resolve;

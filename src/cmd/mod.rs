@@ -16,8 +16,10 @@ mod deploy;
 mod emit;
 mod eval;
 mod explain;
+mod fmt;
 mod loader;
 mod local;
+mod lsp;
 mod output;
 mod present;
 mod repl;
@@ -54,6 +56,8 @@ pub fn main() -> ExitCode {
         Command::Context(args) => context::run(&args),
         Command::Approve(args) => approve::run(&args, true),
         Command::Reject(args) => approve::run(&args, false),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -291,6 +295,14 @@ enum Command {
     /// comment }`.
     #[command(after_help = approve::REJECT_HELP)]
     Reject(approve::Args),
+
+    /// Rewrite .flow files in the one canonical layout.
+    #[command(after_help = fmt::AFTER_HELP)]
+    Fmt(fmt::Args),
+
+    /// Run the language server over standard input and output, for editors.
+    #[command(after_help = lsp::AFTER_HELP)]
+    Lsp(lsp::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -1,0 +1,225 @@
+//! Answers to an editor's questions about an analysed project: what is under the
+//! cursor, where it is defined and used, what may be written here, how the file is
+//! outlined, coloured and folded, and which edits fix a diagnostic.
+//!
+//! Every query is a pure function of an [`Analysis`] (plus a file and a byte offset
+//! or span), so the language server, tests and benchmarks ask the same questions the
+//! same way. Positions here are byte offsets into the file's text; the language
+//! server converts them to and from UTF-16 at its edge, and nothing here knows LSP
+//! types. Queries never fail on broken input: on a file with errors they answer from
+//! whatever the parser and checker recovered, or return nothing.
+
+mod actions;
+mod completion;
+mod folding;
+mod hover;
+mod inlay;
+mod navigate;
+mod signature;
+mod symbols;
+mod tokens;
+
+pub use actions::code_actions;
+pub use completion::completion;
+pub use folding::folding_ranges;
+pub use hover::hover;
+pub use inlay::inlay_hints;
+pub use navigate::{definition, prepare_rename, references, rename};
+pub use signature::signature_help;
+pub use symbols::{document_symbols, workspace_symbols};
+pub use tokens::semantic_tokens;
+
+use crate::{Analysis, FileId, Span};
+
+/// A place in a file of the analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub file: FileId,
+    pub span: Span,
+}
+
+/// Replace `span` of `file` with `text`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edit {
+    pub file: FileId,
+    pub span: Span,
+    pub text: String,
+}
+
+/// What hovering over `span` shows: Markdown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hover {
+    pub span: Span,
+    pub markdown: String,
+}
+
+/// Why a rename was refused, said as a message for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenameError(pub String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompletionKind {
+    Keyword,
+    Field,
+    Step,
+    Variable,
+    Function,
+    Type,
+    Connection,
+    Event,
+    Workflow,
+    Secret,
+    Snippet,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletionItem {
+    pub label: String,
+    pub kind: CompletionKind,
+    /// A one-line summary: a type or a signature.
+    pub detail: Option<String>,
+    /// Markdown.
+    pub documentation: Option<String>,
+    /// What to insert when it differs from `label`; `$1`-style placeholders when
+    /// `snippet` is set.
+    pub insert_text: Option<String>,
+    pub snippet: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureHelp {
+    /// `fn name(a: int, b: string) -> bool`
+    pub label: String,
+    /// Each parameter as a byte range of `label`.
+    pub parameters: Vec<(u32, u32)>,
+    pub active_parameter: Option<u32>,
+    /// Markdown.
+    pub documentation: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SymbolKind {
+    Workflow,
+    Trigger,
+    Step,
+    Let,
+    Type,
+    Event,
+    Connection,
+    Function,
+    Import,
+    Test,
+}
+
+/// An outline entry: workflow → triggers → steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    pub name: String,
+    pub kind: SymbolKind,
+    /// A type or a short description (`POST /orders`).
+    pub detail: Option<String>,
+    /// The whole declaration.
+    pub span: Span,
+    /// The name.
+    pub selection: Span,
+    pub children: Vec<Symbol>,
+}
+
+/// The kinds of semantic token, in the order the language server announces them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenKind {
+    Keyword,
+    Type,
+    Function,
+    Variable,
+    Parameter,
+    Property,
+    String,
+    Number,
+    Operator,
+    Comment,
+    Event,
+    Namespace,
+    Macro,
+}
+
+impl TokenKind {
+    pub const ALL: &[TokenKind] = &[
+        TokenKind::Keyword,
+        TokenKind::Type,
+        TokenKind::Function,
+        TokenKind::Variable,
+        TokenKind::Parameter,
+        TokenKind::Property,
+        TokenKind::String,
+        TokenKind::Number,
+        TokenKind::Operator,
+        TokenKind::Comment,
+        TokenKind::Event,
+        TokenKind::Namespace,
+        TokenKind::Macro,
+    ];
+}
+
+/// One semantic token; tokens come sorted by start and never overlap or span lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SemanticToken {
+    pub span: Span,
+    pub kind: TokenKind,
+    /// Set at the name of a declaration or binding.
+    pub declaration: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FoldKind {
+    Region,
+    Comment,
+    Imports,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fold {
+    pub span: Span,
+    pub kind: FoldKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    QuickFix,
+    Refactor,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeAction {
+    pub title: String,
+    pub kind: ActionKind,
+    /// The code of the diagnostic it fixes, if any.
+    pub fixes: Option<crate::Code>,
+    pub edits: Vec<Edit>,
+    /// Whether an editor should offer it first.
+    pub preferred: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InlayKind {
+    Type,
+    Parameter,
+}
+
+/// A hint shown at `offset`: `label` is the whole text, e.g. `: Score`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlayHint {
+    pub offset: u32,
+    pub label: String,
+    pub kind: InlayKind,
+}
+
+/// The file with this path, if the analysis has one.
+pub fn file_id(analysis: &Analysis, path: &str) -> Option<FileId> {
+    analysis
+        .files
+        .iter()
+        .position(|file| file.path == path)
+        .and_then(|index| u32::try_from(index).ok())
+        .map(FileId)
+}

@@ -1,0 +1,238 @@
+; Highlighting for Flow.
+;
+; Capture names are the standard ones of nvim-treesitter, which Helix and Zed
+; resolve too (a theme that lacks `keyword.conditional` falls back to `keyword`).
+; Where two patterns match one node, the first one in this file is meant to win,
+; as in tree-sitter-highlight, Helix and Zed; the specific pattern carries
+; `priority` metadata so that Neovim, where the last pattern wins, agrees.
+
+; ------------------------------------------------------------------ comments
+
+(line_comment) @comment
+(block_comment) @comment
+(doc_comment) @comment.documentation
+
+; ------------------------------------------------------------------ literals
+
+; The parts of a string, not the string: an interpolation holds code.
+(string
+  "\"" @string)
+(string_content) @string
+(escape_sequence) @string.escape
+(interpolation
+  "${" @punctuation.special
+  "}" @punctuation.special
+  (#set! priority 105))
+
+(integer) @number
+(float) @number.float
+(duration) @number
+(negative_number) @number
+
+(true) @constant.builtin.boolean
+(false) @constant.builtin.boolean
+(null) @constant.builtin
+
+(wildcard) @variable.builtin
+
+; ------------------------------------------------------------------ keywords
+
+[
+  "workflow"
+  "connection"
+  "event"
+  "test"
+  "on"
+  "settings"
+  "step"
+  "let"
+  "set"
+  "emit"
+  "http"
+  "call"
+  "callback"
+  "approval"
+  "where"
+  "mock"
+  "assert"
+] @keyword
+
+; Contextual keywords: names everywhere but in their one position.
+[
+  "webhook"
+  "schedule"
+  "tz"
+  "manual"
+] @keyword
+
+"fn" @keyword.function
+
+"type" @keyword.type
+
+"import" @keyword.import
+
+[
+  "if"
+  "then"
+  "else"
+  "match"
+] @keyword.conditional
+
+[
+  "for"
+  "parallel"
+] @keyword.repeat
+
+(for_statement
+  "in" @keyword.repeat)
+
+[
+  "return"
+  "yield"
+] @keyword.return
+
+[
+  "try"
+  "catch"
+  "fail"
+] @keyword.exception
+
+[
+  "await"
+  "wait"
+  "until"
+] @keyword.coroutine
+
+(binary_expression
+  "in" @keyword.operator)
+
+(cast_expression
+  "as" @keyword.operator)
+
+[
+  (await_event_action "as" @keyword)
+  (await_webhook_action "as" @keyword)
+]
+
+; ------------------------------------------------------------------ types
+
+((type_identifier) @type.builtin
+  (#match? @type.builtin "^(bool|int|float|string|duration|time|json|secret|null)$")
+  (#set! priority 105))
+
+(type_identifier) @type
+
+; ------------------------------------------------------------------ declarations
+
+(type_declaration
+  name: (type_identifier) @type.definition)
+
+(workflow_declaration
+  name: (identifier) @function)
+
+(function_declaration
+  name: (identifier) @function)
+
+(connection_declaration
+  name: (identifier) @module)
+
+(event_declaration
+  name: (identifier) @constant)
+
+(parameter
+  name: (identifier) @variable.parameter)
+
+(lambda
+  parameters: (identifier) @variable.parameter)
+
+(lambda_parameters
+  (identifier) @variable.parameter)
+
+(step_statement
+  name: (identifier) @label)
+
+; ------------------------------------------------------------------ names in use
+
+(http_method) @constant
+
+(event_trigger
+  event: (identifier) @constant)
+
+(await_event_action
+  event: (identifier) @constant)
+
+(emit_statement
+  event: (identifier) @constant)
+
+(call_action
+  workflow: (identifier) @function.call)
+
+(http_request
+  connection: (identifier) @module)
+
+(tagged_record
+  tag: (identifier) @constructor)
+
+(call_expression
+  function: (field_expression
+    field: (field_identifier) @function.method.call)
+  (#set! priority 105))
+
+(call_expression
+  function: (identifier) @function.call)
+
+(argument
+  name: (identifier) @variable.parameter)
+
+(field
+  name: (field_identifier) @property)
+
+(type_field
+  name: (field_identifier) @property)
+
+(field_expression
+  field: (field_identifier) @property)
+
+((identifier) @variable.builtin
+  (#match? @variable.builtin "^(secrets|context|webhook)$"))
+
+; ------------------------------------------------------------------ punctuation
+
+[
+  "=="
+  "!="
+  "<"
+  "<="
+  ">"
+  ">="
+  "+"
+  "-"
+  "*"
+  "/"
+  "%"
+  "!"
+  "&&"
+  "||"
+  "??"
+  "="
+  "=>"
+  "->"
+  "|"
+  "?"
+] @operator
+
+[
+  "."
+  "?."
+  ","
+  ":"
+] @punctuation.delimiter
+
+[
+  "("
+  ")"
+  "["
+  "]"
+  "{"
+  "}"
+] @punctuation.bracket

@@ -134,6 +134,19 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
     /// What to write instead, when we can say.
     pub help: Option<String>,
+    /// Edits that fix the problem, for editors' quick fixes. Not part of the JSON
+    /// output: `help` already says the same to people.
+    #[serde(skip)]
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// A machine-applicable fix: replace `span` (in the diagnostic's file) with
+/// `replacement`. `message` titles the fix ("replace with `amount`").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suggestion {
+    pub span: Span,
+    pub replacement: String,
+    pub message: String,
 }
 
 impl Diagnostic {
@@ -150,6 +163,7 @@ impl Diagnostic {
             }],
             notes: Vec::new(),
             help: None,
+            suggestions: Vec::new(),
         }
     }
 
@@ -201,6 +215,21 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a fix that replaces `span` with `replacement`.
+    pub fn with_suggestion(
+        mut self,
+        span: Span,
+        replacement: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        self.suggestions.push(Suggestion {
+            span,
+            replacement: replacement.into(),
+            message: message.into(),
+        });
         self
     }
 

@@ -131,7 +131,7 @@ pub fn unknown_field(name: &str, ty: &Ty, span: Span, suggestion: Option<String>
     )
     .with_label("unknown field");
     match suggestion {
-        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        Some(name) => did_you_mean(diagnostic, span, &name),
         None => diagnostic.with_help(format!("the fields of this value are those of `{ty}`")),
     }
 }
@@ -163,7 +163,7 @@ pub fn extra_field(
     )
     .with_label("unexpected field");
     match suggestion {
-        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        Some(name) => did_you_mean(diagnostic, span, &name),
         None => diagnostic.with_help("remove it, or add it to the record type"),
     }
 }
@@ -387,6 +387,16 @@ pub fn unknown_option_of(
         Diagnostic::error(UNKNOWN_OPTION, format!("unknown {what} `{name}`{of}"), span)
             .with_label("not recognised here");
     match suggestion {
+        // The span covers `name: value`; only the name is replaced.
+        Some(suggestion) if name_starts(span, name) => {
+            let name_span = Span {
+                start: span.start,
+                end: span
+                    .start
+                    .saturating_add(u32::try_from(name.len()).unwrap_or(0)),
+            };
+            did_you_mean(diagnostic, name_span, &suggestion)
+        }
         Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
         None => diagnostic.with_help(format!("the options here are: {}", known.join(", "))),
     }
@@ -439,7 +449,12 @@ pub fn unknown_form(
         None => format!("this value is not {kind}"),
     };
     let diagnostic = Diagnostic::error(UNKNOWN_FORM, message, span).with_label("unknown form");
+    let written = name.map_or(0, str::len);
     match suggestion {
+        // Only a span that is exactly the written name can be replaced by another.
+        Some(suggestion) if written > 0 && span.len() == written => {
+            did_you_mean(diagnostic, span, &suggestion)
+        }
         Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
         None => diagnostic.with_help(format!("write one of: {}", known.join(", "))),
     }
@@ -577,4 +592,16 @@ pub fn unindexed_wait(name: &str, span: Span) -> Diagnostic {
         "compare a field of `{name}` with `==` to index the wait, as in \
          `{name}.id == order.id && …`"
     ))
+}
+
+/// "did you mean `name`?" as help, with the fix that writes `name` over `span`.
+fn did_you_mean(diagnostic: Diagnostic, span: Span, name: &str) -> Diagnostic {
+    diagnostic
+        .with_help(format!("did you mean `{name}`?"))
+        .with_suggestion(span, name, format!("replace with `{name}`"))
+}
+
+/// Whether `span` is long enough to start with `name` (an option's `name: value`).
+fn name_starts(span: Span, name: &str) -> bool {
+    !name.is_empty() && span.len() >= name.len()
 }

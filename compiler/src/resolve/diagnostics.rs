@@ -96,7 +96,13 @@ fn with_suggestion(
     fallback: &str,
 ) -> Diagnostic {
     match suggestion {
-        Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+        // Every caller's primary span is the unknown name itself.
+        Some(name) => {
+            let span = diagnostic.span();
+            diagnostic
+                .with_help(format!("did you mean `{name}`?"))
+                .with_suggestion(span, name.clone(), format!("replace with `{name}`"))
+        }
         None => diagnostic.with_help(fallback.to_string()),
     }
 }

@@ -69,10 +69,6 @@ function createClient() {
       // that are not open in an editor.
       fileEvents: vscode.workspace.createFileSystemWatcher("**/*.flow"),
     },
-    initializationFailedHandler: (error) => {
-      reportStartFailure(command, error);
-      return false;
-    },
   };
   // The id `flowc` makes the client read the `flowc.trace.server` setting.
   return new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);

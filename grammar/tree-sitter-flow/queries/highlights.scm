@@ -1,15 +1,68 @@
 ; Highlighting for Flow.
 ;
 ; Capture names are the standard ones of nvim-treesitter, which Helix and Zed
-; resolve too (a theme that lacks `keyword.conditional` falls back to `keyword`).
-; Where two patterns match one node, the first one in this file is meant to win,
-; as in tree-sitter-highlight, Helix and Zed; the specific pattern carries
-; `priority` metadata so that Neovim, where the last pattern wins, agrees.
+; resolve too (a theme without `keyword.conditional` falls back to `keyword`).
+; Where two patterns match one node, the later one wins, as in Neovim and in
+; tree-sitter-highlight (the `tree-sitter highlight` and `test` commands): so the
+; general patterns come first and the specific ones after them.
+
+; ------------------------------------------------------------------ names
+
+; Every name, unless a pattern below says more. A name that refers to a local
+; binding takes the highlight of its definition (queries/locals.scm).
+(identifier) @variable
+
+(type_identifier) @type
+
+(field_identifier) @property
+
+; ------------------------------------------------------------------ punctuation
+
+[
+  "=="
+  "!="
+  "<"
+  "<="
+  ">"
+  ">="
+  "+"
+  "-"
+  "*"
+  "/"
+  "%"
+  "!"
+  "&&"
+  "||"
+  "??"
+  "="
+  "=>"
+  "->"
+  "|"
+  "?"
+] @operator
+
+[
+  "."
+  "?."
+  ","
+  ":"
+] @punctuation.delimiter
+
+[
+  "("
+  ")"
+  "["
+  "]"
+  "{"
+  "}"
+] @punctuation.bracket
 
 ; ------------------------------------------------------------------ comments
 
 (line_comment) @comment
+
 (block_comment) @comment
+
 (doc_comment) @comment.documentation
 
 ; ------------------------------------------------------------------ literals
@@ -17,20 +70,30 @@
 ; The parts of a string, not the string: an interpolation holds code.
 (string
   "\"" @string)
+
 (string_content) @string
+
 (escape_sequence) @string.escape
+
 (interpolation
   "${" @punctuation.special
-  "}" @punctuation.special
-  (#set! priority 105))
+  "}" @punctuation.special)
 
 (integer) @number
+
 (float) @number.float
+
 (duration) @number
+
 (negative_number) @number
 
+(negative_number
+  "-" @number)
+
 (true) @constant.builtin.boolean
+
 (false) @constant.builtin.boolean
+
 (null) @constant.builtin
 
 (wildcard) @variable.builtin
@@ -109,23 +172,21 @@
 (cast_expression
   "as" @keyword.operator)
 
-[
-  (await_event_action "as" @keyword)
-  (await_webhook_action "as" @keyword)
-]
+(await_event_action
+  "as" @keyword)
+
+(await_webhook_action
+  "as" @keyword)
 
 ; ------------------------------------------------------------------ types
 
 ((type_identifier) @type.builtin
-  (#match? @type.builtin "^(bool|int|float|string|duration|time|json|secret|null)$")
-  (#set! priority 105))
-
-(type_identifier) @type
-
-; ------------------------------------------------------------------ declarations
+  (#match? @type.builtin "^(bool|int|float|string|duration|time|json|secret)$"))
 
 (type_declaration
   name: (type_identifier) @type.definition)
+
+; ------------------------------------------------------------------ declarations and bindings
 
 (workflow_declaration
   name: (identifier) @function)
@@ -174,65 +235,15 @@
   tag: (identifier) @constructor)
 
 (call_expression
-  function: (field_expression
-    field: (field_identifier) @function.method.call)
-  (#set! priority 105))
+  function: (identifier) @function.call)
 
 (call_expression
-  function: (identifier) @function.call)
+  function: (field_expression
+    field: (field_identifier) @function.method.call))
 
 (argument
   name: (identifier) @variable.parameter)
 
-(field
-  name: (field_identifier) @property)
-
-(type_field
-  name: (field_identifier) @property)
-
-(field_expression
-  field: (field_identifier) @property)
-
+; The predeclared names (SPEC §3.4): not keywords, so a binding may hide them.
 ((identifier) @variable.builtin
   (#match? @variable.builtin "^(secrets|context|webhook)$"))
-
-; ------------------------------------------------------------------ punctuation
-
-[
-  "=="
-  "!="
-  "<"
-  "<="
-  ">"
-  ">="
-  "+"
-  "-"
-  "*"
-  "/"
-  "%"
-  "!"
-  "&&"
-  "||"
-  "??"
-  "="
-  "=>"
-  "->"
-  "|"
-  "?"
-] @operator
-
-[
-  "."
-  "?."
-  ","
-  ":"
-] @punctuation.delimiter
-
-[
-  "("
-  ")"
-  "["
-  "]"
-  "{"
-  "}"
-] @punctuation.bracket

@@ -20,40 +20,40 @@
 ; ------------------------------------------------------------------ definitions
 
 (parameter
-  name: (identifier) @local.definition.parameter)
+  name: (identifier) @local.definition)
 
 (lambda
-  parameters: (identifier) @local.definition.parameter)
+  parameters: (identifier) @local.definition)
 
 (lambda_parameters
-  (identifier) @local.definition.parameter)
+  (identifier) @local.definition)
 
 (let_statement
-  name: (identifier) @local.definition.var)
+  name: (identifier) @local.definition)
 
 (step_statement
-  name: (identifier) @local.definition.var)
+  name: (identifier) @local.definition)
 
 (for_statement
-  variable: (identifier) @local.definition.var)
+  variable: (identifier) @local.definition)
 
 (try_statement
-  error: (identifier) @local.definition.var)
+  error: (identifier) @local.definition)
 
 (await_event_action
-  binding: (identifier) @local.definition.var)
+  binding: (identifier) @local.definition)
 
 (await_webhook_action
-  binding: (identifier) @local.definition.var)
+  binding: (identifier) @local.definition)
 
 (match_arm
-  pattern: (identifier) @local.definition.var)
+  pattern: (identifier) @local.definition)
 
 (match_expression_arm
-  pattern: (identifier) @local.definition.var)
+  pattern: (identifier) @local.definition)
 
 (or_pattern
-  (identifier) @local.definition.var)
+  (identifier) @local.definition)
 
 ; ------------------------------------------------------------------ references
 

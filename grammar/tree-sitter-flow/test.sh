@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Tests the tree-sitter grammar of Flow, from a clean clone:
+#
+#   1. the committed src/ is what `tree-sitter generate` makes of grammar.js;
+#   2. `tree-sitter test`: the corpus (test/corpus) and highlight (test/highlight)
+#      tests;
+#   3. every keyword of the lexer's tables appears in test/highlight/keywords.flow
+#      (whose assertions step 2 checked);
+#   4. every example and every parse-valid compiler fixture parses with no ERROR or
+#      MISSING node.
+#
+# It installs the pinned tree-sitter CLI with cargo when it is missing. Exits
+# non-zero on the first failure.
+set -euo pipefail
+
+TREE_SITTER_VERSION=0.27.1
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+# `tree-sitter generate` runs grammar.js in its built-in JavaScript runtime: no Node.
+export TREE_SITTER_JS_RUNTIME=native
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+if ! tree-sitter --version 2>/dev/null | grep -qx "tree-sitter $TREE_SITTER_VERSION"; then
+  step "installing tree-sitter-cli $TREE_SITTER_VERSION"
+  cargo install tree-sitter-cli --locked --version "$TREE_SITTER_VERSION"
+fi
+tree-sitter --version
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+step "src/ is up to date with grammar.js"
+mkdir -p "$scratch/grammar/src"
+cp "$here/grammar.js" "$here/tree-sitter.json" "$scratch/grammar/"
+cp "$here/src/scanner.c" "$scratch/grammar/src/"
+(cd "$scratch/grammar" && tree-sitter generate)
+if ! diff -r "$here/src" "$scratch/grammar/src"; then
+  fail "src/ differs from what grammar.js generates: run \`tree-sitter generate\` in grammar/tree-sitter-flow and commit src/"
+fi
+echo "src/ matches"
+
+step "tree-sitter test (corpus and highlight tests)"
+(cd "$here" && tree-sitter test)
+
+step "every keyword is asserted in test/highlight/keywords.flow"
+keywords_file="$here/test/highlight/keywords.flow"
+token_rs="$root/compiler/src/syntax/token.rs"
+# The entries of KEYWORDS (`("workflow", Token::Workflow),`) and of the one-line
+# CONTEXTUAL_KEYWORDS array.
+keywords="$(sed -n '/^pub const KEYWORDS/,/^];/p' "$token_rs" | grep -o '("[a-z_]*"' | tr -d '("')"
+contextual="$(grep '^pub const CONTEXTUAL_KEYWORDS' "$token_rs" | grep -o '"[a-z_]*"' | tr -d '"')"
+[ "$(echo "$keywords" | wc -l)" -ge 39 ] || fail "could not read KEYWORDS from $token_rs"
+[ -n "$contextual" ] || fail "could not read CONTEXTUAL_KEYWORDS from $token_rs"
+code_lines="$(grep -v '^ *//' "$keywords_file")"
+for keyword in $keywords $contextual; do
+  echo "$code_lines" | grep -qw -- "$keyword" || fail "keyword \`$keyword\` is not used in $keywords_file"
+done
+echo "$(echo $keywords $contextual | wc -w) keywords used, each line asserted by tree-sitter test"
+
+step "examples and parse-valid fixtures parse without errors"
+# A fixture is parse-valid when it expects no lexer or parser diagnostic: no
+# `// error[E01xx]` or `// error[E02xx]` line (compiler/tests/ui.rs explains the
+# expectations). The other fixtures are meant to be broken.
+list="$scratch/valid-files.txt"
+(
+  cd "$root"
+  ls examples/*.flow
+  find compiler/tests/ui -name '*.flow' | sort |
+    xargs grep -L -E '(error|warning)\[E0[12][0-9][0-9]\]'
+) | sed "s|^|$root/|" >"$list"
+count="$(wc -l <"$list")"
+[ "$count" -ge 100 ] || fail "only $count files to parse: the fixture list is wrong"
+if ! tree-sitter parse --quiet --grammar-path "$here" --paths "$list"; then
+  fail "some files above have ERROR or MISSING nodes"
+fi
+echo "$count files parse without errors"
+
+# The check above must be able to fail: a broken file is reported.
+printf 'workflow w( {\n' >"$scratch/broken.flow"
+if tree-sitter parse --quiet --grammar-path "$here" "$scratch/broken.flow" >/dev/null 2>&1; then
+  fail "a broken file parsed without errors: the parse check cannot fail"
+fi
+
+step "all tree-sitter-flow tests passed"

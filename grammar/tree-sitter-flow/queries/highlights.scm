@@ -79,16 +79,16 @@
   "${" @punctuation.special
   "}" @punctuation.special)
 
-(integer) @number
+(integer) @constant.numeric.integer
 
-(float) @number.float
+(float) @constant.numeric.float
 
-(duration) @number
+(duration) @constant.numeric.integer
 
-(negative_number) @number
+(negative_number) @constant.numeric.integer
 
 (negative_number
-  "-" @number)
+  "-" @constant.numeric.integer)
 
 (true) @constant.builtin.boolean
 

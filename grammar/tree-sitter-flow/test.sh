@@ -7,7 +7,9 @@
 #   3. every keyword of the lexer's tables appears in test/highlight/keywords.flow
 #      (whose assertions step 2 checked);
 #   4. every example and every parse-valid compiler fixture parses with no ERROR or
-#      MISSING node.
+#      MISSING node;
+#   5. when `nvim` is installed, Neovim loads the parser (built for ABI 14, which
+#      Neovim 0.7 reads) and compiles the queries with its own query engine.
 #
 # It installs the pinned tree-sitter CLI with cargo when it is missing. Exits
 # non-zero on the first failure.
@@ -83,6 +85,21 @@ echo "$count files parse without errors"
 printf 'workflow w( {\n' >"$scratch/broken.flow"
 if tree-sitter parse --quiet --grammar-path "$here" "$scratch/broken.flow" >/dev/null 2>&1; then
   fail "a broken file parsed without errors: the parse check cannot fail"
+fi
+
+step "Neovim loads the parser and compiles the queries"
+if command -v nvim >/dev/null 2>&1; then
+  nvim --version | head -1
+  mkdir -p "$scratch/abi14"
+  cp -r "$here/grammar.js" "$here/tree-sitter.json" "$here/src" "$scratch/abi14/"
+  (cd "$scratch/abi14" && tree-sitter generate --abi 14 && tree-sitter build --output "$scratch/flow.so" .)
+  FLOW_PARSER="$scratch/flow.so" FLOW_QUERIES="$here/queries" \
+    FLOW_SOURCE="$root/examples/payment_validation.flow" \
+    timeout 60 nvim --headless -u NONE -i NONE -c "luafile $here/test/neovim/check.lua" </dev/null ||
+    fail "Neovim could not use the grammar or its queries"
+  echo
+else
+  echo "nvim not installed: skipped"
 fi
 
 step "all tree-sitter-flow tests passed"

@@ -8,7 +8,9 @@
 #      (whose assertions step 2 checked);
 #   4. every example and every parse-valid compiler fixture parses with no ERROR or
 #      MISSING node;
-#   5. when `nvim` is installed, Neovim loads the parser (built for ABI 14, which
+#   5. `tree-sitter fuzz`: random edits of the corpus, reparsed incrementally, give
+#      the same trees as parsing from scratch;
+#   6. when `nvim` is installed, Neovim loads the parser (built for ABI 14, which
 #      Neovim 0.7 reads) and compiles the queries with its own query engine.
 #
 # It installs the pinned tree-sitter CLI with cargo when it is missing. Exits
@@ -86,6 +88,15 @@ printf 'workflow w( {\n' >"$scratch/broken.flow"
 if tree-sitter parse --quiet --grammar-path "$here" "$scratch/broken.flow" >/dev/null 2>&1; then
   fail "a broken file parsed without errors: the parse check cannot fail"
 fi
+
+step "tree-sitter fuzz (random edits of the corpus, reparsed incrementally)"
+# The command reports failures in its output but exits 0 either way.
+(cd "$here" && tree-sitter fuzz --iterations 100 --edits 5) >"$scratch/fuzz.log" 2>&1 ||
+  { cat "$scratch/fuzz.log"; fail "tree-sitter fuzz did not run"; }
+if grep -E "Incorrect|Unexpected|failed fuzzing|panicked" "$scratch/fuzz.log"; then
+  fail "tree-sitter fuzz found an inconsistent reparse (log above)"
+fi
+echo "$(grep -c ' - corpus - ' "$scratch/fuzz.log") corpus cases fuzzed, 100 edit series each"
 
 step "Neovim loads the parser and compiles the queries"
 if command -v nvim >/dev/null 2>&1; then

@@ -9,7 +9,7 @@
  * where it wants an HTTP method. What the compiler rejects for a reason that is
  * not syntax (an unknown name, a misplaced `yield`) is not this grammar's business.
  *
- * Three lexical rules need care:
+ * Four lexical rules need care:
  * - the two kinds of `(` (SPEC §3.10): a `(` written directly after the previous
  *   token (`len(x)`) is the only one that starts a call; after a space it is a
  *   group or a statement's options (`for x in xs (concurrency: 5)`). The call
@@ -20,6 +20,9 @@
  * - block comments nest (each opener needs its own closer), which a regular
  *   expression cannot say: src/scanner.c scans them, and the line and doc
  *   comments beside them.
+ * - a keyword may be a field name, and `in` and `as` are operators too: in
+ *   `{ key: k  in: "query" }` (no comma) only the `:` after `in` says it starts
+ *   the next field, so src/scanner.c looks past the word for the colon.
  *
  * A record literal is not allowed at the top level of the head of `if`, `match`,
  * `for`, `wait` and a `where` clause (SPEC §8.9: there `{` opens the block). The

@@ -222,6 +222,9 @@ export default grammar({
   conflicts: $ => [
     // `(a)` is a group until a `=>` makes it a lambda's parameters.
     [$._primary_expression, $.lambda_parameters],
+    // `x {` is a tagged record, or the name `x` before a block branch of a
+    // `parallel` (`parallel { fail x  { step … } }`).
+    [$._primary_expression, $.tagged_record],
     // `return` takes a value if one can follow; `return` before an `if` or `match`
     // statement is tried both ways, as the parser does.
     [$.return_statement],
@@ -645,9 +648,10 @@ export default grammar({
 
     lambda_parameters: $ => seq('(', sepTrailing($.identifier, ','), ')'),
 
-    // Greedy, as in the parser: `fail x { … }` in a `parallel` fails with a tagged
-    // record rather than ending before a block branch.
-    tagged_record: $ => prec(1, seq(
+    // In a `parallel`, `fail x { … }` may end at `x` before a block branch; both
+    // readings are tried (see `conflicts`), and when both parse, the tagged record
+    // wins, as in the parser, which tries the field block first.
+    tagged_record: $ => prec.dynamic(1, seq(
       field('tag', $.identifier),
       field('body', $.field_block),
     )),

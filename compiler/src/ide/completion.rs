@@ -1,9 +1,774 @@
 //! Completion: keywords by context, fields after `.`, names in scope, step names,
 //! stdlib functions, declarations and secret names.
+//!
+//! The cursor's context comes from the tokens before it (see `context.rs`), since
+//! the text being typed rarely parses; what fits there comes from the trees of every
+//! file (declarations), the checker's definitions (the types of names in scope) and
+//! the standard library's table.
 
-use super::CompletionItem;
-use crate::{Analysis, FileId};
+use super::context::{Cursor, Local, item_at, locals, resolve_for_fields};
+use super::{CompletionItem, CompletionKind};
+use crate::syntax::ast;
+use crate::syntax::token::{HTTP_METHODS, Token};
+use crate::ty::Ty;
+use crate::{Analysis, FileId, stdlib};
+use std::collections::BTreeSet;
 
-pub fn completion(_analysis: &Analysis, _file: FileId, _offset: u32) -> Vec<CompletionItem> {
-    Vec::new()
+pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<CompletionItem> {
+    let Some(source) = analysis.file(file) else {
+        return Vec::new();
+    };
+    let cursor = Cursor::new(&source.text, offset);
+    if cursor.quiet {
+        return Vec::new();
+    }
+    let mut out = Completions::default();
+    let at = u32::try_from(cursor.offset).unwrap_or(u32::MAX);
+    match context(&cursor) {
+        Context::Nothing => {}
+        Context::Field { base } => fields(analysis, file, at, &cursor, base, &mut out),
+        Context::Keywords(words) => out.keywords(words),
+        Context::HttpMethods => {
+            for method in HTTP_METHODS {
+                out.push(method, CompletionKind::Keyword, None, None);
+            }
+        }
+        Context::Connections => declarations(analysis, Declared::Connection, &mut out),
+        Context::Events => declarations(analysis, Declared::Event, &mut out),
+        Context::Workflows => declarations(analysis, Declared::Workflow, &mut out),
+        Context::StepAction => {
+            out.keywords(&["http", "call", "wait", "await"]);
+        }
+        Context::Await => {
+            out.keywords(&["event", "webhook"]);
+            for local in locals(analysis, file, at) {
+                if local.kind == "handle" {
+                    out.local(&local);
+                }
+            }
+        }
+        Context::Type => {
+            for name in BUILTIN_TYPES {
+                out.push(name, CompletionKind::Type, None, None);
+            }
+            declarations(analysis, Declared::Type, &mut out);
+        }
+        Context::Item => out.keywords(ITEM_KEYWORDS),
+        Context::Statement { header, in_test } => {
+            out.keywords(STATEMENT_KEYWORDS);
+            if header {
+                out.keywords(&["on", "settings"]);
+            }
+            if in_test {
+                out.keywords(&["mock", "assert"]);
+            }
+        }
+        Context::Expression => expression(analysis, file, at, &cursor, &mut out),
+        Context::LetValue => {
+            expression(analysis, file, at, &cursor, &mut out);
+            out.keywords(&["callback", "approval", "for"]);
+        }
+    }
+    out.items
+}
+
+/// Built-in type names, offered in type positions.
+const BUILTIN_TYPES: &[&str] = &[
+    "bool", "int", "float", "string", "duration", "time", "json", "secret",
+];
+
+const ITEM_KEYWORDS: &[&str] = &[
+    "type",
+    "event",
+    "connection",
+    "fn",
+    "workflow",
+    "import",
+    "test",
+];
+
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "step", "let", "set", "if", "match", "for", "parallel", "try", "fail", "return", "emit",
+];
+
+const EXPRESSION_KEYWORDS: &[&str] = &["if", "match", "true", "false", "null"];
+
+/// The fields of `webhook` (SPEC §9.6).
+const WEBHOOK_FIELDS: &[(&str, &str)] = &[
+    ("headers", "{ [string]: string }"),
+    ("method", "string"),
+    ("path", "string"),
+    ("query", "{ [string]: string }"),
+    ("remote_ip", "string"),
+];
+
+#[derive(Debug)]
+enum Context {
+    Nothing,
+    /// After `.` or `?.`: the index into `before` of the token before the dot.
+    Field {
+        base: usize,
+    },
+    Keywords(&'static [&'static str]),
+    HttpMethods,
+    Connections,
+    Events,
+    Workflows,
+    /// After `step name =`.
+    StepAction,
+    /// After `step name = await`.
+    Await,
+    Type,
+    Item,
+    Statement {
+        header: bool,
+        in_test: bool,
+    },
+    Expression,
+    /// After `let name =`: an expression, a handle or a collecting `for`.
+    LetValue,
+}
+
+fn context(cursor: &Cursor) -> Context {
+    use Token as T;
+    let last = cursor.back(0);
+    let second = cursor.back(1);
+    let third = cursor.back(2);
+    match (third, second, last) {
+        (_, _, Some(T::Dot | T::QuestionDot)) => {
+            return match cursor.before.len().checked_sub(2) {
+                Some(base) => Context::Field { base },
+                None => Context::Nothing,
+            };
+        }
+        (_, _, Some(T::Http)) => return Context::HttpMethods,
+        (_, Some(T::Http), Some(T::Ident)) => return Context::Connections,
+        (_, _, Some(T::Call)) => return Context::Workflows,
+        (_, _, Some(T::Emit)) => return Context::Events,
+        (_, Some(T::On | T::Await), Some(T::Event)) => return Context::Events,
+        (_, _, Some(T::On)) => {
+            return Context::Keywords(&["webhook", "schedule", "event", "manual"]);
+        }
+        (_, Some(T::On | T::Await), Some(T::Ident)) if cursor.back_text(0) == "webhook" => {
+            return Context::HttpMethods;
+        }
+        (_, _, Some(T::Await)) => return Context::Await,
+        (Some(T::Step), Some(T::Ident), Some(T::Eq)) => return Context::StepAction,
+        (Some(T::Let), Some(T::Ident), Some(T::Eq)) => return Context::LetValue,
+        (_, _, Some(T::FatArrow)) if statement_arm(cursor) => {
+            return Context::Statement {
+                header: false,
+                in_test: cursor.item_keyword() == Some(T::Test),
+            };
+        }
+        (_, _, Some(T::Wait)) => return Context::Keywords(&["until"]),
+        (Some(T::Let), Some(T::Ident), Some(T::Colon))
+        | (_, _, Some(T::Arrow))
+        | (Some(T::Type | T::Event), Some(T::Ident), Some(T::Eq)) => return Context::Type,
+        (_, Some(T::Ident), Some(T::Colon)) if colon_in_type(cursor, cursor.before.len() - 1) => {
+            return Context::Type;
+        }
+        (_, _, Some(T::As)) if !binding_as(cursor) => return Context::Type,
+        (_, Some(T::Ident), Some(T::Ident))
+            if matches!(
+                cursor.back(2),
+                Some(T::Workflow | T::Fn | T::Type | T::Event | T::Connection)
+            ) =>
+        {
+            return Context::Nothing;
+        }
+        (
+            _,
+            _,
+            Some(T::Workflow | T::Fn | T::Type | T::Event | T::Connection | T::Step | T::Let),
+        ) => {
+            // A new name is being written.
+            return Context::Nothing;
+        }
+        _ => {}
+    }
+    let item = cursor.item_keyword();
+    if matches!(item, Some(T::Type | T::Event)) && cursor.open_brackets().is_empty() {
+        return match last {
+            Some(T::Pipe) => Context::Type,
+            _ => Context::Item,
+        };
+    }
+    let open = cursor.open_brackets();
+    let Some(&innermost) = open.last() else {
+        return match last {
+            None | Some(T::RBrace | T::RParen | T::StrEnd) => Context::Item,
+            _ if cursor.on_new_line() => Context::Item,
+            _ => Context::Expression,
+        };
+    };
+    let (open_token, _) = cursor.before[innermost];
+    if open_token == T::LBrace && statement_block(cursor, innermost) {
+        let starts = match last {
+            Some(T::LBrace | T::RBrace) => true,
+            Some(
+                T::Ident
+                | T::Int
+                | T::Float
+                | T::Duration
+                | T::StrEnd
+                | T::RParen
+                | T::RBracket
+                | T::True
+                | T::False
+                | T::Null
+                | T::Return,
+            ) => cursor.on_new_line(),
+            _ => false,
+        };
+        if starts {
+            let top = open.len() == 1 && item == Some(T::Workflow);
+            let header = top
+                && !cursor.before[innermost..].iter().any(|(token, _)| {
+                    matches!(
+                        token,
+                        T::Step
+                            | T::Let
+                            | T::Set
+                            | T::If
+                            | T::Match
+                            | T::For
+                            | T::Parallel
+                            | T::Try
+                            | T::Emit
+                    )
+                });
+            return Context::Statement {
+                header,
+                in_test: item == Some(T::Test),
+            };
+        }
+    }
+    if open_token == T::LBrace
+        && type_brace(cursor, innermost, 0)
+        && matches!(last, Some(T::LBrace | T::Comma))
+    {
+        // A field name of a record type is being written.
+        return Context::Nothing;
+    }
+    if open_token == T::LBrace && type_brace(cursor, innermost, 0) {
+        return Context::Type;
+    }
+    Context::Expression
+}
+
+/// Whether `as` at the end introduces an `await` binding (`as e`) rather than a
+/// conversion's type.
+fn binding_as(cursor: &Cursor) -> bool {
+    // `await event name as` or `await webhook METHOD "path" as`.
+    let n = cursor.before.len();
+    let window = &cursor.before[n.saturating_sub(8)..n];
+    window.iter().any(|(token, _)| *token == Token::Await)
+}
+
+/// Whether the `:` at `colon` (an index into `before`) is followed by a type: a
+/// parameter's, a record type's field, or an `await webhook … as d:`.
+fn colon_in_type(cursor: &Cursor, colon: usize) -> bool {
+    if colon >= 2 && cursor.before[colon - 2].0 == Token::As {
+        return true;
+    }
+    let mut depth = 0usize;
+    for index in (0..colon).rev() {
+        match cursor.before[index].0 {
+            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                if depth == 0 {
+                    return match cursor.before[index].0 {
+                        Token::CallParen | Token::LParen => {
+                            // `fn name(` or `workflow name(`.
+                            index >= 2
+                                && matches!(cursor.before[index - 2].0, Token::Fn | Token::Workflow)
+                        }
+                        Token::LBrace => type_brace(cursor, index, 0),
+                        _ => false,
+                    };
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the `{` at `brace` opens a record type.
+fn type_brace(cursor: &Cursor, brace: usize, level: u32) -> bool {
+    if level > 8 || brace == 0 {
+        return false;
+    }
+    match cursor.before[brace - 1].0 {
+        Token::Arrow | Token::Pipe | Token::LBracket => true,
+        Token::Eq => brace >= 3 && matches!(cursor.before[brace - 3].0, Token::Type | Token::Event),
+        Token::Colon => brace >= 2 && colon_in_type_at(cursor, brace - 1, level + 1),
+        _ => false,
+    }
+}
+
+fn colon_in_type_at(cursor: &Cursor, colon: usize, level: u32) -> bool {
+    if level > 8 {
+        return false;
+    }
+    let mut depth = 0usize;
+    for index in (0..colon).rev() {
+        match cursor.before[index].0 {
+            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                if depth == 0 {
+                    return match cursor.before[index].0 {
+                        Token::CallParen | Token::LParen => {
+                            index >= 2
+                                && matches!(cursor.before[index - 2].0, Token::Fn | Token::Workflow)
+                        }
+                        Token::LBrace => type_brace(cursor, index, level + 1),
+                        _ => false,
+                    };
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the `{` at `brace` opens a block of statements: a workflow's or test's
+/// body, or the block of `if`, `else`, `for`, `parallel`, `try`, `catch` or a
+/// statement `match` arm.
+fn statement_block(cursor: &Cursor, brace: usize) -> bool {
+    let Some(previous) = brace.checked_sub(1).map(|index| cursor.before[index].0) else {
+        return false;
+    };
+    match previous {
+        Token::Else | Token::Parallel | Token::Try | Token::LBrace => true,
+        // `catch err {`.
+        Token::Ident if brace >= 2 && cursor.before[brace - 2].0 == Token::Catch => true,
+        // The block of a match arm.
+        Token::FatArrow => statement_arm_at(cursor, brace),
+        Token::StrEnd if brace >= 2 => {
+            // `test "name" {`, or `if x == "a" {`; not `http POST c "/p" {`.
+            let statement = statement_keyword_before(cursor, brace);
+            matches!(
+                statement,
+                Some(Token::Test | Token::If | Token::For | Token::Match)
+            )
+        }
+        Token::Eq | Token::Colon | Token::Comma | Token::CallParen | Token::LParen => false,
+        Token::Ident => {
+            // `workflow w(…) -> T {`, `if cond {`, `for x in xs {`; not `bearer {` nor
+            // `settings {`.
+            let statement = statement_keyword_before(cursor, brace);
+            let tag = brace >= 2
+                && matches!(
+                    cursor.before[brace - 2].0,
+                    Token::Colon | Token::Comma | Token::Eq | Token::LParen | Token::CallParen
+                );
+            !tag && matches!(statement, Some(Token::Workflow | Token::If | Token::For))
+        }
+        _ => matches!(
+            statement_keyword_before(cursor, brace),
+            Some(Token::Workflow | Token::If | Token::For | Token::Test)
+        ),
+    }
+}
+
+/// Whether the `=>` that ends `before` is an arm of a statement `match`.
+fn statement_arm(cursor: &Cursor) -> bool {
+    statement_arm_at(cursor, cursor.before.len())
+}
+
+/// Whether the `=>` just before index `end` belongs to a statement `match`: the
+/// innermost `{` around it follows `match …`, and that `match` starts a statement
+/// (it does not follow `=`, `(`, `,`, `:`, `return` or another `=>`).
+fn statement_arm_at(cursor: &Cursor, end: usize) -> bool {
+    let mut depth = 0usize;
+    let mut brace = None;
+    for index in (0..end.saturating_sub(1)).rev() {
+        match cursor.before[index].0 {
+            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                if depth == 0 {
+                    brace = Some(index);
+                    break;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    let Some(brace) = brace else {
+        return false;
+    };
+    let Some(keyword) = (0..brace)
+        .rev()
+        .take(64)
+        .find(|&index| cursor.before[index].0 == Token::Match)
+    else {
+        return false;
+    };
+    !matches!(
+        keyword.checked_sub(1).map(|index| cursor.before[index].0),
+        Some(
+            Token::Eq
+                | Token::LParen
+                | Token::CallParen
+                | Token::Comma
+                | Token::Colon
+                | Token::Return
+                | Token::FatArrow
+                | Token::Then
+                | Token::Else
+                | Token::LBracket
+        )
+    )
+}
+
+/// The last statement or declaration keyword before index `before`, at the same
+/// bracket depth.
+fn statement_keyword_before(cursor: &Cursor, before: usize) -> Option<Token> {
+    let mut depth = 0usize;
+    for index in (0..before).rev() {
+        let token = cursor.before[index].0;
+        match token {
+            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                if depth == 0 {
+                    return None;
+                }
+                depth -= 1;
+            }
+            Token::Workflow
+            | Token::Test
+            | Token::If
+            | Token::For
+            | Token::Match
+            | Token::Step
+            | Token::Let
+            | Token::Settings
+            | Token::On
+                if depth == 0 =>
+            {
+                return Some(token);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[derive(Default)]
+struct Completions {
+    items: Vec<CompletionItem>,
+    seen: BTreeSet<String>,
+}
+
+impl Completions {
+    fn push(
+        &mut self,
+        label: &str,
+        kind: CompletionKind,
+        detail: Option<String>,
+        documentation: Option<String>,
+    ) {
+        if !self.seen.insert(label.to_string()) {
+            return;
+        }
+        self.items.push(CompletionItem {
+            label: label.to_string(),
+            kind,
+            detail,
+            documentation,
+            insert_text: None,
+            snippet: false,
+        });
+    }
+
+    fn keywords(&mut self, words: &[&str]) {
+        for word in words {
+            self.push(word, CompletionKind::Keyword, None, None);
+        }
+    }
+
+    fn local(&mut self, local: &Local) {
+        let kind = match local.kind {
+            "step" | "handle" => CompletionKind::Step,
+            _ => CompletionKind::Variable,
+        };
+        let detail = (local.ty != Ty::Error).then(|| local.ty.to_string());
+        self.push(&local.name, kind, detail, None);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    Type,
+    Event,
+    Connection,
+    Fn,
+    Workflow,
+}
+
+/// The declarations of one kind in every file, with their first line as detail and
+/// their doc comment as documentation.
+fn declarations(analysis: &Analysis, want: Declared, out: &mut Completions) {
+    for file in &analysis.files {
+        for item in &file.module.items {
+            let (kind, name, completion) = match &item.kind {
+                ast::ItemKind::Type(decl) => (Declared::Type, &decl.name, CompletionKind::Type),
+                ast::ItemKind::Event(decl) => (Declared::Event, &decl.name, CompletionKind::Event),
+                ast::ItemKind::Connection(decl) => {
+                    (Declared::Connection, &decl.name, CompletionKind::Connection)
+                }
+                ast::ItemKind::Fn(decl) => (Declared::Fn, &decl.name, CompletionKind::Function),
+                ast::ItemKind::Workflow(decl) => {
+                    (Declared::Workflow, &decl.name, CompletionKind::Workflow)
+                }
+                _ => continue,
+            };
+            if kind != want || name.name.is_empty() {
+                continue;
+            }
+            let header = file
+                .text
+                .get(item.span.range())
+                .and_then(|text| text.lines().next())
+                .map(|line| line.trim_end_matches(['{', ' ', '=']).trim().to_string());
+            let docs = (!item.docs.0.is_empty()).then(|| item.docs.0.join("\n"));
+            out.push(&name.name, completion, header, docs);
+        }
+    }
+}
+
+fn expression(analysis: &Analysis, file: FileId, at: u32, cursor: &Cursor, out: &mut Completions) {
+    for local in locals(analysis, file, at) {
+        out.local(&local);
+    }
+    if cursor.item_keyword() == Some(Token::Workflow)
+        && let Some(source) = analysis.file(file)
+        && let Some(ast::ItemKind::Workflow(workflow)) =
+            item_at(&source.module, at).map(|item| &item.kind)
+    {
+        if workflow
+            .triggers
+            .iter()
+            .any(|trigger| matches!(trigger.kind, ast::TriggerKind::Webhook { .. }))
+        {
+            out.push(
+                "webhook",
+                CompletionKind::Variable,
+                Some("the request that started the run".to_string()),
+                None,
+            );
+        }
+        out.push("secrets", CompletionKind::Variable, None, None);
+        out.push("context", CompletionKind::Variable, None, None);
+    }
+    declarations(analysis, Declared::Fn, out);
+    for builtin in stdlib::all() {
+        out.push(
+            builtin.name,
+            CompletionKind::Function,
+            builtin
+                .overloads
+                .first()
+                .map(|signature| format!("{}{signature}", builtin.name)),
+            Some(builtin.doc.to_string()),
+        );
+    }
+    out.keywords(EXPRESSION_KEYWORDS);
+}
+
+/// Fields after `base.`: of a record type, of `webhook`, the secret names after
+/// `secrets.`, and the methods of the standard library.
+fn fields(
+    analysis: &Analysis,
+    file: FileId,
+    at: u32,
+    cursor: &Cursor,
+    base: usize,
+    out: &mut Completions,
+) {
+    let Some(&(token, span)) = cursor.before.get(base) else {
+        return;
+    };
+    let chained = base >= 1 && matches!(cursor.before[base - 1].0, Token::Dot | Token::QuestionDot);
+    if token == Token::Ident && !chained {
+        match cursor.slice(span) {
+            "secrets" => return secret_names(analysis, out),
+            "context" => return context_keys(analysis, out),
+            _ => {}
+        }
+    }
+    let ty = typed_before(analysis, file, span.end)
+        .or_else(|| chain_type(analysis, file, at, cursor, base));
+    let Some(ty) = ty else {
+        return;
+    };
+    let ty = resolve_for_fields(&analysis.program.types, &ty);
+    if let Ty::Record { fields } = &ty {
+        for field in fields {
+            let detail = if field.optional {
+                format!("{}?", field.ty)
+            } else {
+                field.ty.to_string()
+            };
+            out.push(&field.name, CompletionKind::Field, Some(detail), None);
+        }
+    }
+    for builtin in stdlib::all().iter().filter(|builtin| builtin.method) {
+        let fits = builtin.overloads.iter().any(|signature| {
+            signature
+                .params
+                .first()
+                .is_some_and(|param| receiver_fits(&param.ty, &ty))
+        });
+        if fits {
+            out.push(
+                builtin.name,
+                CompletionKind::Function,
+                builtin
+                    .overloads
+                    .first()
+                    .map(|signature| format!("{}{signature}", builtin.name)),
+                Some(builtin.doc.to_string()),
+            );
+        }
+    }
+}
+
+/// Whether a value of type `ty` may be the receiver of a method whose first
+/// parameter is `param`.
+fn receiver_fits(param: &stdlib::SigTy, ty: &Ty) -> bool {
+    use stdlib::SigTy;
+    match (param, ty) {
+        (SigTy::Var(_), _) | (_, Ty::Json) => true,
+        (
+            SigTy::String,
+            Ty::String
+            | Ty::Lit {
+                value: crate::ty::LitTy::String(_),
+            },
+        ) => true,
+        (SigTy::Int, Ty::Int) | (SigTy::Float, Ty::Float | Ty::Int) => true,
+        (SigTy::Duration, Ty::Duration) | (SigTy::Time, Ty::Time) => true,
+        (SigTy::Bool, Ty::Bool) => true,
+        (SigTy::List(_), Ty::List { .. }) | (SigTy::Map(_), Ty::Map { .. } | Ty::Record { .. }) => {
+            true
+        }
+        (SigTy::Optional(inner), _) => receiver_fits(inner, ty),
+        _ => false,
+    }
+}
+
+/// The type the checker gave the widest expression ending at `end`.
+fn typed_before(analysis: &Analysis, file: FileId, end: u32) -> Option<Ty> {
+    analysis
+        .info
+        .types
+        .iter()
+        .filter(|typed| typed.file == file && typed.span.end == end && typed.ty != Ty::Error)
+        .min_by_key(|typed| typed.span.start)
+        .map(|typed| typed.ty.clone())
+}
+
+/// The type of a chain `name.field.field` ending at `before[base]`, from the
+/// type of the name in scope, when the checker has none for it (the text around
+/// it does not parse).
+fn chain_type(
+    analysis: &Analysis,
+    file: FileId,
+    at: u32,
+    cursor: &Cursor,
+    base: usize,
+) -> Option<Ty> {
+    let mut names = Vec::new();
+    let mut index = base;
+    loop {
+        let (token, span) = *cursor.before.get(index)?;
+        if token != Token::Ident {
+            return None;
+        }
+        names.push(cursor.slice(span));
+        if index >= 2 && matches!(cursor.before[index - 1].0, Token::Dot | Token::QuestionDot) {
+            index -= 2;
+        } else {
+            break;
+        }
+    }
+    names.reverse();
+    let (first, rest) = names.split_first()?;
+    let mut ty = if *first == "webhook" {
+        Ty::record(
+            WEBHOOK_FIELDS
+                .iter()
+                .map(|(name, _)| crate::ty::FieldTy {
+                    name: (*name).to_string(),
+                    ty: if *name == "headers" || *name == "query" {
+                        Ty::map(Ty::String)
+                    } else {
+                        Ty::String
+                    },
+                    optional: false,
+                })
+                .collect(),
+        )
+    } else {
+        locals(analysis, file, at)
+            .into_iter()
+            .rev()
+            .find(|local| local.name == *first)?
+            .ty
+    };
+    for name in rest {
+        let Ty::Record { fields } = resolve_for_fields(&analysis.program.types, &ty) else {
+            return None;
+        };
+        ty = fields.into_iter().find(|field| field.name == *name)?.ty;
+    }
+    Some(ty)
+}
+
+/// Every `secrets.NAME` written anywhere in the project.
+fn secret_names(analysis: &Analysis, out: &mut Completions) {
+    for name in names_after(analysis, "secrets") {
+        out.push(
+            &name,
+            CompletionKind::Secret,
+            Some("secret".to_string()),
+            None,
+        );
+    }
+}
+
+/// Every `context.KEY` written anywhere in the project.
+fn context_keys(analysis: &Analysis, out: &mut Completions) {
+    for name in names_after(analysis, "context") {
+        out.push(&name, CompletionKind::Field, Some("json".to_string()), None);
+    }
+}
+
+fn names_after(analysis: &Analysis, base: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for file in &analysis.files {
+        let lexed = crate::syntax::lex(&file.text);
+        let tokens: Vec<(Token, crate::Span)> = lexed
+            .tokens
+            .iter()
+            .copied()
+            .zip(lexed.spans.iter().copied())
+            .collect();
+        for window in tokens.windows(3) {
+            if let [(Token::Ident, first), (Token::Dot, _), (Token::Ident, name)] = window
+                && file.text.get(first.range()) == Some(base)
+                && let Some(name) = file.text.get(name.range())
+            {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names
 }

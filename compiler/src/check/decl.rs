@@ -82,6 +82,7 @@ impl Checker<'_> {
             {
                 let ty = self.lower_type(&decl.ty);
                 self.define(decl.name.span, &decl.name.name, "type", &ty);
+                self.define_fields(&decl.ty, &ty);
                 self.types.insert(decl.name.name.clone(), ty);
             }
         }

@@ -52,7 +52,12 @@ impl Checker<'_> {
                 Ty::Record {
                     fields: expected_fields,
                 },
-            ) => self.check_record(fields, expected_fields, expected, expr.span, place),
+            ) => {
+                for field in fields {
+                    self.field_reference(expected, &field.name);
+                }
+                self.check_record(fields, expected_fields, expected, expr.span, place)
+            }
             (ast::ExprKind::Record(fields), Ty::Map { value }) => {
                 let mut lowered = Vec::new();
                 for field in fields {
@@ -774,6 +779,7 @@ impl Checker<'_> {
             Ty::Map { value } => (Ty::optional((**value).clone()), nullable),
             Ty::Record { fields } => match fields.iter().find(|field| field.name == name.name) {
                 Some(field) => {
+                    self.field_reference(ty, name);
                     let ty = if field.optional {
                         Ty::optional(field.ty.clone())
                     } else {

@@ -44,6 +44,10 @@ pub struct Info {
     pub references: Vec<Reference>,
     /// Each declaration and binding: name, kind, type.
     pub definitions: Vec<Definition>,
+    /// Each field of a declared record type (`type T = { amount: int }`), kind
+    /// `field`; kept apart from `definitions` so their listing stays one per name
+    /// in scope.
+    pub fields: Vec<Definition>,
     /// The worst-case duration of each workflow.
     pub bounds: Vec<WorkflowBound>,
     /// Each `on schedule` trigger, for printing next fire times.
@@ -250,6 +254,89 @@ impl<'a> Checker<'a> {
                 target_file: target.file,
                 target: target.name,
             });
+        }
+    }
+
+    /// Records a use of field `name` of a value of type `ty`, with the field's
+    /// declaration as its target, when `ty` is a declared record type (possibly
+    /// optional). Editors use it to go to and rename fields.
+    pub(crate) fn field_reference(&mut self, ty: &Ty, name: &crate::syntax::ast::Ident) {
+        if !self.record {
+            return;
+        }
+        if let Some((target_file, target)) = self.field_declaration(ty, &name.name) {
+            self.info.references.push(Reference {
+                file: self.file,
+                span: name.span,
+                target_file,
+                target,
+            });
+        }
+    }
+
+    /// Where field `field` of declared type `ty` is declared: the file and the span
+    /// of its name. Follows aliases (`type A = B`) a few steps and strips `?`.
+    fn field_declaration(&self, ty: &Ty, field: &str) -> Option<(FileId, Span)> {
+        use crate::syntax::ast::TypeKind;
+        let mut name = match ty {
+            Ty::Named { name } => name.clone(),
+            Ty::Union { members } => {
+                let mut named = members.iter().filter(|member| **member != Ty::Null);
+                match (named.next(), named.next()) {
+                    (Some(Ty::Named { name }), None) => name.clone(),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        for _ in 0..8 {
+            let decl = self.decls.types.get(&name)?;
+            let item = self
+                .files
+                .get(decl.file.0 as usize)?
+                .module
+                .items
+                .get(decl.item)?;
+            let crate::syntax::ast::ItemKind::Type(type_decl) = &item.kind else {
+                return None;
+            };
+            let mut declared = &type_decl.ty;
+            while let TypeKind::Optional(inner) = &declared.kind {
+                declared = inner;
+            }
+            match &declared.kind {
+                TypeKind::Record(fields) => {
+                    let found = fields.iter().find(|each| each.name.name == field)?;
+                    return Some((decl.file, found.name.span));
+                }
+                TypeKind::Name(alias) => name = alias.name.clone(),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Records each field of a declared record type in `Info::fields`, with the
+    /// type the checker gave it.
+    fn define_fields(&mut self, declared: &crate::syntax::ast::Type, ty: &Ty) {
+        let (crate::syntax::ast::TypeKind::Record(fields), Ty::Record { fields: tys }) =
+            (&declared.kind, ty)
+        else {
+            return;
+        };
+        if !self.record {
+            return;
+        }
+        for field in fields {
+            if let Some(field_ty) = tys.iter().find(|each| each.name == field.name.name) {
+                self.info.fields.push(Definition {
+                    file: self.file,
+                    span: field.name.span,
+                    name: field.name.name.clone(),
+                    kind: "field",
+                    ty: field_ty.ty.clone(),
+                });
+            }
         }
     }
 

@@ -11,7 +11,6 @@
 
 mod actions;
 mod completion;
-mod context;
 mod folding;
 mod hover;
 mod inlay;
@@ -30,7 +29,8 @@ pub use signature::signature_help;
 pub use symbols::{document_symbols, workspace_symbols};
 pub use tokens::semantic_tokens;
 
-use crate::{Analysis, FileId, Span};
+use crate::syntax::ast;
+use crate::{Analysis, FileId, Span, check};
 
 /// A place in a file of the analysis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -223,4 +223,133 @@ pub fn file_id(analysis: &Analysis, path: &str) -> Option<FileId> {
         .position(|file| file.path == path)
         .and_then(|index| u32::try_from(index).ok())
         .map(FileId)
+}
+
+// ------------------------------------------------------------------ shared helpers
+
+/// A name in a file and the declaration or binding it stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAt {
+    /// The name as written at the cursor.
+    pub span: Span,
+    /// The name of the declaration or binding.
+    pub target: Location,
+}
+
+/// Whether a cursor at `offset` is on `span`: inside it, or just after its end (as
+/// when the cursor follows the last letter of a name).
+pub fn touches(span: Span, offset: u32) -> bool {
+    span.start <= offset && offset <= span.end
+}
+
+/// The declared or bound name the cursor is on: a use (its target is the
+/// declaration) or a declaration itself (its target is itself). A name strictly
+/// around the cursor wins over one that ends at it, then the shortest.
+pub fn name_at(analysis: &Analysis, file: FileId, offset: u32) -> Option<NameAt> {
+    let info = &analysis.info;
+    let uses = info
+        .references
+        .iter()
+        .filter(|reference| reference.file == file && touches(reference.span, offset))
+        .map(|reference| NameAt {
+            span: reference.span,
+            target: Location {
+                file: reference.target_file,
+                span: reference.target,
+            },
+        });
+    let declarations = info
+        .definitions
+        .iter()
+        .chain(&info.fields)
+        .filter(|definition| definition.file == file && touches(definition.span, offset))
+        .map(|definition| NameAt {
+            span: definition.span,
+            target: Location {
+                file,
+                span: definition.span,
+            },
+        });
+    uses.chain(declarations)
+        .filter(|name| !name.span.is_empty())
+        .min_by_key(|name| (name.span.end == offset, name.span.len()))
+}
+
+/// The definition recorded at `location`: a declaration, a binding or a field of a
+/// declared record type.
+pub fn definition_of(analysis: &Analysis, location: Location) -> Option<&check::Definition> {
+    let info = &analysis.info;
+    info.definitions
+        .iter()
+        .chain(&info.fields)
+        .find(|definition| definition.file == location.file && definition.span == location.span)
+}
+
+/// Every use of the declaration or binding at `target`, in every file, sorted and
+/// without repeats.
+pub fn uses_of(analysis: &Analysis, target: Location) -> Vec<Location> {
+    let mut uses: Vec<Location> = analysis
+        .info
+        .references
+        .iter()
+        .filter(|reference| reference.target_file == target.file && reference.target == target.span)
+        .map(|reference| Location {
+            file: reference.file,
+            span: reference.span,
+        })
+        .filter(|location| *location != target)
+        .collect();
+    uses.sort_by_key(|location| (location.file, location.span.start, location.span.end));
+    uses.dedup();
+    uses
+}
+
+/// The checked expression with the smallest span around `offset`, with its type.
+pub fn type_at(analysis: &Analysis, file: FileId, offset: u32) -> Option<&check::TypedSpan> {
+    analysis
+        .info
+        .types
+        .iter()
+        .filter(|typed| typed.file == file && touches(typed.span, offset))
+        .min_by_key(|typed| (typed.span.end == offset, typed.span.len()))
+}
+
+/// The top-level item of a file whose span holds `offset`.
+pub fn item_at(module: &ast::Module, offset: u32) -> Option<&ast::Item> {
+    module.items.iter().find(|item| touches(item.span, offset))
+}
+
+/// The file an `import` names, when the cursor is on its path string, with the
+/// span of that string.
+pub fn import_at(analysis: &Analysis, file: FileId, offset: u32) -> Option<(Span, FileId)> {
+    let source = analysis.file(file)?;
+    source
+        .module
+        .items
+        .iter()
+        .find_map(|item| match &item.kind {
+            ast::ItemKind::Import(import) if touches(import.path.span, offset) => {
+                let path = crate::resolve::join(&source.path, &import.path.value);
+                Some((import.path.span, file_id(analysis, &path)?))
+            }
+            _ => None,
+        })
+}
+
+/// The span of the identifier-like word around `offset` (letters, digits, `_`), if
+/// any. Safe at any offset, including past the end and inside a multi-byte
+/// character.
+pub fn word_at(text: &str, offset: u32) -> Option<Span> {
+    let offset = (offset as usize).min(text.len());
+    let bytes = text.as_bytes();
+    let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    let mut start = offset;
+    while start > 0 && is_word(bytes[start - 1]) {
+        start -= 1;
+    }
+    let mut end = offset;
+    while end < bytes.len() && is_word(bytes[end]) {
+        end += 1;
+    }
+    (start < end).then(|| Span::new(start, end))
 }

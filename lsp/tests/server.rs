@@ -1,0 +1,664 @@
+//! The language server driven in-process, as an editor would drive it: initialize,
+//! open and edit documents, ask questions, and read back what it publishes.
+//!
+//! The server is a tower service; the test plays the client, reading everything the
+//! server sends from its socket. Expected diagnostics come from the compiler itself
+//! (`flowc_compiler::analyze`, what `flowc check` prints), converted here with an
+//! independent UTF-16 count, so the server must say exactly what the command line
+//! says, at the place the editor counts.
+
+use flowc_compiler::{FileDiagnostic, SourceFile, resolve::normalize};
+use flowc_lsp::{Backend, Options};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tower::{Service, ServiceExt};
+use tower_lsp_server::LspService;
+use tower_lsp_server::jsonrpc::Request;
+use tower_lsp_server::ls_types::Uri;
+
+/// How long a test waits for a message before it calls the server stuck. Not a
+/// measure of speed: a hang guard only.
+const STUCK: Duration = Duration::from_secs(60);
+
+/// The client side of one server.
+struct Client {
+    service: LspService<Backend>,
+    /// What the server announced in its answer to `initialize`.
+    capabilities: Value,
+    received: mpsc::UnboundedReceiver<Request>,
+    next_id: i64,
+}
+
+/// One `textDocument/publishDiagnostics`.
+#[derive(Debug)]
+struct Published {
+    uri: String,
+    version: Option<i64>,
+    diagnostics: Vec<Value>,
+}
+
+impl Client {
+    async fn start(options: Options, root: Option<&Path>) -> Client {
+        Client::start_with(options, root, json!({})).await
+    }
+
+    async fn start_with(options: Options, root: Option<&Path>, capabilities: Value) -> Client {
+        let (service, socket) = flowc_lsp::service(options);
+        let (sender, received) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            use futures_util::StreamExt as _;
+            let mut socket = socket;
+            while let Some(message) = socket.next().await {
+                if sender.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut client = Client {
+            service,
+            capabilities: Value::Null,
+            received,
+            next_id: 0,
+        };
+        let root_uri = root.map(|root| uri(root).as_str().to_string());
+        let answer = client
+            .request(
+                "initialize",
+                json!({ "processId": null, "rootUri": root_uri, "capabilities": capabilities }),
+            )
+            .await
+            .expect("initialize answers");
+        client.capabilities = answer["capabilities"].clone();
+        client.notify("initialized", json!({})).await;
+        client
+    }
+
+    async fn request(&mut self, method: &'static str, params: Value) -> Result<Value, Value> {
+        self.next_id += 1;
+        let request = Request::build(method)
+            .params(params)
+            .id(self.next_id)
+            .finish();
+        let response = self.call(request).await.expect("a request is answered");
+        let (_, body) = response.into_parts();
+        body.map_err(|error| serde_json::to_value(error).expect("errors serialise"))
+    }
+
+    async fn notify(&mut self, method: &'static str, params: Value) {
+        let request = Request::build(method).params(params).finish();
+        assert!(
+            self.call(request).await.is_none(),
+            "{method} is a notification"
+        );
+    }
+
+    async fn call(&mut self, request: Request) -> Option<tower_lsp_server::jsonrpc::Response> {
+        self.service
+            .ready()
+            .await
+            .expect("the server is ready")
+            .call(request)
+            .await
+            .expect("the server has not exited")
+    }
+
+    async fn open(&mut self, uri: &Uri, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri.as_str(), "languageId": "flow", "version": 1, "text": text } }),
+        )
+        .await;
+    }
+
+    async fn replace(&mut self, uri: &Uri, version: i64, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri.as_str(), "version": version },
+                "contentChanges": [{ "text": text }],
+            }),
+        )
+        .await;
+    }
+
+    /// The next diagnostics the server publishes, skipping its log messages.
+    async fn published(&mut self) -> Published {
+        loop {
+            let message = tokio::time::timeout(STUCK, self.received.recv())
+                .await
+                .expect("the server publishes in time")
+                .expect("the server is still running");
+            if message.method() != "textDocument/publishDiagnostics" {
+                continue;
+            }
+            let params = message.params().cloned().expect("diagnostics have params");
+            return Published {
+                uri: params["uri"].as_str().expect("a uri").to_string(),
+                version: params["version"].as_i64(),
+                diagnostics: params["diagnostics"]
+                    .as_array()
+                    .expect("a list of diagnostics")
+                    .clone(),
+            };
+        }
+    }
+
+    /// The next diagnostics published for `uri`.
+    async fn published_for(&mut self, uri: &Uri) -> Published {
+        loop {
+            let published = self.published().await;
+            if published.uri == uri.as_str() {
+                return published;
+            }
+        }
+    }
+}
+
+fn uri(path: &Path) -> Uri {
+    Uri::from_file_path(path).expect("an absolute path")
+}
+
+/// The name the server analyses a file under.
+fn key(path: &Path) -> String {
+    normalize(&path.to_string_lossy())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("the file is written");
+    path
+}
+
+/// Reads imports from disk, as `flowc check` does.
+struct Disk;
+
+impl flowc_compiler::Loader for Disk {
+    fn load(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|err| err.to_string())
+    }
+}
+
+/// What `flowc check ROOT` says about `file`, as the protocol would carry it: code,
+/// severity, message and range in UTF-16 units, counted here without the server's
+/// code.
+fn expected(root: &Path, root_text: &str, file: &Path) -> Vec<Value> {
+    let analysis = flowc_compiler::analyze(
+        vec![SourceFile {
+            path: key(root),
+            text: root_text.to_string(),
+        }],
+        &Disk,
+    );
+    let id = flowc_compiler::ide::file_id(&analysis, &key(file)).expect("the file is analysed");
+    let text = &analysis.file(id).expect("the file").text;
+    let position = |byte: u32| {
+        let before = &text[..byte as usize];
+        let line = before.matches('\n').count();
+        let start = before.rfind('\n').map_or(0, |at| at + 1);
+        let column: usize = text[start..byte as usize]
+            .trim_end_matches('\r')
+            .encode_utf16()
+            .count();
+        json!({ "line": line, "character": column })
+    };
+    analysis
+        .diagnostics
+        .iter()
+        .filter(|entry: &&FileDiagnostic| entry.file == id)
+        .map(|entry| {
+            let diagnostic = &entry.diagnostic;
+            let span = diagnostic.span();
+            json!({
+                "code": diagnostic.code.as_str(),
+                "severity": if diagnostic.is_error() { 1 } else { 2 },
+                "message": diagnostic.message,
+                "range": { "start": position(span.start), "end": position(span.end) },
+            })
+        })
+        .collect()
+}
+
+/// The fields of published diagnostics that must equal the compiler's.
+fn essentials(diagnostics: &[Value]) -> Vec<Value> {
+    diagnostics
+        .iter()
+        .map(|diagnostic| {
+            json!({
+                "code": diagnostic["code"],
+                "severity": diagnostic["severity"],
+                "message": diagnostic["message"],
+                "range": diagnostic["range"],
+            })
+        })
+        .collect()
+}
+
+const NON_ASCII_ERROR: &str =
+    "fn f(x: int) -> string = \"é😀\" + \"x\"\r\nfn g(x: int) -> int = \"é😀\" + y\n";
+
+#[tokio::test]
+async fn diagnostics_are_checks_in_utf16_positions() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = write(dir.path(), "a.flow", NON_ASCII_ERROR);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&path), NON_ASCII_ERROR).await;
+    let published = client.published_for(&uri(&path)).await;
+    assert_eq!(published.version, Some(1));
+    let expected = expected(&path, NON_ASCII_ERROR, &path);
+    assert!(!expected.is_empty(), "the fixture has an error");
+    assert_eq!(essentials(&published.diagnostics), expected);
+    // `y` is the 30th code point of its line, after é (1 unit) and 😀 (2 units).
+    let unknown = published
+        .diagnostics
+        .iter()
+        .find(|diagnostic| diagnostic["code"] == "E0301")
+        .expect("the unknown name is reported");
+    assert_eq!(
+        unknown["range"],
+        json!({ "start": { "line": 1, "character": 30 }, "end": { "line": 1, "character": 31 } })
+    );
+    assert_eq!(unknown["source"], "flowc");
+}
+
+#[tokio::test]
+async fn diagnostics_clear_when_the_error_is_fixed() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = write(dir.path(), "a.flow", NON_ASCII_ERROR);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&path), NON_ASCII_ERROR).await;
+    assert!(
+        !client
+            .published_for(&uri(&path))
+            .await
+            .diagnostics
+            .is_empty()
+    );
+    client
+        .replace(&uri(&path), 2, "fn g(x: int) -> int = x\n")
+        .await;
+    let published = client.published_for(&uri(&path)).await;
+    assert_eq!(published.version, Some(2));
+    assert_eq!(published.diagnostics, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn incremental_changes_are_applied_at_utf16_positions() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = "fn g(x: string) -> string = \"é😀\" + y\n";
+    let path = write(dir.path(), "a.flow", text);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&path), text).await;
+    assert!(
+        !client
+            .published_for(&uri(&path))
+            .await
+            .diagnostics
+            .is_empty()
+    );
+    // Replace `y`, which starts at UTF-16 column 36, by `x`.
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri(&path).as_str(), "version": 2 },
+                "contentChanges": [{
+                    "range": { "start": { "line": 0, "character": 36 }, "end": { "line": 0, "character": 37 } },
+                    "text": "x",
+                }],
+            }),
+        )
+        .await;
+    let published = client.published_for(&uri(&path)).await;
+    assert_eq!(published.version, Some(2));
+    assert_eq!(published.diagnostics, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn edits_in_quick_succession_publish_only_the_latest_version() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = write(dir.path(), "a.flow", "fn g(x: int) -> int = x\n");
+    // A pause far longer than the gap between the edits below.
+    let options = Options {
+        debounce: Duration::from_secs(2),
+    };
+    let mut client = Client::start(options, Some(dir.path())).await;
+    client.open(&uri(&path), "fn g(x: int) -> int = x\n").await;
+    assert_eq!(client.published_for(&uri(&path)).await.version, Some(1));
+    client
+        .replace(&uri(&path), 2, "fn g(x: int) -> int = a\n")
+        .await;
+    client
+        .replace(&uri(&path), 3, "fn g(x: int) -> int = b\n")
+        .await;
+    client
+        .replace(&uri(&path), 4, "fn g(x: int) -> int = c\n")
+        .await;
+    let published = client.published_for(&uri(&path)).await;
+    assert_eq!(
+        published.version,
+        Some(4),
+        "versions 2 and 3 are never published"
+    );
+    let messages: Vec<&Value> = published
+        .diagnostics
+        .iter()
+        .map(|diagnostic| &diagnostic["message"])
+        .collect();
+    assert_eq!(messages, [&json!("unknown name `c`")]);
+}
+
+#[tokio::test]
+async fn editing_an_imported_file_republishes_its_importers() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let main_text = "import \"./b.flow\"\nfn g() -> int = h()\n";
+    let main = write(dir.path(), "main.flow", main_text);
+    let other_text = "import \"./b.flow\"\nfn k() -> int = h() + 1\n";
+    let other = write(dir.path(), "other.flow", other_text);
+    let b_text = "fn h() -> int = 1\n";
+    let b = write(dir.path(), "b.flow", b_text);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&main), main_text).await;
+    assert_eq!(
+        client.published_for(&uri(&main)).await.diagnostics,
+        Vec::<Value>::new()
+    );
+    client.open(&uri(&b), b_text).await;
+    assert_eq!(
+        client.published_for(&uri(&b)).await.diagnostics,
+        Vec::<Value>::new()
+    );
+
+    // The edit is not saved: importers read the open text, not the disk.
+    let broken = "fn h() -> string = 1\n";
+    client.replace(&uri(&b), 2, broken).await;
+    let mut seen = std::collections::BTreeMap::new();
+    while seen.len() < 3 {
+        let published = client.published().await;
+        seen.insert(published.uri.clone(), published);
+    }
+    std::fs::write(&b, broken).expect("the broken text is on disk for the expectation");
+    for (path, root_text) in [(&main, main_text), (&other, other_text)] {
+        let published = &seen[uri(path).as_str()];
+        let expected = expected(path, root_text, path);
+        assert!(
+            !expected.is_empty(),
+            "{} sees the broken import",
+            path.display()
+        );
+        assert_eq!(essentials(&published.diagnostics), expected);
+    }
+    let published = &seen[uri(&b).as_str()];
+    assert_eq!(published.version, Some(2));
+    assert_eq!(essentials(&published.diagnostics), expected(&b, broken, &b));
+
+    // Fixing it clears them all.
+    client.replace(&uri(&b), 3, b_text).await;
+    let mut cleared = std::collections::BTreeSet::new();
+    while cleared.len() < 3 {
+        let published = client.published().await;
+        assert_eq!(
+            published.diagnostics,
+            Vec::<Value>::new(),
+            "{}",
+            published.uri
+        );
+        cleared.insert(published.uri);
+    }
+}
+
+#[tokio::test]
+async fn formatting_is_the_formatters_whole_text() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    for (name, text) in [
+        ("messy.flow", "fn  g( x:int )->int=x\n// é😀\n"),
+        ("broken.flow", "fn g( x:int ->\n"),
+    ] {
+        let path = write(dir.path(), name, text);
+        client.open(&uri(&path), text).await;
+        let edits = client
+            .request(
+                "textDocument/formatting",
+                json!({
+                    "textDocument": { "uri": uri(&path).as_str() },
+                    "options": { "tabSize": 2, "insertSpaces": true },
+                }),
+            )
+            .await
+            .expect("formatting answers");
+        let end = position_of(&format!("{text}@"), "@").1;
+        let expected = match flowc_compiler::fmt::format(text) {
+            Ok(formatted) if formatted != text => json!([{
+                "range": { "start": { "line": 0, "character": 0 }, "end": end },
+                "newText": formatted,
+            }]),
+            _ => json!([]),
+        };
+        assert_eq!(edits, expected, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_documents_get_empty_answers() {
+    let mut client = Client::start(Options::default(), None).await;
+    let document = json!({ "uri": "file:///nowhere/never.flow" });
+    let at = json!({ "line": 0, "character": 0 });
+    let position = json!({ "textDocument": document, "position": at });
+    let range = json!({ "start": at, "end": at });
+    for (method, params, answer) in [
+        ("textDocument/hover", position.clone(), json!(null)),
+        ("textDocument/definition", position.clone(), json!(null)),
+        ("textDocument/signatureHelp", position.clone(), json!(null)),
+        ("textDocument/prepareRename", position.clone(), json!(null)),
+        ("textDocument/completion", position.clone(), json!([])),
+        (
+            "textDocument/references",
+            json!({ "textDocument": document, "position": at, "context": { "includeDeclaration": true } }),
+            json!([]),
+        ),
+        (
+            "textDocument/rename",
+            json!({ "textDocument": document, "position": at, "newName": "x" }),
+            json!(null),
+        ),
+        (
+            "textDocument/documentSymbol",
+            json!({ "textDocument": document }),
+            json!([]),
+        ),
+        (
+            "textDocument/foldingRange",
+            json!({ "textDocument": document }),
+            json!([]),
+        ),
+        (
+            "textDocument/semanticTokens/full",
+            json!({ "textDocument": document }),
+            json!({ "data": [] }),
+        ),
+        (
+            "textDocument/formatting",
+            json!({ "textDocument": document, "options": { "tabSize": 2, "insertSpaces": true } }),
+            json!([]),
+        ),
+        (
+            "textDocument/codeAction",
+            json!({ "textDocument": document, "range": range, "context": { "diagnostics": [] } }),
+            json!([]),
+        ),
+        (
+            "textDocument/inlayHint",
+            json!({ "textDocument": document, "range": range }),
+            json!([]),
+        ),
+        ("workspace/symbol", json!({ "query": "" }), json!([])),
+    ] {
+        let answer_got = client.request(method, params).await;
+        assert_eq!(answer_got, Ok(answer), "{method}");
+    }
+}
+
+#[tokio::test]
+async fn capabilities_announce_what_is_served() {
+    let client = Client::start(Options::default(), None).await;
+    let capabilities = &client.capabilities;
+    assert_eq!(capabilities["positionEncoding"], "utf-16");
+    assert_eq!(capabilities["textDocumentSync"]["change"], 2, "incremental");
+    assert_eq!(
+        capabilities["completionProvider"]["triggerCharacters"],
+        json!(["."])
+    );
+    assert_eq!(
+        capabilities["signatureHelpProvider"]["triggerCharacters"],
+        json!(["(", ","])
+    );
+    assert_eq!(capabilities["renameProvider"]["prepareProvider"], true);
+    let legend = &capabilities["semanticTokensProvider"]["legend"];
+    assert_eq!(
+        legend["tokenTypes"],
+        json!([
+            "keyword",
+            "type",
+            "function",
+            "variable",
+            "parameter",
+            "property",
+            "string",
+            "number",
+            "operator",
+            "comment",
+            "event",
+            "namespace",
+            "macro"
+        ]),
+        "in the order of TokenKind::ALL"
+    );
+    assert_eq!(
+        flowc_compiler::ide::TokenKind::ALL.len(),
+        13,
+        "a new kind of token is announced above"
+    );
+    assert_eq!(legend["tokenModifiers"], json!(["declaration"]));
+    for method in [
+        "hoverProvider",
+        "definitionProvider",
+        "referencesProvider",
+        "documentSymbolProvider",
+        "workspaceSymbolProvider",
+        "documentFormattingProvider",
+        "foldingRangeProvider",
+        "inlayHintProvider",
+        "codeActionProvider",
+    ] {
+        assert!(
+            !capabilities[method].is_null() && capabilities[method] != false,
+            "{method}"
+        );
+    }
+}
+
+/// Where `marker` is in `text`, as a protocol position (the text is ASCII before
+/// it on its line).
+fn position_of(text: &str, marker: &str) -> (u32, Value) {
+    let byte = text.find(marker).expect("the marker is in the text");
+    let before = &text[..byte];
+    let line = before.matches('\n').count();
+    let start = before.rfind('\n').map_or(0, |at| at + 1);
+    let character = text[start..byte].encode_utf16().count();
+    (
+        u32::try_from(byte).expect("small"),
+        json!({ "line": line, "character": character }),
+    )
+}
+
+#[tokio::test]
+async fn queries_answer_what_the_compiler_answers() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = "type Score = { value: int }\n\n/// Doubles.\nfn double(x: int) -> int = x * 2\n\nfn use_it(s: Score) -> int = double(s.value)\n";
+    let path = write(dir.path(), "a.flow", text);
+    let mut client = Client::start_with(
+        Options::default(),
+        Some(dir.path()),
+        json!({ "textDocument": { "documentSymbol": { "hierarchicalDocumentSymbolSupport": true } } }),
+    )
+    .await;
+    client.open(&uri(&path), text).await;
+    let analysis = flowc_compiler::analyze(
+        vec![SourceFile {
+            path: key(&path),
+            text: text.to_string(),
+        }],
+        &Disk,
+    );
+    let file = flowc_compiler::ide::file_id(&analysis, &key(&path)).expect("the root");
+
+    let (offset, at) = position_of(text, "double(s.value)");
+    let hover = client
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": uri(&path).as_str() }, "position": at }),
+        )
+        .await
+        .expect("hover answers");
+    match flowc_compiler::ide::hover(&analysis, file, offset) {
+        Some(expected) => assert_eq!(hover["contents"]["value"], expected.markdown),
+        None => assert_eq!(hover, Value::Null),
+    }
+
+    let definition = client
+        .request(
+            "textDocument/definition",
+            json!({ "textDocument": { "uri": uri(&path).as_str() }, "position": at }),
+        )
+        .await
+        .expect("definition answers");
+    match flowc_compiler::ide::definition(&analysis, file, offset) {
+        Some(target) => {
+            let (_, declared) = position_of(text, &text[target.span.range()]);
+            assert_eq!(definition["uri"], uri(&path).as_str());
+            assert_eq!(definition["range"]["start"], declared);
+        }
+        None => assert_eq!(definition, Value::Null),
+    }
+
+    let (offset, at) = position_of(text, "value)");
+    let completion = client
+        .request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri(&path).as_str() }, "position": at }),
+        )
+        .await
+        .expect("completion answers");
+    let labels: Vec<String> = completion
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["label"].as_str().expect("a label").to_string())
+        .collect();
+    let expected: Vec<String> = flowc_compiler::ide::completion(&analysis, file, offset)
+        .into_iter()
+        .map(|item| item.label)
+        .collect();
+    assert_eq!(labels, expected);
+
+    let symbols = client
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri(&path).as_str() } }),
+        )
+        .await
+        .expect("symbols answer");
+    let names: Vec<&str> = symbols
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|symbol| symbol["name"].as_str().expect("a name"))
+        .collect();
+    let expected: Vec<String> = flowc_compiler::ide::document_symbols(&analysis, file)
+        .into_iter()
+        .map(|symbol| symbol.name)
+        .collect();
+    assert_eq!(names, expected);
+}

@@ -246,6 +246,25 @@ fn missing_arms(analysis: &Analysis, file: FileId, span: Span) -> Option<CodeAct
     if !closing_alone {
         insert.push_str(&indentation(text, match_line));
     }
+    let mut edits = Vec::new();
+    // An arm after the last one could read as its continuation (`return` takes the
+    // next arm's pattern as its value): a comma ends the last arm first.
+    if let Some(last) = found.bodies.last()
+        && !text
+            .get(last.end as usize..)
+            .is_some_and(|rest| rest.trim_start().starts_with(','))
+    {
+        edits.push(Edit {
+            file,
+            span: Span::at(last.end as usize),
+            text: ",".to_string(),
+        });
+    }
+    edits.push(Edit {
+        file,
+        span: Span::at(at),
+        text: insert,
+    });
     Some(CodeAction {
         title: if missing.len() == 1 {
             "add the missing `match` arm".to_string()
@@ -254,11 +273,7 @@ fn missing_arms(analysis: &Analysis, file: FileId, span: Span) -> Option<CodeAct
         },
         kind: ActionKind::QuickFix,
         fixes: Some(NON_EXHAUSTIVE_MATCH),
-        edits: vec![Edit {
-            file,
-            span: Span::at(at),
-            text: insert,
-        }],
+        edits,
         preferred: true,
     })
 }

@@ -609,6 +609,9 @@ fn fields(
         return;
     };
     let ty = resolve_for_fields(&analysis.program.types, &ty);
+    if ty == Ty::Error {
+        return;
+    }
     if let Ty::Record { fields } = &ty {
         for field in fields {
             let detail = if field.optional {

@@ -252,10 +252,13 @@ pub(super) fn locals(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Loca
         if ident.name == "_" || out.iter().any(|local| local.name == ident.name) {
             continue;
         }
+        // A handle is defined twice at its name (its await's payload, then the
+        // handle); the last definition is the binding's own.
         let definition = analysis
             .info
             .definitions
             .iter()
+            .rev()
             .find(|definition| definition.file == file && definition.span == ident.span);
         out.push(Local {
             kind: definition.map_or("let", |definition| definition.kind),

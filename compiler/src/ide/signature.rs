@@ -15,6 +15,9 @@ use crate::{Analysis, FileId, stdlib};
 pub fn signature_help(analysis: &Analysis, file: FileId, offset: u32) -> Option<SignatureHelp> {
     let source = analysis.file(file)?;
     let cursor = Cursor::new(&source.text, offset);
+    if cursor.quiet {
+        return None;
+    }
     // The prefix (a name being typed as an argument) is not a token of `before`,
     // which is what the argument count needs.
     let open = cursor.open_brackets();

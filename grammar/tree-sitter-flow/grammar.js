@@ -225,6 +225,7 @@ export default grammar({
     // `x {` is a tagged record, or the name `x` before a block branch of a
     // `parallel` (`parallel { fail x  { step … } }`).
     [$._primary_expression, $.tagged_record],
+    [$.http_request],
     // `return` takes a value if one can follow; `return` before an `if` or `match`
     // statement is tried both ways, as the parser does.
     [$.return_statement],
@@ -431,16 +432,19 @@ export default grammar({
       )),
     ),
 
-    http_request: $ => prec.right(seq(
+    // In a `parallel`, the `{` after the target may open the request's options or
+    // the next block branch; both are tried (see `conflicts`), and the options win
+    // when both parse, as in the parser.
+    http_request: $ => seq(
       'http',
       field('method', alias($.identifier, $.http_method)),
       choice(
         field('url', choice($.string, $.parenthesized_expression)),
         seq(field('connection', $.identifier), field('path', $.string)),
       ),
-      optional(field('options', $.field_block)),
+      optional(field('options', prec.dynamic(1, $.field_block))),
       optional(seq('->', field('response_type', $._type))),
-    )),
+    ),
 
     call_action: $ => seq(
       'call',

@@ -10,7 +10,10 @@
 #      MISSING node;
 #   5. `tree-sitter fuzz`: random edits of the corpus, reparsed incrementally, give
 #      the same trees as parsing from scratch;
-#   6. when `nvim` is installed, Neovim loads the parser (built for ABI 14, which
+#   6. with FLOWC=path/to/flowc in the environment, test/differential.py: 1,000
+#      random edits of those files, and none that `flowc check` parses without an
+#      E01xx/E02xx diagnostic has an ERROR or MISSING node here;
+#   7. when `nvim` is installed, Neovim loads the parser (built for ABI 14, which
 #      Neovim 0.7 reads) and compiles the queries with its own query engine.
 #
 # It installs the pinned tree-sitter CLI with cargo when it is missing. Exits
@@ -97,6 +100,14 @@ if grep -E "Incorrect|Unexpected|failed fuzzing|panicked" "$scratch/fuzz.log"; t
   fail "tree-sitter fuzz found an inconsistent reparse (log above)"
 fi
 echo "$(grep -c ' - corpus - ' "$scratch/fuzz.log") corpus cases fuzzed, 100 edit series each"
+
+step "differential test against flowc check"
+if [ -n "${FLOWC:-}" ]; then
+  python3 "$here/test/differential.py" "$FLOWC" "$here" "$list" 1000 ||
+    fail "the grammar rejects programs that flowc accepts (above)"
+else
+  echo "FLOWC not set: skipped (FLOWC=target/release/flowc $0 runs it)"
+fi
 
 step "Neovim loads the parser and compiles the queries"
 if command -v nvim >/dev/null 2>&1; then

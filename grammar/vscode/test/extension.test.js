@@ -166,3 +166,29 @@ test("a binary that cannot start is reported once, naming the setting", async ()
   await world.extension.deactivate();
   assert.equal(world.clients[0].stopped, 0);
 });
+
+test("the manifest's commands, grammar and configuration match what the code uses", async () => {
+  const manifest = require("../package.json");
+  const fs = require("node:fs");
+  const world = load();
+  await world.extension.activate(world.context);
+  const contributed = manifest.contributes.commands.map((command) => command.command).sort();
+  assert.deepEqual(contributed, [...world.commands.keys()].sort());
+
+  const [language] = manifest.contributes.languages;
+  assert.equal(language.id, "flow");
+  assert.deepEqual(language.extensions, [".flow"]);
+  const [grammar] = manifest.contributes.grammars;
+  assert.equal(grammar.language, "flow");
+  const tmGrammar = JSON.parse(fs.readFileSync(path.join(__dirname, "..", grammar.path), "utf8"));
+  assert.equal(tmGrammar.scopeName, grammar.scopeName);
+  const configuration = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "..", language.configuration), "utf8"),
+  );
+  assert.deepEqual(configuration.comments, { lineComment: "//", blockComment: ["/*", "*/"] });
+
+  const settings = manifest.contributes.configuration.properties;
+  assert.equal(settings["flowc.path"].default, "flowc");
+  assert.deepEqual(settings["flowc.trace.server"].enum, ["off", "messages", "verbose"]);
+  assert.equal(manifest.main, "./extension.js");
+});

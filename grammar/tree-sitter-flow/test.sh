@@ -2,8 +2,8 @@
 # Tests the tree-sitter grammar of Flow, from a clean clone:
 #
 #   1. the committed src/ is what `tree-sitter generate` makes of grammar.js;
-#   2. `tree-sitter test`: the corpus (test/corpus) and highlight (test/highlight)
-#      tests;
+#   2. `tree-sitter test`: the corpus (test/corpus), highlight (test/highlight) and
+#      tag (test/tags) tests;
 #   3. every keyword of the lexer's tables appears in test/highlight/keywords.flow
 #      (whose assertions step 2 checked);
 #   4. every example and every parse-valid compiler fixture parses with no ERROR or
@@ -50,7 +50,7 @@ if ! diff -r "$here/src" "$scratch/grammar/src"; then
 fi
 echo "src/ matches"
 
-step "tree-sitter test (corpus and highlight tests)"
+step "tree-sitter test (corpus, highlight and tag tests)"
 (cd "$here" && tree-sitter test)
 
 step "every keyword is asserted in test/highlight/keywords.flow"

@@ -4,8 +4,8 @@
 #   1. the committed src/ is what `tree-sitter generate` makes of grammar.js;
 #   2. `tree-sitter test`: the corpus (test/corpus), highlight (test/highlight) and
 #      tag (test/tags) tests;
-#   3. every keyword of the lexer's tables appears in test/highlight/keywords.flow
-#      (whose assertions step 2 checked);
+#   3. every keyword of the lexer's tables has an assertion pointing at it in
+#      test/highlight/keywords.flow (step 2 checked that the assertions hold);
 #   4. every example and every parse-valid compiler fixture parses with no ERROR or
 #      MISSING node;
 #   5. `tree-sitter fuzz`: random edits of the corpus, reparsed incrementally, give
@@ -62,11 +62,22 @@ keywords="$(sed -n '/^pub const KEYWORDS/,/^];/p' "$token_rs" | grep -o '("[a-z_
 contextual="$(grep '^pub const CONTEXTUAL_KEYWORDS' "$token_rs" | grep -o '"[a-z_]*"' | tr -d '"')"
 [ "$(echo "$keywords" | wc -l)" -ge 39 ] || fail "could not read KEYWORDS from $token_rs"
 [ -n "$contextual" ] || fail "could not read CONTEXTUAL_KEYWORDS from $token_rs"
-code_lines="$(grep -v '^ *//' "$keywords_file")"
+# The words that assertions point at: for each `// ^ capture` (or `// <- capture`)
+# line, the word of the code line above at the caret's column (the comment's own
+# column for `<-`). `tree-sitter test` checked that each assertion holds.
+asserted="$(awk '
+  /^[ \t]*\/\/ *(\^|<-)/ {
+    column = index($0, "<-") ? index($0, "/") : index($0, "^")
+    rest = substr(code, column)
+    if (match(rest, /^[A-Za-z_]+/)) print substr(rest, 1, RLENGTH)
+    next
+  }
+  { code = $0 }
+' "$keywords_file" | sort -u)"
 for keyword in $keywords $contextual; do
-  echo "$code_lines" | grep -qw -- "$keyword" || fail "keyword \`$keyword\` is not used in $keywords_file"
+  echo "$asserted" | grep -qx -- "$keyword" || fail "no highlight assertion points at keyword \`$keyword\` in $keywords_file"
 done
-echo "$(echo $keywords $contextual | wc -w) keywords used, each line asserted by tree-sitter test"
+echo "$(echo $keywords $contextual | wc -w) keywords, each with a highlight assertion"
 
 step "examples and parse-valid fixtures parse without errors"
 # A fixture is parse-valid when it expects no lexer or parser diagnostic: no

@@ -27,6 +27,11 @@ pub fn service(options: Options) -> (LspService<Backend>, ClientSocket) {
     LspService::new(|client| Backend::new(client, options))
 }
 
+/// Serves one client over standard input and output, as `flowc lsp` does.
+pub async fn serve_stdio() {
+    serve(tokio::io::stdin(), tokio::io::stdout()).await;
+}
+
 /// Serves one client over a pair of streams (standard input and output for
 /// `flowc lsp`) until it exits.
 pub async fn serve<I, O>(input: I, output: O)

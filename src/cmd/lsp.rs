@@ -33,7 +33,7 @@ pub fn run(_args: &Args) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the language server's runtime")?;
-    runtime.block_on(flowc_lsp::serve(tokio::io::stdin(), tokio::io::stdout()));
+    runtime.block_on(flowc_lsp::serve_stdio());
     // The reader of standard input may still be blocked in a read; do not wait
     // for it.
     runtime.shutdown_background();

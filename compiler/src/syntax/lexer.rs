@@ -23,6 +23,10 @@ pub struct Lexed {
     pub spans: Vec<Span>,
     /// `///` comments: their span and text without the slashes (and one leading space).
     pub docs: Vec<(Span, String)>,
+    /// Every comment, in source order: `//` and `///` lines (without their newline)
+    /// and `/* … */` blocks. The parser never sees them; the formatter and editor
+    /// features (folding, semantic tokens) do.
+    pub comments: Vec<Span>,
     pub diagnostics: Vec<Diagnostic>,
     /// Regions whose mistakes the lexer has reported (an unterminated string and
     /// the rest of its line): the parser stays quiet about them.
@@ -85,6 +89,7 @@ impl Lexer<'_> {
             let range = lex.span();
             let (start, end) = (base + range.start, base + range.end);
             let span = Span::new(start, end);
+            self.line_comments(last_end, start);
             // A newline inside an interpolation ends it (and the string around it).
             if self.in_interpolation() && self.source[last_end..start].contains('\n') {
                 self.close_line_frames(last_end);
@@ -104,6 +109,7 @@ impl Lexer<'_> {
                     return;
                 }
                 Ok(Token::DocComment) => {
+                    self.out.comments.push(span);
                     let text = &self.source[start..end];
                     if !text.starts_with("////") {
                         let text = text[3..].strip_prefix(' ').unwrap_or(&text[3..]);
@@ -159,7 +165,31 @@ impl Lexer<'_> {
                 Err(()) => self.unexpected(span),
             }
         }
+        self.line_comments(last_end, self.source.len());
         self.pos = self.source.len();
+    }
+
+    /// Records the `//` comments in a stretch logos skipped between two tokens. Such
+    /// a stretch holds only whitespace and line comments (the two skip patterns of
+    /// `Token`), so a comment starts at every `//` found outside another comment.
+    fn line_comments(&mut self, from: usize, to: usize) {
+        let Some(gap) = self.source.get(from..to) else {
+            return;
+        };
+        let mut offset = 0;
+        while let Some(found) = gap[offset..].find("//") {
+            let start = offset + found;
+            let end = gap[start..].find('\n').map_or(gap.len(), |len| start + len);
+            let end = if gap[..end].ends_with('\r') {
+                end - 1
+            } else {
+                end
+            };
+            self.out
+                .comments
+                .push(Span::new(from + start, from + end.max(start + 2)));
+            offset = end.max(start + 2);
+        }
     }
 
     fn in_interpolation(&self) -> bool {
@@ -314,6 +344,12 @@ impl Lexer<'_> {
 
     /// Skips a (nesting) block comment that starts at `start`; returns its end.
     fn block_comment(&mut self, start: usize) -> usize {
+        let end = self.block_comment_end(start);
+        self.out.comments.push(Span::new(start, end));
+        end
+    }
+
+    fn block_comment_end(&mut self, start: usize) -> usize {
         let bytes = self.source.as_bytes();
         let mut depth = 1usize;
         let mut i = start + 2;

@@ -224,8 +224,7 @@ pub(super) fn item_at(module: &ast::Module, offset: u32) -> Option<&ast::Item> {
     module
         .items
         .iter()
-        .filter(|item| item.span.start <= offset)
-        .next_back()
+        .rfind(|item| item.span.start <= offset)
 }
 
 /// The names bound where `offset` is: parameters, earlier steps and lets of the

@@ -142,7 +142,7 @@ fn build(
     }
 }
 
-fn text_of<'t>(text: &'t str, span: crate::Span) -> &'t str {
+fn text_of(text: &str, span: crate::Span) -> &str {
     text.get(span.range()).unwrap_or("")
 }
 

@@ -291,6 +291,41 @@ fn declarations_after_call_emit_and_in_types() {
 }
 
 #[test]
+fn option_names_in_option_blocks() {
+    check(
+        &complete_at("step next = http POST fraud \"/x\" {\n    $0\n  }"),
+        &["json", "headers", "timeout", "retry", "expect"],
+        &["payment", "step", "base_url"],
+    );
+    check(
+        &complete_at("step next = http POST fraud \"/x\" { json: {}, $0 }"),
+        &["json", "auth"],
+        &["payment", "verify"],
+    );
+    // After an option's colon comes a value, not an option name.
+    check(
+        &complete_at("step next = http POST fraud \"/x\" { json: $0 }"),
+        &["payment"],
+        &["expect"],
+    );
+    check(
+        &complete("connection c {\n  $0\n}\n"),
+        &["base_url", "auth", "circuit_breaker"],
+        &["json", "step"],
+    );
+    check(
+        &complete("workflow w() {\n  on webhook POST \"/w\" {\n    $0\n  }\n}\n"),
+        &["verify", "idempotency_key", "respond"],
+        &["json", "step", "on"],
+    );
+    check(
+        &complete("workflow w() {\n  settings { $0 }\n}\n"),
+        &["max_concurrency", "timeout", "on_failure"],
+        &["verify", "step"],
+    );
+}
+
+#[test]
 fn await_offers_waits_and_handles() {
     let items = complete_at("let done = callback(timeout: 1h)\n  step waited = await $0");
     check(&items, &["event", "webhook", "done"], &["payment", "http"]);

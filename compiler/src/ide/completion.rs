@@ -64,6 +64,11 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             }
         }
         Context::Expression => expression(analysis, file, at, &cursor, &mut out),
+        Context::Options(names) => {
+            for name in names {
+                out.push(name, CompletionKind::Field, None, None);
+            }
+        }
         Context::LetValue => {
             expression(analysis, file, at, &cursor, &mut out);
             out.keywords(&["callback", "approval", "for"]);
@@ -127,6 +132,73 @@ enum Context {
     Expression,
     /// After `let name =`: an expression, a handle or a collecting `for`.
     LetValue,
+    /// The name of a field in a block of options.
+    Options(&'static [&'static str]),
+}
+
+// The option names the checker accepts in each block (`check/decl.rs`).
+const CONNECTION_FIELDS: &[&str] = &[
+    "base_url",
+    "auth",
+    "headers",
+    "timeout",
+    "retry",
+    "circuit_breaker",
+];
+const HTTP_OPTIONS: &[&str] = &[
+    "headers", "query", "json", "body", "auth", "timeout", "retry", "expect",
+];
+const WEBHOOK_OPTIONS: &[&str] = &[
+    "verify",
+    "idempotency_key",
+    "respond",
+    "body_limit",
+    "rate_limit",
+];
+const SETTINGS: &[&str] = &["max_concurrency", "timeout", "on_success", "on_failure"];
+
+/// The options a `{` at `brace` takes, when it opens a block of options: a
+/// connection's fields, `settings`, a webhook trigger's or an HTTP step's options.
+fn option_block(cursor: &Cursor, brace: usize) -> Option<&'static [&'static str]> {
+    let previous = cursor.before.get(brace.checked_sub(1)?)?.0;
+    if previous == Token::Settings {
+        return Some(SETTINGS);
+    }
+    if previous == Token::Ident && brace >= 2 && cursor.before[brace - 2].0 == Token::Connection {
+        return Some(CONNECTION_FIELDS);
+    }
+    if !matches!(previous, Token::StrEnd | Token::RParen | Token::Ident) {
+        return None;
+    }
+    // The statement or trigger the block belongs to, at the same depth.
+    let mut depth = 0usize;
+    let mut saw_http = false;
+    for index in (0..brace).rev() {
+        let token = cursor.before[index].0;
+        match token {
+            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                if depth == 0 {
+                    return None;
+                }
+                depth -= 1;
+            }
+            Token::Http if depth == 0 => saw_http = true,
+            Token::Step | Token::Mock if depth == 0 => {
+                return saw_http.then_some(HTTP_OPTIONS);
+            }
+            Token::On if depth == 0 => {
+                let webhook = cursor
+                    .before
+                    .get(index + 1)
+                    .is_some_and(|(_, span)| cursor.slice(*span) == "webhook");
+                return webhook.then_some(WEBHOOK_OPTIONS);
+            }
+            Token::Let | Token::If | Token::For | Token::Match | Token::Workflow => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 fn context(cursor: &Cursor) -> Context {
@@ -242,6 +314,30 @@ fn context(cursor: &Cursor) -> Context {
                 header,
                 in_test: item == Some(T::Test),
             };
+        }
+    }
+    if open_token == T::LBrace
+        && let Some(names) = option_block(cursor, innermost)
+    {
+        let name_position = match last {
+            Some(T::LBrace | T::Comma) => true,
+            Some(
+                T::Ident
+                | T::Int
+                | T::Float
+                | T::Duration
+                | T::StrEnd
+                | T::RParen
+                | T::RBracket
+                | T::RBrace
+                | T::True
+                | T::False
+                | T::Null,
+            ) => cursor.on_new_line(),
+            _ => false,
+        };
+        if name_position {
+            return Context::Options(names);
         }
     }
     if open_token == T::LBrace

@@ -39,16 +39,28 @@ def clients_with(capability: str) -> list[str]:
 
 def make_client() -> LanguageClient:
     """pytest-lsp's test client, also keeping every diagnostics notification in
-    order (the default handler keeps only the latest per URI)."""
+    order (the default handler keeps only the latest per URI), and answering
+    dynamic registrations as editors do."""
 
     def published(client: LanguageClient, params: types.PublishDiagnosticsParams):
         client.diagnostics[params.uri] = params.diagnostics
         client.published.append(params)
 
+    def register(client: LanguageClient, params: types.RegistrationParams):
+        client.registrations.extend(params.registrations)
+
+    def unregister(client: LanguageClient, params: types.UnregistrationParams):
+        gone = {u.id for u in params.unregisterations}
+        client.registrations = [r for r in client.registrations if r.id not in gone]
+
     client = LanguageClient(converter_factory=default_converter)
     client.published = []
+    client.registrations = []
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = published
+    # Every recorded client accepts dynamic registrations (file watching, say).
+    features[types.CLIENT_REGISTER_CAPABILITY] = register
+    features[types.CLIENT_UNREGISTER_CAPABILITY] = unregister
     register_lsp_features(client, features)
     return client
 

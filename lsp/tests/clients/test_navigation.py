@@ -19,7 +19,7 @@ def hover_text(hover: types.Hover | None) -> str:
     contents = hover.contents
     if isinstance(contents, types.MarkupContent):
         return contents.value
-    if isinstance(contents, list):
+    if isinstance(contents, (list, tuple)):
         return "\n".join(c if isinstance(c, str) else c.value for c in contents)
     return contents if isinstance(contents, str) else contents.value
 
@@ -28,7 +28,7 @@ def locations(result) -> list[tuple[str, types.Range]]:
     """(uri, range) of a definition or references answer in any of its shapes."""
     if result is None:
         return []
-    if not isinstance(result, list):
+    if not isinstance(result, (list, tuple)):
         result = [result]
     found = []
     for item in result:
@@ -79,7 +79,7 @@ async def hover(editor, needle: str, offset: int = 0, nth: int = 0) -> str:
         # A type declared in the imported file: its doc comment.
         ("order: Order", len("order: "), 0, "An order as the shop posts it"),
         # A standard library function: its documentation.
-        (".sum()", 1, 0, "sum"),
+        (".sum()", 1, 0, "The total of a list"),
     ],
 )
 async def test_hover(editor, needle, offset, nth, shows):

@@ -319,7 +319,17 @@ fn client_features(capabilities: &lsp::ClientCapabilities) -> ClientFeatures {
         markdown_hover: text
             .and_then(|text| text.hover.as_ref())
             .and_then(|hover| hover.content_format.as_ref())
-            .is_none_or(|formats| formats.contains(&lsp::MarkupKind::Markdown)),
+            .is_some_and(|formats| formats.contains(&lsp::MarkupKind::Markdown)),
+        markdown_completion: text
+            .and_then(|text| text.completion.as_ref())
+            .and_then(|completion| completion.completion_item.as_ref())
+            .and_then(|item| item.documentation_format.as_ref())
+            .is_some_and(|formats| formats.contains(&lsp::MarkupKind::Markdown)),
+        markdown_signature: text
+            .and_then(|text| text.signature_help.as_ref())
+            .and_then(|help| help.signature_information.as_ref())
+            .and_then(|information| information.documentation_format.as_ref())
+            .is_some_and(|formats| formats.contains(&lsp::MarkupKind::Markdown)),
     }
 }
 

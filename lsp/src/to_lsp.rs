@@ -20,7 +20,27 @@ pub struct ClientFeatures {
     pub hierarchical_symbols: bool,
     pub label_offsets: bool,
     pub line_folding_only: bool,
+    /// Whether hovers, completion items and signatures may be Markdown; plain
+    /// text otherwise.
     pub markdown_hover: bool,
+    pub markdown_completion: bool,
+    pub markdown_signature: bool,
+}
+
+/// Documentation in the richest format the client takes.
+fn documentation(value: String, markdown: bool) -> lsp::Documentation {
+    lsp::Documentation::MarkupContent(markup(value, markdown))
+}
+
+fn markup(value: String, markdown: bool) -> lsp::MarkupContent {
+    lsp::MarkupContent {
+        kind: if markdown {
+            lsp::MarkupKind::Markdown
+        } else {
+            lsp::MarkupKind::PlainText
+        },
+        value,
+    }
 }
 
 /// One file of an analysis with its line index.
@@ -160,19 +180,8 @@ pub fn workspace_edit(analysis: &Analysis, uris: &Uris, edits: &[ide::Edit]) -> 
 }
 
 pub fn hover(file: &File, hover: ide::Hover, features: ClientFeatures) -> lsp::Hover {
-    let contents = if features.markdown_hover {
-        lsp::HoverContents::Markup(lsp::MarkupContent {
-            kind: lsp::MarkupKind::Markdown,
-            value: hover.markdown,
-        })
-    } else {
-        lsp::HoverContents::Markup(lsp::MarkupContent {
-            kind: lsp::MarkupKind::PlainText,
-            value: hover.markdown,
-        })
-    };
     lsp::Hover {
-        contents,
+        contents: lsp::HoverContents::Markup(markup(hover.markdown, features.markdown_hover)),
         range: Some(file.range(hover.span)),
     }
 }
@@ -205,12 +214,9 @@ pub fn completion_item(item: ide::CompletionItem, features: ClientFeatures) -> l
         label: item.label,
         kind: Some(kind),
         detail: item.detail,
-        documentation: item.documentation.map(|value| {
-            lsp::Documentation::MarkupContent(lsp::MarkupContent {
-                kind: lsp::MarkupKind::Markdown,
-                value,
-            })
-        }),
+        documentation: item
+            .documentation
+            .map(|value| documentation(value, features.markdown_completion)),
         insert_text,
         insert_text_format: Some(format),
         ..lsp::CompletionItem::default()
@@ -281,12 +287,9 @@ pub fn signature_help(help: ide::SignatureHelp, features: ClientFeatures) -> lsp
     lsp::SignatureHelp {
         signatures: vec![lsp::SignatureInformation {
             label: help.label,
-            documentation: help.documentation.map(|value| {
-                lsp::Documentation::MarkupContent(lsp::MarkupContent {
-                    kind: lsp::MarkupKind::Markdown,
-                    value,
-                })
-            }),
+            documentation: help
+                .documentation
+                .map(|value| documentation(value, features.markdown_signature)),
             parameters: Some(parameters),
             active_parameter: help.active_parameter,
         }],

@@ -23,7 +23,32 @@ if [ ${#apt_wanted[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_wanted[@]}"
 fi
-python3 -m pip install --quiet --disable-pip-version-check -r "$clients/requirements.txt"
+# The pinned packages: already installed, else pip, else (a Python that refuses
+# system-wide installs) a virtual environment under target/.
+python=python3
+pinned() {
+  "$1" - "$clients/requirements.txt" <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, pin = line.split("==")
+        try:
+            if version(name) != pin:
+                sys.exit(1)
+        except PackageNotFoundError:
+            sys.exit(1)
+PY
+}
+if ! pinned "$python"; then
+  if ! "$python" -m pip install --quiet --disable-pip-version-check -r "$clients/requirements.txt"; then
+    venv=${CARGO_TARGET_DIR:-$root/target}/lsp-clients-venv
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients/requirements.txt"
+    python=$venv/bin/python
+  fi
+fi
 
 if [ -z "${FLOWC_BIN:-}" ]; then
   cargo build --quiet -p flowc
@@ -31,12 +56,14 @@ if [ -z "${FLOWC_BIN:-}" ]; then
 fi
 FLOWC_BIN=$(realpath "$FLOWC_BIN")
 export FLOWC_BIN
+# Nothing written into the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 echo "flowc under test: $FLOWC_BIN"
 
 failed=()
 
 echo "== pytest-lsp (VS Code, Neovim, Emacs capabilities)"
-(cd "$clients" && python3 -m pytest -q "$@") || failed+=(pytest-lsp)
+(cd "$clients" && "$python" -m pytest -q "$@") || failed+=(pytest-lsp)
 
 echo "== headless Neovim $(nvim --version | head -1)"
 for example in "$root"/examples/*.flow; do

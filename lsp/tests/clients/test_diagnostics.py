@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import EXAMPLES, find
+from helpers import CLIENTS, EXAMPLES, find
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pytest_lsp import client_capabilities
 
 EXAMPLE_NAMES = sorted(path.name for path in EXAMPLES.glob("*.flow"))
 
@@ -115,3 +118,42 @@ async def test_the_last_of_quick_edits_wins(editor):
     expected = editor.expected(relative)
     assert expected
     await editor.settled_diagnostics(relative, expected)
+
+
+async def test_dynamic_registrations_only_where_the_client_announced_them(editor):
+    editor.open("shop/main.flow")
+    await editor.diagnostics("shop/main.flow")
+    for registration in editor.client.registrations:
+        assert registration.method == "workspace/didChangeWatchedFiles", registration
+        watched = editor.capabilities.workspace and editor.capabilities.workspace.did_change_watched_files
+        assert watched and watched.dynamic_registration, (
+            f"{editor.name} did not announce dynamic registration for {registration.method}"
+        )
+
+
+WATCHING = [
+    name
+    for name in CLIENTS
+    if get_capability(
+        client_capabilities(name), "workspace.did_change_watched_files.dynamic_registration", False
+    )
+]
+
+
+@pytest.mark.parametrize("lsp", WATCHING, indirect=True)
+async def test_a_watched_import_changed_on_disk_republishes_the_importer(editor):
+    editor.open("shop/main.flow")
+    assert await editor.diagnostics("shop/main.flow") == []
+    assert [r.method for r in editor.client.registrations] == ["workspace/didChangeWatchedFiles"]
+    original = editor.path("shop/types.flow").read_text(encoding="utf-8")
+    editor.write("shop/types.flow", original.replace("type Quote =", "type Quota ="))
+    expected = editor.expected("shop/main.flow")
+    assert expected
+    editor.client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[
+                types.FileEvent(uri=editor.uri("shop/types.flow"), type=types.FileChangeType.Changed)
+            ]
+        )
+    )
+    await editor.settled_diagnostics("shop/main.flow", expected)

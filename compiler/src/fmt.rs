@@ -662,7 +662,7 @@ impl<'src> Printer<'src> {
                     Some(ty) => concat([text(": "), self.ty(ty)]),
                     None => Doc::Nil,
                 };
-                let value = self.let_value(value, stmt.span);
+                let value = self.let_value(value);
                 concat([text("let "), name, ty, text(" = "), value])
             }
             StmtKind::Set { target, value } => concat([
@@ -777,7 +777,7 @@ impl<'src> Printer<'src> {
     fn for_loop(&mut self, for_loop: &ForLoop, span: Span) -> Doc {
         let var = self.ident(&for_loop.var);
         let iter = self.expr(&for_loop.iter);
-        let options = self.options(&for_loop.options, for_loop.iter.span.end, span.end);
+        let options = self.options(&for_loop.options, span.end);
         let body = self.block(&for_loop.body);
         concat([
             text("for "),
@@ -792,7 +792,7 @@ impl<'src> Printer<'src> {
 
     /// ` (name: value, …)` after a statement's head (a group paren, spaced), or
     /// nothing.
-    fn options(&mut self, args: &[Arg], after: u32, end: u32) -> Doc {
+    fn options(&mut self, args: &[Arg], end: u32) -> Doc {
         if args.is_empty() {
             return Doc::Nil;
         }
@@ -800,7 +800,6 @@ impl<'src> Printer<'src> {
             .last()
             .and_then(|last| self.token_after(last.span.end, Token::RParen))
             .map_or(end, |span| span.start);
-        let _ = after;
         concat([text(" "), self.args(args, close)])
     }
 
@@ -840,7 +839,7 @@ impl<'src> Printer<'src> {
         concat([name, self.expr(&arg.value)])
     }
 
-    fn let_value(&mut self, value: &LetValue, stmt_span: Span) -> Doc {
+    fn let_value(&mut self, value: &LetValue) -> Doc {
         match value {
             LetValue::Expr(expr) => self.expr(expr),
             LetValue::Callback { args, ty, span } => {
@@ -859,10 +858,7 @@ impl<'src> Printer<'src> {
                 let close = self.closing(span.end);
                 concat([text("approval"), self.args(args, close)])
             }
-            LetValue::For(for_loop, span) => {
-                let _ = stmt_span;
-                self.for_loop(for_loop, *span)
-            }
+            LetValue::For(for_loop, span) => self.for_loop(for_loop, *span),
         }
     }
 
@@ -889,17 +885,8 @@ impl<'src> Printer<'src> {
             } => {
                 let event = self.ident(event);
                 let binding = self.ident(binding);
-                let filter_doc = self.expr(filter);
-                let options = self.options(options, filter.span.end, stmt_span.end);
-                concat([
-                    text("await event "),
-                    event,
-                    text(" as "),
-                    binding,
-                    text(" where "),
-                    filter_doc,
-                    options,
-                ])
+                let head = concat([text("await event "), event, text(" as "), binding]);
+                self.await_filter(head, filter, options, stmt_span)
             }
             StepAction::AwaitWebhook {
                 method,
@@ -916,9 +903,7 @@ impl<'src> Printer<'src> {
                     Some(ty) => concat([text(": "), self.ty(ty)]),
                     None => Doc::Nil,
                 };
-                let filter_doc = self.expr(filter);
-                let options = self.options(options, filter.span.end, stmt_span.end);
-                concat([
+                let head = concat([
                     text("await webhook "),
                     method,
                     text(" "),
@@ -926,13 +911,35 @@ impl<'src> Printer<'src> {
                     text(" as "),
                     binding,
                     ty,
-                    text(" where "),
-                    filter_doc,
-                    options,
-                ])
+                ]);
+                self.await_filter(head, filter, options, stmt_span)
             }
             StepAction::Error => text(self.slice(stmt_span)),
         }
+    }
+
+    /// `head where filter (options)`: on one line when it fits, else `where …` on
+    /// the next line, and the options on a line of their own when that does not
+    /// fit either.
+    fn await_filter(&mut self, head: Doc, filter: &Expr, options: &[Arg], stmt: Span) -> Doc {
+        let filter_doc = self.expr(filter);
+        let options = if options.is_empty() {
+            Doc::Nil
+        } else {
+            let close = options
+                .last()
+                .and_then(|last| self.token_after(last.span.end, Token::RParen))
+                .map_or(stmt.end, |span| span.start);
+            // The `(` must not touch the filter, or it would read as a call.
+            concat([Doc::Line, self.args(options, close)])
+        };
+        group(concat([
+            head,
+            indent(concat([
+                Doc::Line,
+                group(concat([text("where "), filter_doc, options])),
+            ])),
+        ]))
     }
 
     fn http(&mut self, call: &HttpCall) -> Doc {

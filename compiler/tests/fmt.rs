@@ -340,6 +340,26 @@ fn steps_and_handles() {
 }
 
 #[test]
+fn a_long_await_breaks_before_where_then_before_its_options() {
+    check(
+        r#"workflow w(x: int) {
+  step finished = await event deploy_finished as e where e.deployment_id == deploy.body.id (timeout: 45m)
+  step outcome = await webhook POST "/stripe/events" as d where d.data.object.id == intent.body.id && d.type in ["payment_intent.succeeded", "payment_intent.payment_failed"] (timeout: 1h, lookback: 10m)
+}
+"#,
+        r#"workflow w(x: int) {
+  step finished = await event deploy_finished as e
+    where e.deployment_id == deploy.body.id (timeout: 45m)
+  step outcome = await webhook POST "/stripe/events" as d
+    where d.data.object.id == intent.body.id
+      && d.type in ["payment_intent.succeeded", "payment_intent.payment_failed"]
+    (timeout: 1h, lookback: 10m)
+}
+"#,
+    );
+}
+
+#[test]
 fn tests_with_mocks_and_asserts() {
     check(
         r#"test "it works" {

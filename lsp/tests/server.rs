@@ -662,3 +662,354 @@ async fn queries_answer_what_the_compiler_answers() {
         .collect();
     assert_eq!(names, expected);
 }
+
+/// A workspace where `b.flow` declares `h`, used by the open `main.flow` and by
+/// `other.flow`, which stays closed.
+async fn importing_workspace() -> (tempfile::TempDir, Client, [std::path::PathBuf; 3]) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let main_text = "import \"./b.flow\"\nfn g() -> int = h()\n";
+    let main = write(dir.path(), "main.flow", main_text);
+    let other = write(
+        dir.path(),
+        "other.flow",
+        "import \"./b.flow\"\nfn k() -> int = h() + 1\n",
+    );
+    let b_text = "fn h() -> int = 1\n";
+    let b = write(dir.path(), "b.flow", b_text);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&main), main_text).await;
+    client.published_for(&uri(&main)).await;
+    client.open(&uri(&b), b_text).await;
+    client.published_for(&uri(&b)).await;
+    (dir, client, [main, other, b])
+}
+
+/// The start of each range of a list of locations or text edits, by URI.
+fn starts(items: &[Value]) -> std::collections::BTreeSet<(String, u64, u64)> {
+    items
+        .iter()
+        .map(|item| {
+            let start = &item["range"]["start"];
+            (
+                item["uri"].as_str().unwrap_or("").to_string(),
+                start["line"].as_u64().expect("a line"),
+                start["character"].as_u64().expect("a character"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn references_and_rename_reach_every_importer() {
+    let (_dir, mut client, [main, other, b]) = importing_workspace().await;
+    let at = json!({ "line": 0, "character": 3 });
+    let references = client
+        .request(
+            "textDocument/references",
+            json!({
+                "textDocument": { "uri": uri(&b).as_str() },
+                "position": at,
+                "context": { "includeDeclaration": true },
+            }),
+        )
+        .await
+        .expect("references answer");
+    let expected = std::collections::BTreeSet::from([
+        (uri(&b).as_str().to_string(), 0, 3),
+        (uri(&main).as_str().to_string(), 1, 16),
+        (uri(&other).as_str().to_string(), 1, 16),
+    ]);
+    assert_eq!(
+        starts(references.as_array().expect("a list")),
+        expected,
+        "the declaration and the uses in the open importer and the closed one"
+    );
+
+    let edit = client
+        .request(
+            "textDocument/rename",
+            json!({ "textDocument": { "uri": uri(&b).as_str() }, "position": at, "newName": "height" }),
+        )
+        .await
+        .expect("the rename is done");
+    let changes = edit["changes"].as_object().expect("edits by file");
+    let mut renamed = std::collections::BTreeSet::new();
+    for (file, edits) in changes {
+        for edit in edits.as_array().expect("a list of edits") {
+            assert_eq!(edit["newText"], "height");
+            let start = &edit["range"]["start"];
+            renamed.insert((
+                file.clone(),
+                start["line"].as_u64().expect("a line"),
+                start["character"].as_u64().expect("a character"),
+            ));
+        }
+    }
+    assert_eq!(renamed, expected);
+
+    let refused = client
+        .request(
+            "textDocument/rename",
+            json!({ "textDocument": { "uri": uri(&b).as_str() }, "position": at, "newName": "1h" }),
+        )
+        .await
+        .expect_err("an invalid name is refused");
+    assert_eq!(refused["code"], -32803, "RequestFailed");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|message| !message.is_empty()),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn semantic_tokens_are_the_compilers_in_relative_utf16_form() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text =
+        "// é😀 comment\nfn f(x: int) -> string = \"é😀\" + \"x\"\r\nfn g(x: int) -> int = x * 2\n";
+    let path = write(dir.path(), "a.flow", text);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&path), text).await;
+    let answer = client
+        .request(
+            "textDocument/semanticTokens/full",
+            json!({ "textDocument": { "uri": uri(&path).as_str() } }),
+        )
+        .await
+        .expect("tokens answer");
+    let data: Vec<u64> = answer["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|number| number.as_u64().expect("a number"))
+        .collect();
+    let legend = client.capabilities["semanticTokensProvider"]["legend"]["tokenTypes"].clone();
+    let mut decoded = Vec::new();
+    let (mut line, mut character) = (0, 0);
+    for token in data.chunks(5) {
+        let [delta_line, delta_start, length, kind, modifiers] = token else {
+            panic!("tokens come in fives");
+        };
+        line += delta_line;
+        character = if *delta_line == 0 {
+            character + delta_start
+        } else {
+            *delta_start
+        };
+        decoded.push((
+            line,
+            character,
+            *length,
+            legend[*kind as usize].clone(),
+            *modifiers,
+        ));
+    }
+
+    let analysis = flowc_compiler::analyze(
+        vec![SourceFile {
+            path: key(&path),
+            text: text.to_string(),
+        }],
+        &Disk,
+    );
+    let file = flowc_compiler::ide::file_id(&analysis, &key(&path)).expect("the root");
+    let expected: Vec<_> = flowc_compiler::ide::semantic_tokens(&analysis, file)
+        .into_iter()
+        .map(|token| {
+            let before = &text[..token.span.start as usize];
+            let line = before.matches('\n').count() as u64;
+            let start = before.rfind('\n').map_or(0, |at| at + 1);
+            let character = text[start..token.span.start as usize]
+                .encode_utf16()
+                .count() as u64;
+            let length = text[token.span.range()].encode_utf16().count() as u64;
+            let kind = format!("{:?}", token.kind).to_lowercase();
+            (
+                line,
+                character,
+                length,
+                json!(kind),
+                u64::from(token.declaration),
+            )
+        })
+        .collect();
+    assert!(!expected.is_empty(), "the compiler colours the file");
+    assert_eq!(decoded, expected);
+    assert!(
+        decoded.iter().any(|token| token.0 == 2),
+        "the line after the CRLF has tokens"
+    );
+}
+
+#[tokio::test]
+async fn code_actions_carry_the_compilers_fixes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = "fn g(value: int) -> int = valeu\n";
+    let path = write(dir.path(), "a.flow", text);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&path), text).await;
+    let published = client.published_for(&uri(&path)).await;
+    let diagnostic = published
+        .diagnostics
+        .first()
+        .cloned()
+        .expect("the misspelling is reported");
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": { "uri": uri(&path).as_str() },
+                "range": diagnostic["range"],
+                "context": { "diagnostics": [diagnostic] },
+            }),
+        )
+        .await
+        .expect("code actions answer");
+    let analysis = flowc_compiler::analyze(
+        vec![SourceFile {
+            path: key(&path),
+            text: text.to_string(),
+        }],
+        &Disk,
+    );
+    let file = flowc_compiler::ide::file_id(&analysis, &key(&path)).expect("the root");
+    let span = analysis
+        .diagnostics_of(file)
+        .next()
+        .expect("an error")
+        .span();
+    let expected = flowc_compiler::ide::code_actions(&analysis, file, span);
+    assert!(!expected.is_empty(), "the compiler offers a fix");
+    let actions = actions.as_array().expect("a list");
+    assert_eq!(actions.len(), expected.len());
+    for (action, wanted) in actions.iter().zip(&expected) {
+        assert_eq!(action["title"], wanted.title.as_str());
+        let edits = &action["edit"]["changes"][uri(&path).as_str()];
+        let texts: Vec<&str> = edits
+            .as_array()
+            .expect("edits of the file")
+            .iter()
+            .map(|edit| edit["newText"].as_str().expect("a text"))
+            .collect();
+        let wanted_texts: Vec<&str> = wanted.edits.iter().map(|edit| edit.text.as_str()).collect();
+        assert_eq!(texts, wanted_texts);
+        if wanted.fixes.is_some() {
+            assert_eq!(action["diagnostics"][0]["code"], diagnostic["code"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn outline_folding_hints_and_signatures_are_the_compilers() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/quickstart.flow"
+    ))
+    .expect("the quickstart example");
+    let path = write(dir.path(), "quickstart.flow", &text);
+    let mut client = Client::start_with(
+        Options::default(),
+        Some(dir.path()),
+        json!({ "textDocument": {
+            "documentSymbol": { "hierarchicalDocumentSymbolSupport": true },
+            "signatureHelp": { "signatureInformation": { "parameterInformation": { "labelOffsetSupport": true } } },
+        } }),
+    )
+    .await;
+    client.open(&uri(&path), &text).await;
+    let analysis = flowc_compiler::analyze(
+        vec![SourceFile {
+            path: key(&path),
+            text: text.clone(),
+        }],
+        &Disk,
+    );
+    let file = flowc_compiler::ide::file_id(&analysis, &key(&path)).expect("the root");
+    let document = json!({ "uri": uri(&path).as_str() });
+
+    fn names(symbols: &Value) -> Vec<Value> {
+        symbols
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|symbol| json!([symbol["name"], names(&symbol["children"])]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn expected_names(symbols: &[flowc_compiler::ide::Symbol]) -> Vec<Value> {
+        symbols
+            .iter()
+            .map(|symbol| json!([symbol.name, expected_names(&symbol.children)]))
+            .collect()
+    }
+    let symbols = client
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": document }),
+        )
+        .await
+        .expect("symbols answer");
+    assert_eq!(
+        names(&symbols),
+        expected_names(&flowc_compiler::ide::document_symbols(&analysis, file))
+    );
+
+    let whole = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 10_000, "character": 0 } });
+    let hints = client
+        .request(
+            "textDocument/inlayHint",
+            json!({ "textDocument": document, "range": whole }),
+        )
+        .await
+        .expect("hints answer");
+    let labels: Vec<&str> = hints
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|hint| hint["label"].as_str().expect("a label"))
+        .collect();
+    let everything = flowc_compiler::Span::new(0, text.len());
+    let expected: Vec<String> = flowc_compiler::ide::inlay_hints(&analysis, file, everything)
+        .into_iter()
+        .map(|hint| hint.label)
+        .collect();
+    assert!(!expected.is_empty(), "the lets have hints");
+    assert_eq!(labels, expected);
+
+    let folds = client
+        .request(
+            "textDocument/foldingRange",
+            json!({ "textDocument": document }),
+        )
+        .await
+        .expect("folds answer");
+    let multi_line = flowc_compiler::ide::folding_ranges(&analysis, file)
+        .into_iter()
+        .filter(|fold| text[fold.span.range()].trim_end().contains('\n'))
+        .count();
+    assert!(multi_line > 0, "the workflows fold");
+    assert_eq!(folds.as_array().map(Vec::len), Some(multi_line));
+
+    let (offset, at) = position_of(&text, "shipping(subtotal)");
+    let inside = offset + u32::try_from("shipping(".len()).expect("small");
+    let help = client
+        .request(
+            "textDocument/signatureHelp",
+            json!({ "textDocument": document, "position": { "line": at["line"], "character": at["character"].as_u64().expect("a column") + 9 } }),
+        )
+        .await
+        .expect("signature help answers");
+    match flowc_compiler::ide::signature_help(&analysis, file, inside) {
+        Some(expected) => {
+            assert_eq!(help["signatures"][0]["label"], expected.label.as_str());
+            assert_eq!(
+                help["signatures"][0]["parameters"].as_array().map(Vec::len),
+                Some(expected.parameters.len())
+            );
+        }
+        None => assert_eq!(help, Value::Null),
+    }
+}

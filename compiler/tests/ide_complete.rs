@@ -656,6 +656,17 @@ fn did_you_mean_fixes_apply_cleanly() {
         "replace with `child`",
     );
     assert_clean(&fixed_step);
+    let fixed_option = fixed(
+        "workflow w() {\n  step s = http GET \"https://x.example.com\" { timout$0: 5s }\n}\n",
+        "replace with `timeout`",
+    );
+    assert!(fixed_option.contains("{ timeout: 5s }"), "{fixed_option}");
+    assert_clean(&fixed_option);
+    let fixed_event = fixed(
+        "event paid = { id: string }\nworkflow w() {\n  emit piad$0 { id: \"x\" }\n}\n",
+        "replace with `paid`",
+    );
+    assert_clean(&fixed_event);
     // The diagnostic says which code it fixes.
     let fixture = fixture(&base.replace("__", "payment.amout$0"));
     let actions = ide::code_actions(&fixture.analysis, fixture.file, fixture.range);

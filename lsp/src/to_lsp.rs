@@ -27,19 +27,16 @@ pub struct ClientFeatures {
     pub markdown_signature: bool,
 }
 
-/// Documentation in the richest format the client takes.
+/// Documentation as Markdown when the client takes it, else as a plain string
+/// (which needs no declared format).
 fn documentation(value: String, markdown: bool) -> lsp::Documentation {
-    lsp::Documentation::MarkupContent(markup(value, markdown))
-}
-
-fn markup(value: String, markdown: bool) -> lsp::MarkupContent {
-    lsp::MarkupContent {
-        kind: if markdown {
-            lsp::MarkupKind::Markdown
-        } else {
-            lsp::MarkupKind::PlainText
-        },
-        value,
+    if markdown {
+        lsp::Documentation::MarkupContent(lsp::MarkupContent {
+            kind: lsp::MarkupKind::Markdown,
+            value,
+        })
+    } else {
+        lsp::Documentation::String(value)
     }
 }
 
@@ -181,7 +178,14 @@ pub fn workspace_edit(analysis: &Analysis, uris: &Uris, edits: &[ide::Edit]) -> 
 
 pub fn hover(file: &File, hover: ide::Hover, features: ClientFeatures) -> lsp::Hover {
     lsp::Hover {
-        contents: lsp::HoverContents::Markup(markup(hover.markdown, features.markdown_hover)),
+        contents: if features.markdown_hover {
+            lsp::HoverContents::Markup(lsp::MarkupContent {
+                kind: lsp::MarkupKind::Markdown,
+                value: hover.markdown,
+            })
+        } else {
+            lsp::HoverContents::Scalar(lsp::MarkedString::String(hover.markdown))
+        },
         range: Some(file.range(hover.span)),
     }
 }

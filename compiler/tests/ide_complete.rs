@@ -326,6 +326,26 @@ fn option_names_in_option_blocks() {
 }
 
 #[test]
+fn patterns_of_a_match_on_a_literal_union() {
+    let items = complete_at("match payment.currency {\n    $0\n  }");
+    check(&items, &["\"BRL\"", "\"USD\"", "_"], &["payment", "step"]);
+    let items = complete_at("match payment.currency {\n    \"BRL\" => return false\n    $0\n  }");
+    check(&items, &["\"USD\"", "_"], &["step", "len"]);
+    // After `=>` comes the arm's statement.
+    check(
+        &complete_at("match payment.currency {\n    \"BRL\" => $0\n  }"),
+        &["step", "return"],
+        &["\"USD\""],
+    );
+}
+
+#[test]
+fn fields_of_an_await_binding_in_its_predicate() {
+    let items = complete_at("step got = await event payment_seen as seen where seen.$0");
+    check(&items, &["id"], &["amount", "body"]);
+}
+
+#[test]
 fn await_offers_waits_and_handles() {
     let items = complete_at("let done = callback(timeout: 1h)\n  step waited = await $0");
     check(&items, &["event", "webhook", "done"], &["payment", "http"]);

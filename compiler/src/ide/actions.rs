@@ -312,7 +312,7 @@ fn covers(pattern: &ast::Pattern, covered: &mut Vec<LitTy>, null: &mut bool, all
 
 /// The literal values of a finite type, and whether it admits `null`. An infinite
 /// type has no values listed.
-fn finite_values(types: &crate::ty::TypeTable, ty: &Ty) -> (Vec<LitTy>, bool) {
+pub(super) fn finite_values(types: &crate::ty::TypeTable, ty: &Ty) -> (Vec<LitTy>, bool) {
     let mut values = Vec::new();
     let mut nullable = false;
     let mut pending = vec![ty.clone()];
@@ -343,7 +343,7 @@ fn finite_values(types: &crate::ty::TypeTable, ty: &Ty) -> (Vec<LitTy>, bool) {
 }
 
 /// A literal as Flow source.
-fn literal(value: &LitTy) -> String {
+pub(super) fn literal(value: &LitTy) -> String {
     match value {
         LitTy::Bool(value) => value.to_string(),
         LitTy::Int(value) => value.to_string(),

@@ -64,6 +64,35 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             }
         }
         Context::Expression => expression(analysis, file, at, &cursor, &mut out),
+        Context::Pattern { scrutinee } => {
+            let typed = analysis
+                .info
+                .types
+                .iter()
+                .find(|typed| typed.file == file && typed.span == scrutinee);
+            if let Some(typed) = typed {
+                let (values, nullable) =
+                    super::actions::finite_values(&analysis.program.types, &typed.ty);
+                for value in &values {
+                    let label = super::actions::literal(value);
+                    out.push(
+                        &label,
+                        CompletionKind::Keyword,
+                        Some(typed.ty.to_string()),
+                        None,
+                    );
+                }
+                if nullable {
+                    out.push("null", CompletionKind::Keyword, None, None);
+                }
+            }
+            out.push(
+                "_",
+                CompletionKind::Keyword,
+                Some("any other value".to_string()),
+                None,
+            );
+        }
         Context::Options(names) => {
             for name in names {
                 out.push(name, CompletionKind::Field, None, None);
@@ -134,6 +163,65 @@ enum Context {
     LetValue,
     /// The name of a field in a block of options.
     Options(&'static [&'static str]),
+    /// A `match` arm's pattern; the span of the scrutinee.
+    Pattern {
+        scrutinee: crate::Span,
+    },
+}
+
+/// The span of the scrutinee when the `{` at `brace` opens the arms of a `match`.
+fn match_scrutinee(cursor: &Cursor, brace: usize) -> Option<crate::Span> {
+    let mut depth = 0usize;
+    for index in (0..brace).rev() {
+        match cursor.before[index].0 {
+            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                if depth == 0 {
+                    return None;
+                }
+                depth -= 1;
+            }
+            Token::Match if depth == 0 => {
+                let first = cursor.before.get(index + 1)?.1;
+                let last = cursor.before.get(brace.checked_sub(1)?)?.1;
+                return (index + 1 < brace).then(|| first.to(last));
+            }
+            // Tokens that cannot be in a scrutinee end the search.
+            Token::Step
+            | Token::Let
+            | Token::If
+            | Token::For
+            | Token::Workflow
+            | Token::FatArrow
+            | Token::Eq
+            | Token::Comma => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether a pattern may start here: after the `{` of the arms, a `,`, or on a
+/// new line after something that ends an arm.
+fn pattern_position(cursor: &Cursor, last: Option<Token>) -> bool {
+    match last {
+        Some(Token::LBrace | Token::Comma) => true,
+        Some(
+            Token::Ident
+            | Token::Int
+            | Token::Float
+            | Token::Duration
+            | Token::StrEnd
+            | Token::RParen
+            | Token::RBracket
+            | Token::RBrace
+            | Token::True
+            | Token::False
+            | Token::Null
+            | Token::Return,
+        ) => cursor.on_new_line(),
+        _ => false,
+    }
 }
 
 // The option names the checker accepts in each block (`check/decl.rs`).
@@ -315,6 +403,12 @@ fn context(cursor: &Cursor) -> Context {
                 in_test: item == Some(T::Test),
             };
         }
+    }
+    if open_token == T::LBrace
+        && let Some(scrutinee) = match_scrutinee(cursor, innermost)
+        && pattern_position(cursor, last)
+    {
+        return Context::Pattern { scrutinee };
     }
     if open_token == T::LBrace
         && let Some(names) = option_block(cursor, innermost)
@@ -815,12 +909,14 @@ fn chain_type(
                 })
                 .collect(),
         )
+    } else if let Some(local) = locals(analysis, file, at)
+        .into_iter()
+        .rev()
+        .find(|local| local.name == *first)
+    {
+        local.ty
     } else {
-        locals(analysis, file, at)
-            .into_iter()
-            .rev()
-            .find(|local| local.name == *first)?
-            .ty
+        await_binding(analysis, cursor, base, first)?
     };
     for name in rest {
         let Ty::Record { fields } = resolve_for_fields(&analysis.program.types, &ty) else {
@@ -870,4 +966,45 @@ fn names_after(analysis: &Analysis, base: &str) -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// The type of `name` when the statement being written binds it with
+/// `await event E as name` (the event's type) or `await webhook … as name: T`.
+fn await_binding(analysis: &Analysis, cursor: &Cursor, before: usize, name: &str) -> Option<Ty> {
+    let tokens = &cursor.before[..before.min(cursor.before.len())];
+    let as_index = tokens
+        .iter()
+        .enumerate()
+        .rev()
+        .take(256)
+        .find_map(|(index, (token, _))| {
+            let bound = tokens.get(index + 1)?;
+            (*token == Token::As && bound.0 == Token::Ident && cursor.slice(bound.1) == name)
+                .then_some(index)
+        })?;
+    // `await event NAME as x`.
+    if as_index >= 3
+        && tokens[as_index - 3].0 == Token::Await
+        && tokens[as_index - 2].0 == Token::Event
+    {
+        let event = cursor.slice(tokens[as_index - 1].1);
+        return analysis
+            .program
+            .events
+            .iter()
+            .find(|each| each.name == event)
+            .map(|each| each.ty.clone());
+    }
+    // `await webhook METHOD "path" as d: T`: the type's name, when it is one.
+    match (tokens.get(as_index + 2), tokens.get(as_index + 3)) {
+        (Some((Token::Colon, _)), Some((Token::Ident, ty))) => {
+            let ty = cursor.slice(*ty);
+            analysis
+                .program
+                .types
+                .contains_key(ty)
+                .then(|| Ty::named(ty))
+        }
+        _ => Some(Ty::Json),
+    }
 }

@@ -21,6 +21,8 @@ class Case:
     typed: str
     present: set[str]
     absent: set[str]
+    #: Text after the cursor, as an editor's auto-closing brackets leave it.
+    closing: str = ""
 
 
 #: Most cases type a new statement after this line of the workflow.
@@ -54,6 +56,14 @@ CASES = [
         "  let probe = order.lines.map(l => l.",
         {"sku", "qty", "price"},
         {"customer", "lines"},
+    ),
+    Case(
+        "fields of a lambda parameter, brackets auto-closed",
+        AFTER_TOTAL,
+        "  let probe = order.lines.map(l => l.",
+        {"sku", "qty", "price"},
+        {"customer", "lines"},
+        closing=")",
     ),
     Case(
         "statement keywords at the start of a statement",
@@ -158,10 +168,12 @@ async def test_completion(editor, case: Case):
     at = original.find(case.anchor)
     assert at >= 0, f"{case.anchor!r} is not in main.flow"
     cursor = at + len(case.anchor) + len(case.typed)
-    typed = original[: at + len(case.anchor)] + case.typed + original[at + len(case.anchor) :]
-    # Type the text the way an editor sends it: each key is a change.
+    head, tail = original[: at + len(case.anchor)], original[at + len(case.anchor) :]
+    typed = head + case.typed + case.closing + tail
+    # Type the text the way an editor sends it: each key is a change, and the
+    # closing brackets come with the first key.
     for length in range(1, len(case.typed) + 1):
-        editor.change(MAIN, original[: at + len(case.anchor)] + case.typed[:length] + original[at + len(case.anchor) :])
+        editor.change(MAIN, head + case.typed[:length] + case.closing + tail)
     if not case.typed:
         editor.change(MAIN, typed)
     assert editor.text(MAIN) == typed

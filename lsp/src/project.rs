@@ -161,10 +161,12 @@ pub struct Plan {
 impl Plan {
     /// Analyses the roots a change touches: an open document that changed or
     /// imports a changed file (or was never analysed), and a workspace file that
-    /// imports a changed file. A workspace file never analysed is analysed to learn
-    /// what it imports, its diagnostics kept but not shown unless it imports a
-    /// changed file.
-    pub fn run(&self) -> Vec<Outcome> {
+    /// imports a changed file. With `discover`, it analyses instead only the
+    /// workspace files never analysed, to learn what they import: their
+    /// diagnostics are kept but not shown unless they import a changed file. The
+    /// server publishes the first kind before it discovers, so that a large
+    /// workspace does not delay what the edited file shows.
+    pub fn run(&self, discover: bool) -> Vec<Outcome> {
         let touches = |files: &BTreeSet<String>, root: &str| {
             files
                 .iter()
@@ -173,7 +175,9 @@ impl Plan {
         let mut outcomes = Vec::new();
         for (root, files, open) in &self.roots {
             let wanted = match (files, open) {
-                (None, _) => true,
+                (None, false) => discover,
+                _ if discover => false,
+                (None, true) => true,
                 (Some(_), true) if self.dirty.contains(root) => true,
                 (Some(files), _) => touches(files, root),
             };
@@ -351,9 +355,18 @@ impl Project {
         }
     }
 
-    /// Takes in the outcomes of a plan made at `revision` and says what to publish.
-    /// A plan overtaken by a newer change publishes nothing: the newer one will.
-    pub fn apply(&mut self, revision: u64, outcomes: Vec<Outcome>) -> Vec<Publish> {
+    /// Whether some workspace file was never analysed.
+    pub fn undiscovered(&self) -> bool {
+        self.workspace
+            .iter()
+            .any(|path| !self.docs.contains_key(path) && !self.roots.contains_key(path))
+    }
+
+    /// Takes in the outcomes of a plan made at `revision` and says what to publish:
+    /// what changed, and with `first`, every edited open document even when what
+    /// it shows did not change (its version moved). A plan overtaken by a newer
+    /// change publishes nothing: the newer one will.
+    pub fn apply(&mut self, revision: u64, outcomes: Vec<Outcome>, first: bool) -> Vec<Publish> {
         if revision != self.revision {
             return Vec::new();
         }
@@ -412,8 +425,6 @@ impl Project {
                 )
             });
             let document = self.docs.get(&path);
-            // An open document that changed always hears back, even when nothing
-            // changed in what it shows: its version moved.
             let changed =
                 self.published.get(&path).map_or(&[][..], Vec::as_slice) != diagnostics.as_slice();
             if !changed && !(document.is_some() && self.dirty.contains(&path)) {
@@ -431,8 +442,15 @@ impl Project {
                 version: document.map(|document| document.version),
             });
         }
-        self.dirty.clear();
         publish
+    }
+
+    /// Forgets the changes a plan made at `revision` covered, if no change came
+    /// since.
+    pub fn settle(&mut self, revision: u64) {
+        if revision == self.revision {
+            self.dirty.clear();
+        }
     }
 }
 

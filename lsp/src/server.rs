@@ -119,30 +119,40 @@ impl Backend {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let plan = {
-                let project = this.inner.project.lock().await;
-                if project.revision != revision {
+            for discover in [false, true] {
+                let plan = {
+                    let mut project = this.inner.project.lock().await;
+                    if project.revision != revision {
+                        return;
+                    }
+                    if discover && !project.undiscovered() {
+                        project.settle(revision);
+                        return;
+                    }
+                    project.plan()
+                };
+                let Ok(outcomes) = tokio::task::spawn_blocking(move || plan.run(discover)).await
+                else {
+                    this.log(lsp::MessageType::ERROR, "analysis failed".to_string())
+                        .await;
                     return;
+                };
+                for outcome in &outcomes {
+                    if let Err(reason) = &outcome.analysis {
+                        this.log(lsp::MessageType::WARNING, reason.clone()).await;
+                    }
                 }
-                project.plan()
-            };
-            let Ok(outcomes) = tokio::task::spawn_blocking(move || plan.run()).await else {
-                this.log(lsp::MessageType::ERROR, "analysis failed".to_string())
-                    .await;
-                return;
-            };
-            for outcome in &outcomes {
-                if let Err(reason) = &outcome.analysis {
-                    this.log(lsp::MessageType::WARNING, reason.clone()).await;
+                // Publishing under the lock keeps publications in revision order.
+                let mut project = this.inner.project.lock().await;
+                for publish in project.apply(revision, outcomes, !discover) {
+                    this.inner
+                        .client
+                        .publish_diagnostics(publish.uri, publish.diagnostics, publish.version)
+                        .await;
                 }
-            }
-            // Publishing under the lock keeps publications in revision order.
-            let mut project = this.inner.project.lock().await;
-            for publish in project.apply(revision, outcomes) {
-                this.inner
-                    .client
-                    .publish_diagnostics(publish.uri, publish.diagnostics, publish.version)
-                    .await;
+                if discover {
+                    project.settle(revision);
+                }
             }
         });
     }

@@ -581,7 +581,10 @@ async fn queries_answer_what_the_compiler_answers() {
     let mut client = Client::start_with(
         Options::default(),
         Some(dir.path()),
-        json!({ "textDocument": { "documentSymbol": { "hierarchicalDocumentSymbolSupport": true } } }),
+        json!({ "textDocument": {
+            "documentSymbol": { "hierarchicalDocumentSymbolSupport": true },
+            "hover": { "contentFormat": ["markdown", "plaintext"] },
+        } }),
     )
     .await;
     client.open(&uri(&path), text).await;
@@ -603,7 +606,10 @@ async fn queries_answer_what_the_compiler_answers() {
         .await
         .expect("hover answers");
     match flowc_compiler::ide::hover(&analysis, file, offset) {
-        Some(expected) => assert_eq!(hover["contents"]["value"], expected.markdown),
+        Some(expected) => {
+            assert_eq!(hover["contents"]["kind"], "markdown");
+            assert_eq!(hover["contents"]["value"], expected.markdown);
+        }
         None => assert_eq!(hover, Value::Null),
     }
 

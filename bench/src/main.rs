@@ -10,6 +10,8 @@
 //! lexing alone, and prints each phase as a ratio to them. `flowc-bench check
 //! [DIR]` checks that the project analyzes without an error, then times whole-program
 //! analysis the same way (see `check`), and the `flowc` binary over DIR.
+//! `flowc-bench editor` the latency of re-analysis after an edit and of the
+//! editor's queries on one 5,000-line file (see `editor`).
 //! `flowc-bench runtime` measures the runtime beside its peers (see `runtime`);
 //! `flowc-bench parked` the memory of 100,000 parked runs in `flowc serve`, how
 //! fast they wake at one instant and how fast events find their awaiting runs (see
@@ -21,6 +23,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod check;
+mod editor;
 mod generate;
 mod memory;
 mod parked;
@@ -98,6 +101,19 @@ enum Command {
         /// Do not time the `flowc` binary.
         #[arg(long)]
         no_binary: bool,
+    },
+    /// Measure the editor's latency on one large file: re-analysis after a
+    /// one-character edit, completion, hover and references (p50/p99).
+    Editor {
+        /// Lines of the generated file.
+        #[arg(long, default_value_t = 5_000)]
+        lines: usize,
+        /// Timed calls per query.
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Also write the generated file here.
+        #[arg(long)]
+        write: Option<PathBuf>,
     },
     /// Measure the runtime (checkpointed steps/s, webhook ingestion, latency,
     /// memory) side by side with its peers; prints a table with ratios.
@@ -203,6 +219,15 @@ fn main() -> ExitCode {
             min_seconds,
             flowc,
             no_binary,
+        }),
+        Command::Editor {
+            lines,
+            iterations,
+            write,
+        } => editor::run(editor::Options {
+            lines,
+            iterations: iterations.max(1),
+            write,
         }),
         Command::Runtime(args) => runtime::run(runtime::Options {
             flowc: args.flowc,

@@ -8,6 +8,7 @@ use super::{InlayHint, InlayKind};
 use crate::syntax::ast;
 use crate::ty::Ty;
 use crate::{Analysis, FileId, Span};
+use std::collections::HashMap;
 
 pub fn inlay_hints(analysis: &Analysis, file: FileId, range: Span) -> Vec<InlayHint> {
     let Some(source) = analysis.file(file) else {
@@ -24,18 +25,21 @@ pub fn inlay_hints(analysis: &Analysis, file: FileId, range: Span) -> Vec<InlayH
             _ => {}
         }
     }
+    let types: HashMap<(u32, u32), &Ty> = analysis
+        .info
+        .definitions
+        .iter()
+        .filter(|definition| definition.file == file)
+        .map(|definition| ((definition.span.start, definition.span.end), &definition.ty))
+        .collect();
     names
         .into_iter()
         .filter(|name| range.start <= name.end && name.end <= range.end)
         .filter_map(|name| {
-            let definition = analysis
-                .info
-                .definitions
-                .iter()
-                .find(|definition| definition.file == file && definition.span == name)?;
-            (definition.ty != Ty::Error).then(|| InlayHint {
+            let ty = types.get(&(name.start, name.end))?;
+            (**ty != Ty::Error).then(|| InlayHint {
                 offset: name.end,
-                label: format!(": {}", definition.ty),
+                label: format!(": {ty}"),
                 kind: InlayKind::Type,
             })
         })

@@ -11,6 +11,7 @@
 
 mod actions;
 mod completion;
+mod context;
 mod folding;
 mod hover;
 mod inlay;

@@ -5,13 +5,22 @@
 
 use super::{Symbol, SymbolKind};
 use crate::syntax::ast;
+use crate::ty::Ty;
 use crate::{Analysis, FileId, Span};
+use std::collections::HashMap;
 
 pub fn document_symbols(analysis: &Analysis, file: FileId) -> Vec<Symbol> {
     let Some(source) = analysis.file(file) else {
         return Vec::new();
     };
-    let outline = Outline { analysis, file };
+    let types = analysis
+        .info
+        .definitions
+        .iter()
+        .filter(|definition| definition.file == file)
+        .map(|definition| ((definition.span.start, definition.span.end), &definition.ty))
+        .collect();
+    let outline = Outline { types };
     source
         .module
         .items
@@ -43,19 +52,16 @@ pub fn workspace_symbols(analysis: &Analysis, query: &str) -> Vec<(FileId, Symbo
 }
 
 struct Outline<'a> {
-    analysis: &'a Analysis,
-    file: FileId,
+    /// The type of each definition of the file, by the span of its name.
+    types: HashMap<(u32, u32), &'a Ty>,
 }
 
 impl Outline<'_> {
     /// The type the checker recorded for the binding or declaration named at `span`.
     fn ty(&self, span: Span) -> Option<String> {
-        self.analysis
-            .info
-            .definitions
-            .iter()
-            .find(|definition| definition.file == self.file && definition.span == span)
-            .map(|definition| definition.ty.to_string())
+        self.types
+            .get(&(span.start, span.end))
+            .map(|ty| ty.to_string())
     }
 
     fn symbol(

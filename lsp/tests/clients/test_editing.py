@@ -3,6 +3,8 @@ signature help and inlay hints, over the `shop` fixture and the examples."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import clients_with
 from helpers import EXAMPLES, apply_edits, check_json, find, fmt, workspace_edits
@@ -114,7 +116,7 @@ async def test_quickfix_for_a_misspelled_name(editor, typo, fixed):
 
 async def test_quickfix_adds_the_missing_match_arm(editor):
     original = editor.path(MAIN).read_text(encoding="utf-8")
-    broken = original.replace('  "internal" => "staff",\n', "", 1)
+    broken = re.sub(r'(?m)^ *"internal" => "staff",\n', "", original, count=1)
     assert broken != original
     editor.write(MAIN, broken)
     expected = editor.expected(MAIN)

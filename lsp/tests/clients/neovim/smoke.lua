@@ -2,7 +2,11 @@
 -- example, inject an error after non-ASCII text, open the copy, wait for the
 -- diagnostics through vim.diagnostic.get and compare them with what `flowc check
 -- --format json` says of the same file; then fix the buffer and wait for the errors
--- to clear. Exits 0 when everything matches, 1 otherwise (or on a timeout).
+-- to clear. Then, on a copy of the `shop` fixture (main.flow imports types.flow),
+-- the features a user reaches first: hover, go to definition, completion after a
+-- `.` typed into the buffer, formatting (vim.lsp.buf.formatting_sync) and a rename
+-- applied across both files, after which `flowc check` still passes. Exits 0 when
+-- everything matches, 1 otherwise (or on a timeout).
 --
 --   FLOWC_BIN=target/debug/flowc EXAMPLE=examples/quickstart.flow \
 --     nvim --headless -u NONE -c "luafile lsp/tests/clients/neovim/smoke.lua"
@@ -100,6 +104,132 @@ local function same(a, b)
   return true
 end
 
+
+local HERE = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h")
+
+-- The one answer of the flowc client to a request at the cursor.
+local function request(buffer, method, params)
+  local answers, err = vim.lsp.buf_request_sync(buffer, method, params, PATIENCE_MS)
+  if not answers then
+    error(method .. ": " .. tostring(err))
+  end
+  for _, answer in pairs(answers) do
+    if answer.error then
+      error(method .. ": " .. vim.inspect(answer.error))
+    end
+    return answer.result
+  end
+  error(method .. ": no answer")
+end
+
+-- Puts the cursor `offset` bytes into the first match of `pattern` (a Vim
+-- pattern, `\\V` very nomagic), failing when there is none.
+local function cursor_at(pattern, offset)
+  vim.fn.cursor(1, 1)
+  if vim.fn.search("\\V" .. pattern, "cW") == 0 then
+    error("no " .. pattern .. " in " .. vim.api.nvim_buf_get_name(0))
+  end
+  local position = vim.api.nvim_win_get_cursor(0)
+  vim.api.nvim_win_set_cursor(0, { position[1], position[2] + (offset or 0) })
+  return position[1] - 1
+end
+
+local function buffer_text(buffer)
+  return table.concat(vim.api.nvim_buf_get_lines(buffer, 0, -1, true), "\n") .. "\n"
+end
+
+local function features(flowc, client)
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir, "p")
+  for _, name in ipairs({ "main.flow", "types.flow" }) do
+    write_lines(dir .. "/" .. name, read_lines(HERE .. "/../fixtures/shop/" .. name))
+  end
+  local main = dir .. "/main.flow"
+  vim.cmd("edit " .. vim.fn.fnameescape(main))
+  local buffer = vim.api.nvim_get_current_buf()
+  vim.lsp.buf_attach_client(buffer, client)
+  local canonical = buffer_text(buffer)
+
+  -- Hover over a step's name shows its declared body type.
+  cursor_at("quote.body.total", 0)
+  local hover = request(buffer, "textDocument/hover", vim.lsp.util.make_position_params())
+  local shown = hover and hover.contents and (hover.contents.value or vim.inspect(hover.contents)) or ""
+  if not shown:find("Quote", 1, true) then
+    error("hover over `quote` shows " .. vim.inspect(shown))
+  end
+  say("hover: ok")
+
+  -- Go to definition of a fn jumps to its declaration's line.
+  cursor_at("shipping(subtotal)", 0)
+  local definition = request(buffer, "textDocument/definition", vim.lsp.util.make_position_params())
+  local location = definition and (definition[1] or definition)
+  local declared = cursor_at("fn shipping", 0)
+  if not (location and location.range and location.range.start.line == declared) then
+    error("definition of `shipping`: " .. vim.inspect(definition))
+  end
+  say("definition: ok")
+
+  -- Completion after `order.` typed into the buffer offers the record's fields.
+  local row = cursor_at("let total = ", 0) + 1
+  vim.api.nvim_buf_set_lines(buffer, row, row, true, { "  let probe = order." })
+  -- Normal mode cannot put the cursor past the end of a line, so the position is
+  -- written out (the line is ASCII: bytes and UTF-16 units agree).
+  local completion = request(buffer, "textDocument/completion", {
+    textDocument = vim.lsp.util.make_text_document_params(),
+    position = { line = row, character = #"  let probe = order." },
+  })
+  local labels = {}
+  for _, item in ipairs(completion and (completion.items or completion) or {}) do
+    labels[item.label] = true
+  end
+  for _, field in ipairs({ "id", "customer", "lines" }) do
+    if not labels[field] then
+      error("completion after `order.` lacks " .. field .. ": " .. vim.inspect(vim.tbl_keys(labels)))
+    end
+  end
+  vim.api.nvim_buf_set_lines(buffer, row, row + 1, true, {})
+  say("completion: ok")
+
+  -- Formatting a spoiled line gives back the canonical text.
+  local spoiled = cursor_at("  let subtotal", 0)
+  local line = vim.api.nvim_buf_get_lines(buffer, spoiled, spoiled + 1, true)[1]
+  vim.api.nvim_buf_set_lines(buffer, spoiled, spoiled + 1, true, { "      " .. line:gsub("= ", "=   ") })
+  vim.lsp.buf.formatting_sync(nil, PATIENCE_MS)
+  if buffer_text(buffer) ~= canonical then
+    error("formatting gave\n" .. buffer_text(buffer))
+  end
+  say("formatting: ok")
+
+  -- Rename a type declared in types.flow from its use in main.flow.
+  cursor_at("order: Order", #"order: ")
+  local params = vim.lsp.util.make_position_params()
+  params.newName = "Purchase"
+  local edit = request(buffer, "textDocument/rename", params)
+  if not edit then
+    error("rename answered nothing")
+  end
+  vim.lsp.util.apply_workspace_edit(edit, vim.lsp.get_client_by_id(client).offset_encoding)
+  for _, name in ipairs({ "main.flow", "types.flow" }) do
+    local edited = vim.fn.bufnr(dir .. "/" .. name)
+    if edited == -1 then
+      error("the rename did not reach " .. name)
+    end
+    vim.api.nvim_buf_call(edited, function()
+      vim.cmd("silent write!")
+    end)
+  end
+  for _, name in ipairs({ "main.flow", "types.flow" }) do
+    local text = table.concat(read_lines(dir .. "/" .. name), "\n")
+    if text:find("%f[%w_]Order%f[^%w_]") or not text:find("Purchase", 1, true) then
+      error("rename left " .. name .. " as\n" .. text)
+    end
+  end
+  if #expected_diagnostics(flowc, main) ~= 0 then
+    error("flowc check fails after the rename")
+  end
+  say("rename: ok")
+end
+
 local function main()
   local flowc = vim.loop.fs_realpath(os.getenv("FLOWC_BIN") or "target/debug/flowc")
   local example = os.getenv("EXAMPLE") or "examples/quickstart.flow"
@@ -187,6 +317,8 @@ local function main()
     return
   end
   say("diagnostics after the fix equal flowc check (" .. #fixed .. ")")
+
+  features(flowc, client)
 
   vim.lsp.stop_client(client)
   vim.cmd("qall!")

@@ -8,7 +8,11 @@
 ;; `flowc check --format json' says of the same file: the region (Emacs counts
 ;; characters, as check's columns do, so a wrong UTF-16 conversion shows), the
 ;; severity, and "[CODE]: message" as Eglot writes it.  Then fix the buffer and
-;; wait for the errors to clear.  Exits 0 when everything matches, 1 otherwise.
+;; wait for the errors to clear.  Then, on a copy of the `shop' fixture (main.flow
+;; imports types.flow), what a user reaches first through Eglot's own commands:
+;; hover, xref definitions, completion-at-point after a typed `.',
+;; `eglot-format-buffer' and `eglot-rename' across both files, after which
+;; `flowc check' still passes.  Exits 0 when everything matches, 1 otherwise.
 ;;
 ;;   FLOWC_BIN=target/debug/flowc EXAMPLE=examples/quickstart.flow \
 ;;     emacs --batch -Q -l lsp/tests/clients/emacs/smoke.el
@@ -106,6 +110,94 @@
       (with-current-buffer buffer (flymake-start)))
     seen))
 
+
+(defconst smoke-here (file-name-directory (or load-file-name buffer-file-name))
+  "The directory of this file.")
+
+(defun smoke-goto (needle &optional offset)
+  "Move to OFFSET characters into the first NEEDLE; return its 0-based line."
+  (goto-char (point-min))
+  (unless (search-forward needle nil t)
+    (smoke-fail "no %S in %s" needle (buffer-name)))
+  (goto-char (+ (match-beginning 0) (or offset 0)))
+  (1- (line-number-at-pos)))
+
+(defun smoke-features ()
+  "Hover, definition, completion, formatting and rename on the shop fixture."
+  (let* ((dir (make-temp-file "flow-shop" t))
+         (main (expand-file-name "main.flow" dir))
+         (types (expand-file-name "types.flow" dir)))
+    (dolist (name '("main.flow" "types.flow"))
+      (copy-file (expand-file-name (concat "../fixtures/shop/" name) smoke-here)
+                 (expand-file-name name dir)))
+    (let ((buffer (find-file-noselect main))
+          (canonical nil))
+      ;; Visited first, so a rename that edits it does not ask for confirmation.
+      (find-file-noselect types)
+      (with-current-buffer buffer
+        (apply #'eglot (eglot--guess-contact))
+        (setq canonical (buffer-string))
+
+        ;; Hover over a step's name shows its declared body type.
+        (smoke-goto "quote.body.total")
+        (let* ((hover (jsonrpc-request (eglot--current-server-or-lose) :textDocument/hover
+                                       (eglot--TextDocumentPositionParams)))
+               (contents (plist-get hover :contents))
+               (text (if (stringp contents) contents (format "%S" contents))))
+          (unless (string-match-p "Quote" text)
+            (smoke-fail "hover over `quote' shows %S" text)))
+        (smoke-say "hover: ok")
+
+        ;; xref, as M-. does it: the definition of a fn is its declaration's line.
+        (let ((declared (save-excursion (1+ (smoke-goto "fn shipping")))))
+          (smoke-goto "shipping(subtotal)")
+          (let* ((xrefs (xref-backend-definitions 'eglot (xref-backend-identifier-at-point 'eglot)))
+                 (lines (mapcar (lambda (x) (xref-location-line (xref-item-location x))) xrefs)))
+            (unless (equal lines (list declared))
+              (smoke-fail "definition of `shipping' at lines %S, not %d" lines declared))))
+        (smoke-say "definition: ok")
+
+        ;; completion-at-point after `order.' typed into the buffer.
+        (smoke-goto "  let total = ")
+        (forward-line 1)
+        (insert "  let probe = order.")
+        (eglot--signal-textDocument/didChange)
+        (let* ((capf (eglot-completion-at-point))
+               (labels (and capf (all-completions "" (nth 2 capf)))))
+          (dolist (field '("id" "customer" "lines"))
+            (unless (member field labels)
+              (smoke-fail "completion after `order.' lacks %s: %S" field labels))))
+        (delete-region (line-beginning-position) (point))
+        (eglot--signal-textDocument/didChange)
+        (smoke-say "completion: ok")
+
+        ;; Formatting a spoiled line gives back the canonical text.
+        (smoke-goto "  let subtotal")
+        (insert "    ")
+        (smoke-goto "subtotal = " (length "subtotal ="))
+        (insert "   ")
+        (eglot--signal-textDocument/didChange)
+        (eglot-format-buffer)
+        (unless (equal (buffer-string) canonical)
+          (smoke-fail "formatting gave\n%s" (buffer-string)))
+        (smoke-say "formatting: ok")
+
+        ;; Rename a type declared in types.flow from its use in main.flow.
+        (smoke-goto "order: Order" (length "order: "))
+        (eglot-rename "Purchase")
+        (save-some-buffers t)
+        (dolist (file (list main types))
+          (let ((text (with-temp-buffer (insert-file-contents file) (buffer-string)))
+                (case-fold-search nil))
+            (when (or (string-match-p "\\_<Order\\_>" text)
+                      (not (string-match-p "Purchase" text)))
+              (smoke-fail "rename left %s as\n%s" file text))))
+        (let ((left (smoke-expected main buffer)))
+          (when left
+            (smoke-fail "flowc check after the rename: %S" left)))
+        (smoke-say "rename: ok")
+        (eglot-shutdown (eglot-current-server))))))
+
 (defun smoke-main ()
   "Run the smoke test."
   (let* ((example (expand-file-name (or (getenv "EXAMPLE") "examples/quickstart.flow")))
@@ -151,6 +243,7 @@
         (smoke-say "diagnostics after the fix equal flowc check (%d)" (length fixed)))
       (with-current-buffer buffer
         (eglot-shutdown (eglot-current-server)))
+      (smoke-features)
       (kill-emacs 0))))
 
 (condition-case err

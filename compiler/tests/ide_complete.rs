@@ -739,3 +739,123 @@ fn a_timeout_is_added_to_waits() {
     let actions = ide::code_actions(&fixture.analysis, fixture.file, fixture.range);
     assert!(actions.is_empty(), "{actions:?}");
 }
+
+/// At every `.` of the examples (but after a `json` value), completion offers the
+/// field or method written after it: what was written is what an editor should
+/// have proposed.
+#[test]
+fn every_field_access_of_the_examples_is_offered() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "flow"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 5);
+    let mut checked = 0;
+    let mut missed = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).expect("example");
+        let analysis = analyze_text(&text);
+        let lexed = flowc_compiler::syntax::lex(&text);
+        for (index, token) in lexed.tokens.iter().enumerate() {
+            if !matches!(
+                token,
+                flowc_compiler::syntax::Token::Dot | flowc_compiler::syntax::Token::QuestionDot
+            ) {
+                continue;
+            }
+            let Some(next) = lexed.spans.get(index + 1) else {
+                continue;
+            };
+            let dot = lexed.spans[index];
+            if next.start != dot.end {
+                continue;
+            }
+            // Fields of `json` values are not known before run time.
+            let json = analysis.info.types.iter().any(|typed| {
+                typed.span.end == dot.start && typed.ty == flowc_compiler::ty::Ty::Json
+            });
+            if json {
+                continue;
+            }
+            let written = &text[next.range()];
+            let items = ide::completion(&analysis, FileId(0), dot.end);
+            checked += 1;
+            if !items.iter().any(|item| item.label == written) {
+                let line = text[..dot.end as usize].lines().count();
+                missed.push(format!("{}:{line} .{written}", path.display()));
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} field accesses");
+    assert!(
+        missed.is_empty(),
+        "{} of {checked} missed: {missed:#?}",
+        missed.len()
+    );
+}
+
+/// The same with the field name deleted, as while typing it: the text around the
+/// dot no longer parses (`x.trim().`, `p => p.` in a lambda, `intent.` before
+/// `.id &&`), and the base's type still comes through. Names after `secrets.` and
+/// `context.` are the project's other uses of them, so the one deleted is not
+/// among them.
+#[test]
+fn every_field_access_of_the_examples_is_offered_while_typed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "flow"))
+        .collect();
+    paths.sort();
+    let mut checked = 0;
+    let mut missed = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).expect("example");
+        let analysis = analyze_text(&text);
+        let lexed = flowc_compiler::syntax::lex(&text);
+        for (index, token) in lexed.tokens.iter().enumerate() {
+            if !matches!(
+                token,
+                flowc_compiler::syntax::Token::Dot | flowc_compiler::syntax::Token::QuestionDot
+            ) {
+                continue;
+            }
+            let (Some(next), Some(base)) = (
+                lexed.spans.get(index + 1),
+                index.checked_sub(1).and_then(|at| lexed.spans.get(at)),
+            ) else {
+                continue;
+            };
+            let dot = lexed.spans[index];
+            let json = analysis.info.types.iter().any(|typed| {
+                typed.span.end == dot.start && typed.ty == flowc_compiler::ty::Ty::Json
+            });
+            if next.start != dot.end || json || matches!(&text[base.range()], "secrets" | "context")
+            {
+                continue;
+            }
+            let written = &text[next.range()];
+            let typing = format!(
+                "{}{}",
+                &text[..dot.end as usize],
+                &text[next.end as usize..]
+            );
+            let items = ide::completion(&analyze_text(&typing), FileId(0), dot.end);
+            checked += 1;
+            if !items.iter().any(|item| item.label == written) {
+                let line = text[..dot.end as usize].lines().count();
+                missed.push(format!("{}:{line} .{written}", path.display()));
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} field accesses");
+    assert!(
+        missed.is_empty(),
+        "{} of {checked} missed: {missed:#?}",
+        missed.len()
+    );
+}

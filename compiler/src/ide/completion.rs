@@ -793,8 +793,10 @@ fn fields(
             _ => {}
         }
     }
-    let ty = typed_before(analysis, file, span.end)
-        .or_else(|| chain_type(analysis, file, at, cursor, base));
+    let start = chain_start(cursor, base);
+    let ty = typed_before(analysis, file, start, span.end)
+        .or_else(|| chain_type(analysis, file, at, cursor, base))
+        .or_else(|| typed_when_completed(analysis, file, cursor, start, span.end));
     let Some(ty) = ty else {
         return;
     };
@@ -857,15 +859,71 @@ fn receiver_fits(param: &stdlib::SigTy, ty: &Ty) -> bool {
     }
 }
 
-/// The type the checker gave the widest expression ending at `end`.
-fn typed_before(analysis: &Analysis, file: FileId, end: u32) -> Option<Ty> {
+/// The type the checker gave the widest expression from `start` to `end`: the
+/// base of a `.` (an expression around it, such as `a == b` in `a == b.`, ends
+/// there too but starts earlier).
+fn typed_before(analysis: &Analysis, file: FileId, start: u32, end: u32) -> Option<Ty> {
     analysis
         .info
         .types
         .iter()
-        .filter(|typed| typed.file == file && typed.span.end == end && typed.ty != Ty::Error)
+        .filter(|typed| {
+            typed.file == file
+                && typed.span.end == end
+                && typed.span.start >= start
+                && typed.ty != Ty::Error
+        })
         .min_by_key(|typed| typed.span.start)
         .map(|typed| typed.ty.clone())
+}
+
+/// Where the postfix chain ending at `before[base]` starts: back over names,
+/// dots, calls, indexes, groups and string literals.
+fn chain_start(cursor: &Cursor, base: usize) -> u32 {
+    let mut index = base;
+    let mut start = cursor.before.get(base).map_or(0, |(_, span)| span.start);
+    for _ in 0..256 {
+        let Some(&(token, span)) = cursor.before.get(index) else {
+            break;
+        };
+        start = span.start;
+        // Jump back over a bracketed group or a string to its opening token.
+        let open = match token {
+            Token::RParen | Token::RBracket | Token::StrEnd => {
+                let mut depth = 0usize;
+                let mut found = None;
+                for back in (0..=index).rev() {
+                    match cursor.before[back].0 {
+                        Token::RParen | Token::RBracket | Token::StrEnd => depth += 1,
+                        Token::LParen | Token::CallParen | Token::LBracket | Token::StrStart => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                found = Some(back);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                match found {
+                    Some(open) => open,
+                    None => break,
+                }
+            }
+            _ => index,
+        };
+        start = cursor.before[open].1.start;
+        let (open_token, _) = cursor.before[open];
+        let previous = open.checked_sub(1).map(|back| cursor.before[back].0);
+        index = match (open_token, previous) {
+            // A call or an index continues the chain to its left.
+            (Token::CallParen | Token::LBracket, Some(_)) if open != index => open - 1,
+            // A name, literal or group after a dot continues it too.
+            (_, Some(Token::Dot | Token::QuestionDot)) if open >= 2 => open - 2,
+            _ => break,
+        };
+    }
+    start
 }
 
 /// The type of a chain `name.field.field` ending at `before[base]`, from the
@@ -1006,5 +1064,67 @@ fn await_binding(analysis: &Analysis, cursor: &Cursor, before: usize, name: &str
                 .then(|| Ty::named(ty))
         }
         _ => Some(Ty::Json),
+    }
+}
+
+/// A name written where the user's next one would go, so that the text parses.
+const PLACEHOLDER: &str = "__completion__";
+
+/// The type of the expression ending at `end` in the project re-analysed with a
+/// placeholder field name at the cursor: `x.trim().` or `p => p.` only parse (and
+/// their bases only get a type) once something follows the dot. This costs an
+/// analysis, so it is the last resort, after the checker's types and the names in
+/// scope.
+fn typed_when_completed(
+    analysis: &Analysis,
+    file: FileId,
+    cursor: &Cursor,
+    start: u32,
+    end: u32,
+) -> Option<Ty> {
+    let source = analysis.file(file)?;
+    let mut patched = String::with_capacity(source.text.len() + PLACEHOLDER.len());
+    patched.push_str(source.text.get(..cursor.offset)?);
+    if cursor.prefix.is_empty() {
+        patched.push_str(PLACEHOLDER);
+    }
+    patched.push_str(source.text.get(cursor.offset..)?);
+    let texts: std::collections::BTreeMap<String, String> = analysis
+        .files
+        .iter()
+        .map(|each| {
+            let text = if each.path == source.path {
+                patched.clone()
+            } else {
+                each.text.clone()
+            };
+            (each.path.clone(), text)
+        })
+        .collect();
+    let roots = analysis
+        .files
+        .iter()
+        .filter(|each| each.root)
+        .filter_map(|each| {
+            Some(crate::SourceFile {
+                path: each.path.clone(),
+                text: texts.get(&each.path)?.clone(),
+            })
+        })
+        .collect();
+    let again = crate::analyze(roots, &Texts(texts));
+    let file = super::file_id(&again, &source.path)?;
+    typed_before(&again, file, start, end)
+}
+
+/// The files of an analysis, as a loader for re-analysing it.
+struct Texts(std::collections::BTreeMap<String, String>);
+
+impl crate::Loader for Texts {
+    fn load(&self, path: &str) -> Result<String, String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| format!("no file {path}"))
     }
 }

@@ -427,7 +427,10 @@ impl Project {
             let document = self.docs.get(&path);
             let changed =
                 self.published.get(&path).map_or(&[][..], Vec::as_slice) != diagnostics.as_slice();
-            if !changed && !(document.is_some() && self.dirty.contains(&path)) {
+            // An edited open document hears back even when what it shows is the
+            // same: its version moved.
+            let edited = first && document.is_some() && self.dirty.contains(&path);
+            if !changed && !edited {
                 continue;
             }
             let Some(uri) = uris.uri(&path) else { continue };

@@ -1019,3 +1019,60 @@ async fn outline_folding_hints_and_signatures_are_the_compilers() {
         None => assert_eq!(help, Value::Null),
     }
 }
+
+#[tokio::test]
+async fn workspace_symbols_include_closed_workspace_files() {
+    let (_dir, mut client, [main, other, b]) = importing_workspace().await;
+    let answer = client
+        .request("workspace/symbol", json!({ "query": "" }))
+        .await
+        .expect("symbols answer");
+    let found: std::collections::BTreeSet<(String, String)> = answer
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|symbol| {
+            (
+                symbol["name"].as_str().expect("a name").to_string(),
+                symbol["location"]["uri"]
+                    .as_str()
+                    .expect("a uri")
+                    .to_string(),
+            )
+        })
+        .collect();
+    for (name, path) in [("g", &main), ("k", &other), ("h", &b)] {
+        assert!(
+            found.contains(&(name.to_string(), uri(path).as_str().to_string())),
+            "{name} in {}: {found:?}",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_watched_file_changed_on_disk_republishes_its_importers() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let main_text = "import \"./b.flow\"\nfn g() -> int = h()\n";
+    let main = write(dir.path(), "main.flow", main_text);
+    let b = write(dir.path(), "b.flow", "fn h() -> int = 1\n");
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&main), main_text).await;
+    assert_eq!(
+        client.published_for(&uri(&main)).await.diagnostics,
+        Vec::<Value>::new()
+    );
+    std::fs::write(&b, "fn h() -> string = 1\n").expect("b.flow is edited elsewhere");
+    client
+        .notify(
+            "workspace/didChangeWatchedFiles",
+            json!({ "changes": [{ "uri": uri(&b).as_str(), "type": 2 }] }),
+        )
+        .await;
+    let published = client.published_for(&uri(&main)).await;
+    assert_eq!(
+        essentials(&published.diagnostics),
+        expected(&main, main_text, &main)
+    );
+    assert!(!published.diagnostics.is_empty());
+}

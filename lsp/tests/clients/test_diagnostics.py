@@ -6,9 +6,10 @@ imported files and for the files that import an edited one."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from helpers import CLIENTS, EXAMPLES, find
+from helpers import CLIENTS, EXAMPLES, check_json, find, position_at_byte
 from lsprotocol import types
 from pygls.capabilities import get_capability
 from pytest_lsp import client_capabilities
@@ -157,3 +158,52 @@ async def test_a_watched_import_changed_on_disk_republishes_the_importer(editor)
         )
     )
     await editor.settled_diagnostics("shop/main.flow", expected)
+
+
+RELATED = [
+    name
+    for name in CLIENTS
+    if get_capability(
+        client_capabilities(name), "text_document.publish_diagnostics.related_information", False
+    )
+]
+
+
+@pytest.mark.parametrize("lsp", RELATED, indirect=True)
+async def test_secondary_labels_are_related_information_in_their_own_files(editor):
+    main = editor.path("shop/main.flow").read_text(encoding="utf-8")
+    twice = main + "\ntype Quote = { total: float }\n"
+    editor.write("shop/main.flow", twice)
+    # The second declaration (types.flow is read after main.flow) is the error; the
+    # first, in main.flow, is a secondary label.
+    expected = editor.expected("shop/main.flow", "shop/types.flow")
+    assert [d.code for d in expected] == ["E0303"]
+    report = check_json(editor.path("shop/main.flow"))
+    (diagnostic,) = report["diagnostics"]
+    secondary = []
+    for label in diagnostic["labels"]:
+        if label["primary"]:
+            continue
+        text = Path(label["file"]).resolve().read_text(encoding="utf-8")
+        start = position_at_byte(text, label["start"]["byte"], editor.encoding)
+        end = position_at_byte(text, label["end"]["byte"], editor.encoding)
+        secondary.append(
+            (Path(label["file"]).resolve().as_uri(), (start.line, start.character),
+             (end.line, end.character), label["message"])
+        )
+    assert secondary, "flowc check labels the first declaration"
+
+    editor.open("shop/main.flow", twice)
+    await editor.settled_diagnostics("shop/types.flow", expected)
+    (published,) = editor.client.diagnostics[editor.uri("shop/types.flow")]
+    related = [
+        (
+            info.location.uri,
+            (info.location.range.start.line, info.location.range.start.character),
+            (info.location.range.end.line, info.location.range.end.character),
+            info.message,
+        )
+        for info in published.related_information or []
+    ]
+    for label in secondary:
+        assert label in related, f"{label} not in {related}"

@@ -156,6 +156,8 @@ pub struct Plan {
     pub snapshot: Snapshot,
     pub dirty: BTreeSet<String>,
     pub roots: Vec<(String, Option<BTreeSet<String>>, bool)>,
+    /// Analyses already made at this revision (for a request), used as they are.
+    pub made: HashMap<String, Arc<Analysis>>,
 }
 
 impl Plan {
@@ -184,7 +186,10 @@ impl Plan {
             if !wanted {
                 continue;
             }
-            let analysis = self.snapshot.analyze(root).map(Arc::new);
+            let analysis = match self.made.get(root) {
+                Some(analysis) => Ok(analysis.clone()),
+                None => self.snapshot.analyze(root).map(Arc::new),
+            };
             let shown = *open
                 || analysis.as_ref().is_ok_and(|analysis| {
                     let files = analysis
@@ -351,6 +356,12 @@ impl Project {
                     let open = self.docs.contains_key(&root);
                     (root, files, open)
                 })
+                .collect(),
+            made: self
+                .cache
+                .iter()
+                .filter(|(_, (revision, _))| *revision == self.revision)
+                .map(|(root, (_, analysis))| (root.clone(), analysis.clone()))
                 .collect(),
         }
     }

@@ -96,10 +96,16 @@ impl<'src> Printer<'src> {
         self.slice(span).starts_with("//")
     }
 
-    /// Whether the source between two offsets holds an empty line.
+    /// Whether the source between two offsets holds an empty line: two newlines
+    /// with nothing but spaces between them.
     fn blank_between(&self, from: u32, to: u32) -> bool {
         let gap = self.source.get(from as usize..to as usize).unwrap_or("");
-        gap.matches('\n').count() >= 2
+        let lines: Vec<&str> = gap.split('\n').collect();
+        // The first and last pieces are the ends of the lines `from` and `to` are on.
+        lines.len() > 2
+            && lines[1..lines.len() - 1]
+                .iter()
+                .any(|line| line.trim().is_empty())
     }
 
     /// Whether the source between two offsets holds a newline.
@@ -814,10 +820,9 @@ impl<'src> Printer<'src> {
             )
             && self.pending_comment_before(close).is_none()
         {
-            let value = self.expr(&arg.value);
-            let trailing = self.trailing(arg.span.end);
-            let dangling = self.dangling(Some(arg.span.end), close);
-            return concat([text("("), value, trailing, dangling, text(")")]);
+            // No comment stands before the `)`, so nothing can come between the
+            // value and the parentheses.
+            return concat([text("("), self.expr(&arg.value), text(")")]);
         }
         self.bracketed(
             ("(", ")"),
@@ -1109,8 +1114,12 @@ impl<'src> Printer<'src> {
             ExprKind::Paren(inner) => {
                 let inner = self.expr(inner);
                 let close = self.closing(expr.span.end);
-                let trailing = self.leading(close, false);
-                concat([text("("), inner, trailing, text(")")])
+                let comments = if self.pending_comment_before(close).is_some() {
+                    concat([text(" "), self.leading(close, false)])
+                } else {
+                    Doc::Nil
+                };
+                concat([text("("), inner, comments, text(")")])
             }
         }
     }

@@ -651,3 +651,73 @@ proptest! {
         prop_assert_eq!(tree(&source), tree(&relayout(&[])));
     }
 }
+
+/// Pieces of Flow, glued at random: most results do not parse, some do.
+const PIECES: &[&str] = &[
+    "workflow w() {",
+    "workflow v(x: int) -> int {",
+    "}",
+    "{",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "\n",
+    "\n\n",
+    " ",
+    "  ",
+    "// c\n",
+    "/// d\n",
+    "/* b */",
+    "/* x\n y */",
+    "step s = ",
+    "let a = ",
+    "return ",
+    "return",
+    "x",
+    "-1",
+    "1.5e3",
+    "10s",
+    "\"t\"",
+    "\"a ${x} b\"",
+    "x.y",
+    "f(x)",
+    "a: 1",
+    "{ a: 1 }",
+    "[1, 2]",
+    "if x { return }",
+    " else ",
+    "match x {",
+    "1 => ",
+    "_ => ",
+    "http GET \"u\"",
+    " -> T",
+    "&&",
+    "??",
+    "+",
+    "=>",
+    "type T = ",
+    "int",
+    "{ a: int }",
+    "|",
+    "on manual",
+    "wait 1s",
+    "emit e ",
+    "fail \"m\"",
+    "fn f() -> int = ",
+    "as T",
+    "é",
+];
+
+proptest! {
+    #[test]
+    fn random_input_never_panics_and_what_formats_obeys_the_laws(
+        picks in proptest::collection::vec(0..PIECES.len(), 0..40)
+    ) {
+        let source: String = picks.iter().map(|&pick| PIECES[pick]).collect();
+        if format(&source).is_ok() {
+            laws(&source).map_err(|problem| TestCaseError::fail(format!("{problem}\n--- source\n{source}")))?;
+        }
+    }
+}

@@ -1076,3 +1076,24 @@ async fn a_watched_file_changed_on_disk_republishes_its_importers() {
     );
     assert!(!published.diagnostics.is_empty());
 }
+
+#[tokio::test]
+async fn an_unsaved_buffer_is_checked_under_its_own_uri() {
+    let mut client = Client::start(Options::default(), None).await;
+    let untitled: Uri = "untitled:Untitled-1".parse().expect("a URI");
+    client.open(&untitled, "fn g(x: int) -> int = y\n").await;
+    let published = client.published_for(&untitled).await;
+    let messages: Vec<&Value> = published
+        .diagnostics
+        .iter()
+        .map(|diagnostic| &diagnostic["message"])
+        .collect();
+    assert_eq!(messages, [&json!("unknown name `y`")]);
+    let hover = client
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": "untitled:Untitled-1" }, "position": { "line": 0, "character": 22 } }),
+        )
+        .await;
+    assert!(hover.is_ok(), "{hover:?}");
+}

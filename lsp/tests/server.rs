@@ -1097,3 +1097,123 @@ async fn an_unsaved_buffer_is_checked_under_its_own_uri() {
         .await;
     assert!(hover.is_ok(), "{hover:?}");
 }
+
+/// A small deterministic generator, so that a failing sequence of edits repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(self.0 >> 33).expect("small") % bound.max(1)
+    }
+}
+
+/// The protocol position of a char boundary, counted independently of the server.
+fn utf16_position(text: &str, byte: usize) -> Value {
+    let before = &text[..byte];
+    let line = before.matches('\n').count();
+    let start = before.rfind('\n').map_or(0, |at| at + 1);
+    json!({ "line": line, "character": text[start..byte].encode_utf16().count() })
+}
+
+#[tokio::test]
+async fn random_edits_and_questions_keep_the_text_and_never_fail() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut text =
+        "fn f(x: int) -> string = \"é😀\" + \"x\"\r\nfn g(x: int) -> int = x\n".to_string();
+    let path = write(dir.path(), "a.flow", &text);
+    let mut client = Client::start(Options::default(), Some(dir.path())).await;
+    client.open(&uri(&path), &text).await;
+    client.published_for(&uri(&path)).await;
+    let pieces = [
+        "é", "😀", "x", " + 1", "\r\n", "\n", "\"", "{", "}", "(", ".", "fn ", "",
+    ];
+    let mut rng = Rng(7);
+    let mut version = 1;
+    for _ in 0..150 {
+        let boundaries: Vec<usize> = text
+            .char_indices()
+            .map(|(at, _)| at)
+            .chain([text.len()])
+            // Never between the `\r` and `\n` of a line break: no editor puts a
+            // position there.
+            .filter(|at| !(text[..*at].ends_with('\r') && text[*at..].starts_with('\n')))
+            .collect();
+        let mut start = boundaries[rng.below(boundaries.len())];
+        let mut end = boundaries[rng.below(boundaries.len())];
+        if start > end {
+            std::mem::swap(&mut start, &mut end);
+        }
+        let piece = pieces[rng.below(pieces.len())];
+        version += 1;
+        client
+            .notify(
+                "textDocument/didChange",
+                json!({
+                    "textDocument": { "uri": uri(&path).as_str(), "version": version },
+                    "contentChanges": [{
+                        "range": { "start": utf16_position(&text, start), "end": utf16_position(&text, end) },
+                        "text": piece,
+                    }],
+                }),
+            )
+            .await;
+        text.replace_range(start..end, piece);
+
+        // A question at any position, in range or not, is answered, never failed.
+        let at = json!({ "line": rng.below(6), "character": rng.below(50) });
+        let document = json!({ "uri": uri(&path).as_str() });
+        for (method, params) in [
+            (
+                "textDocument/hover",
+                json!({ "textDocument": document, "position": at }),
+            ),
+            (
+                "textDocument/completion",
+                json!({ "textDocument": document, "position": at }),
+            ),
+            (
+                "textDocument/signatureHelp",
+                json!({ "textDocument": document, "position": at }),
+            ),
+            (
+                "textDocument/definition",
+                json!({ "textDocument": document, "position": at }),
+            ),
+            (
+                "textDocument/inlayHint",
+                json!({ "textDocument": document, "range": { "start": { "line": 0, "character": 0 }, "end": at } }),
+            ),
+            (
+                "textDocument/semanticTokens/full",
+                json!({ "textDocument": document }),
+            ),
+            (
+                "textDocument/foldingRange",
+                json!({ "textDocument": document }),
+            ),
+        ] {
+            let answer = client.request(method, params).await;
+            assert!(
+                answer.is_ok(),
+                "{method} at {at} failed on {text:?}: {answer:?}"
+            );
+        }
+    }
+    // The server's text is the model's: its final diagnostics are the compiler's
+    // for the model's text.
+    let published = loop {
+        let published = client.published_for(&uri(&path)).await;
+        if published.version == Some(version) {
+            break published;
+        }
+    };
+    assert_eq!(
+        essentials(&published.diagnostics),
+        expected(&path, &text, &path),
+        "{text:?}"
+    );
+}

@@ -18,9 +18,12 @@ use std::path::Path;
 use std::sync::Arc;
 use tower_lsp_server::ls_types::{self as lsp, Uri};
 
-/// The most `.flow` files taken from the workspace folders; a folder holding more is
-/// probably not a Flow project (a home directory), and walking it would stall.
+/// The most `.flow` files taken from the workspace folders, and the most entries
+/// looked at to find them: a folder holding more is probably not a Flow project (a
+/// home directory opened as the root), and walking all of it would hold up the
+/// editor's start.
 const MOST_WORKSPACE_FILES: usize = 2_000;
+const MOST_WORKSPACE_ENTRIES: usize = 50_000;
 
 /// A document the editor has open.
 #[derive(Clone, Debug)]
@@ -469,7 +472,7 @@ impl Project {
 }
 
 /// The `.flow` files under the workspace folders, skipping hidden entries and
-/// `target` directories as `flowc check DIR` does.
+/// `target` directories as `flowc check DIR` does, and `node_modules`.
 pub fn walk(folders: &[std::path::PathBuf]) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for folder in folders {
@@ -478,7 +481,7 @@ pub fn walk(folders: &[std::path::PathBuf]) -> BTreeSet<String> {
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|entry| entry.depth() == 0 || !is_skipped(entry));
-        for entry in entries.flatten() {
+        for entry in entries.flatten().take(MOST_WORKSPACE_ENTRIES) {
             if found.len() >= MOST_WORKSPACE_FILES {
                 return found;
             }
@@ -500,5 +503,6 @@ fn absolute(path: &Path) -> String {
 
 fn is_skipped(entry: &walkdir::DirEntry) -> bool {
     let name = entry.file_name().to_string_lossy();
-    name.starts_with('.') || (entry.file_type().is_dir() && name == "target")
+    name.starts_with('.')
+        || (entry.file_type().is_dir() && (name == "target" || name == "node_modules"))
 }

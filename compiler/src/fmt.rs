@@ -160,14 +160,17 @@ impl<'src> Printer<'src> {
                 .unwrap_or("\n");
             let same_line =
                 span.start >= reach && gap.chars().all(|c| matches!(c, ' ' | '\t' | ','));
-            if !inside && !same_line {
+            // After a line comment, only comments from inside the node follow: the
+            // rest start a line of their own, and belong to what comes next.
+            if !inside && (!same_line || last_line_comment) {
                 break;
             }
             self.next_comment += 1;
             if last_line_comment {
                 parts.push(Doc::HardLine);
+            } else {
+                parts.push(text(" "));
             }
-            parts.push(text(" "));
             parts.push(self.comment_text(span));
             last_line_comment = self.is_line_comment(span);
             reach = reach.max(span.end);

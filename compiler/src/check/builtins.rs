@@ -219,7 +219,7 @@ impl Checker<'_> {
                 let Some(arg) = slot.and_then(|slot| lowered[slot].as_ref()) else {
                     continue;
                 };
-                if matches!(self.resolve(&arg.ty), Ty::Json)
+                if matches!(self.resolve_ref(&arg.ty), Ty::Json)
                     && let Some(expected) = param.ty.instantiate(&BTreeMap::new())
                     && !matches!(expected, Ty::Json)
                 {

@@ -1118,7 +1118,7 @@ where {
             ast::ExprKind::Paren(inner) => self.const_duration(inner, what),
             _ => {
                 let found = self.infer(value);
-                if matches!(self.resolve(&found.ty), Ty::Duration | Ty::Error) {
+                if matches!(self.resolve_ref(&found.ty), Ty::Duration | Ty::Error) {
                     self.error(diag::not_constant(what, value.span));
                 } else {
                     self.error(diag::mismatched_in(

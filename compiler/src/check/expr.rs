@@ -296,7 +296,7 @@ impl Checker<'_> {
             Ty::Lit { value } => value == literal,
             Ty::Union { members } => members
                 .iter()
-                .any(|member| self.has_literal(&self.resolve(member), literal)),
+                .any(|member| self.has_literal(self.resolve_ref(member), literal)),
             _ => false,
         }
     }
@@ -313,7 +313,7 @@ impl Checker<'_> {
         let want_record = matches!(expr.kind, ast::ExprKind::Record(_));
         let candidates: Vec<Ty> = members
             .iter()
-            .filter(|member| match self.resolve(member) {
+            .filter(|member| match self.resolve_ref(member) {
                 Ty::Record { .. } | Ty::Map { .. } => want_record,
                 Ty::List { .. } => !want_record,
                 Ty::Json => true,
@@ -418,7 +418,7 @@ impl Checker<'_> {
         }
         if self.mentions_secret(&expr.ty) && !self.mentions_secret(expected) {
             self.error(diag::secret_leak(place, expr.span));
-        } else if matches!(self.resolve(&expr.ty), Ty::Json) {
+        } else if matches!(self.resolve_ref(&expr.ty), Ty::Json) {
             self.error(diag::json_needs_conversion(expected, expr.span));
         } else {
             self.error(diag::mismatched_types(expected, &expr.ty, expr.span));
@@ -870,7 +870,7 @@ impl Checker<'_> {
                 let receiver = self.infer(base);
                 let short_circuit = *optional || Self::in_optional_chain(base);
                 let receiver_nullable =
-                    self.nullable(&receiver.ty) && !matches!(self.resolve(&receiver.ty), Ty::Json);
+                    self.nullable(&receiver.ty) && !matches!(self.resolve_ref(&receiver.ty), Ty::Json);
                 let sources: Vec<&ast::Arg> = args.iter().collect();
                 if receiver_nullable && !short_circuit {
                     // Reported once; the call is then typed as if the receiver
@@ -1074,7 +1074,7 @@ impl Checker<'_> {
             // literal default fits a literal union.
             B::Coalesce => {
                 let wanted = self.non_null(&lhs.ty);
-                if matches!(self.resolve(&wanted), Ty::Union { .. }) {
+                if matches!(self.resolve_ref(&wanted), Ty::Union { .. }) {
                     let errors = self.diagnostics.len();
                     let record = self.record;
                     self.record = false;

@@ -121,7 +121,7 @@ impl Checker<'_> {
                 }
             }
             None => {
-                if !matches!(self.resolve(scrutinee), Ty::Error) {
+                if !matches!(self.resolve_ref(scrutinee), Ty::Error) {
                     self.error(diag::non_exhaustive_match(
                         &format!("every value of `{scrutinee}`"),
                         span,

@@ -113,17 +113,24 @@ impl Checker<'_> {
 
     /// A named type's definition, followed through aliases; other types as they are.
     pub(super) fn resolve(&self, ty: &Ty) -> Ty {
-        let mut current = ty.clone();
+        self.resolve_ref(ty).clone()
+    }
+
+    /// What [`resolve`](Self::resolve) returns, borrowed: for callers that only look
+    /// at the shape, so a large record type is not copied for each look.
+    pub(super) fn resolve_ref<'t>(&'t self, ty: &'t Ty) -> &'t Ty {
+        static ERROR: Ty = Ty::Error;
+        let mut current = ty;
         for _ in 0..DEPTH {
-            match &current {
+            match current {
                 Ty::Named { name } => match self.types.get(name) {
-                    Some(definition) => current = definition.clone(),
-                    None => return Ty::Error,
+                    Some(definition) => current = definition,
+                    None => return &ERROR,
                 },
                 _ => return current,
             }
         }
-        Ty::Error
+        &ERROR
     }
 
     /// Whether a value of type `from` may be used where `to` is expected.
@@ -139,7 +146,7 @@ impl Checker<'_> {
             return true;
         }
         if let (Ty::Named { .. }, _) | (_, Ty::Named { .. }) = (from, to) {
-            return self.assignable_at(&self.resolve(from), &self.resolve(to), depth + 1);
+            return self.assignable_at(self.resolve_ref(from), self.resolve_ref(to), depth + 1);
         }
         if let Ty::Union { members } = from {
             return members
@@ -222,7 +229,7 @@ impl Checker<'_> {
             Ty::Union { members } => members
                 .iter()
                 .any(|member| self.mentions_secret_at(member, depth + 1)),
-            Ty::Named { .. } => self.mentions_secret_at(&self.resolve(ty), depth + 1),
+            Ty::Named { .. } => self.mentions_secret_at(self.resolve_ref(ty), depth + 1),
             _ => false,
         }
     }
@@ -256,7 +263,7 @@ impl Checker<'_> {
 
     /// The base type of a literal type or a union of literal types of one base.
     fn literal_base(&self, ty: &Ty) -> Option<Ty> {
-        match self.resolve(ty) {
+        match self.resolve_ref(ty) {
             Ty::Lit { value } => Some(match value {
                 LitTy::Bool(_) => Ty::Bool,
                 LitTy::Int(_) => Ty::Int,
@@ -275,7 +282,7 @@ impl Checker<'_> {
 
     /// Whether `null` is a value of the type, through names.
     pub(super) fn nullable(&self, ty: &Ty) -> bool {
-        match self.resolve(ty) {
+        match self.resolve_ref(ty) {
             Ty::Null => true,
             Ty::Union { members } => members.iter().any(|member| self.nullable(member)),
             _ => false,
@@ -288,7 +295,7 @@ impl Checker<'_> {
             Ty::Union { members } => Ty::union(
                 members
                     .iter()
-                    .filter(|member| !matches!(self.resolve(member), Ty::Null))
+                    .filter(|member| !matches!(self.resolve_ref(member), Ty::Null))
                     .cloned()
                     .collect(),
             ),

@@ -828,3 +828,23 @@ proptest! {
         laws(&commented).map_err(|problem| TestCaseError::fail(format!("{problem}\n--- source\n{commented}")))?;
     }
 }
+
+#[test]
+fn deep_nesting_crlf_and_a_byte_order_mark_are_no_trouble() {
+    // Near the deepest the parser allows (E0204 past 256 levels, where a bracket
+    // in an expression counts two), on a test thread's small stack.
+    let depth = 60;
+    let nested = format!(
+        "fn f(x: int) -> json = {}x{}\n",
+        "[(".repeat(depth),
+        ")]".repeat(depth)
+    );
+    laws(&nested).expect("deep nesting formats");
+    let chain = format!("fn f(x: int) -> int = x{}\n", " + x".repeat(200));
+    laws(&chain).expect("a long chain formats");
+    check(
+        "type T = int // c\r\ntype U = int\r\n",
+        "type T = int // c\ntype U = int\n",
+    );
+    check("\u{feff}type T = int\n", "type T = int\n");
+}

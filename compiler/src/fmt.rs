@@ -131,8 +131,12 @@ impl<'src> Printer<'src> {
                 .pending_comment_before(pos)
                 .map_or(pos, |next| next.start);
             parts.push(self.comment_text(span));
-            let own_line =
-                self.is_line_comment(span) || self.newline_between(span.end, next.max(span.end));
+            // A block comment of several lines also gets a line of its own: code
+            // after it would stand on a line indented by the comment's last line,
+            // and `syntax::balance` reads a bracket's indentation.
+            let own_line = self.is_line_comment(span)
+                || self.slice(span).contains('\n')
+                || self.newline_between(span.end, next.max(span.end));
             if own_line {
                 parts.push(Doc::HardLine);
                 if blanks && self.blank_between(span.end, next) {

@@ -848,3 +848,11 @@ fn deep_nesting_crlf_and_a_byte_order_mark_are_no_trouble() {
     );
     check("\u{feff}type T = int\n", "type T = int\n");
 }
+
+#[test]
+fn a_block_comment_of_several_lines_gets_a_line_of_its_own() {
+    check(
+        "workflow w() {\n  /* one\n          two */ return { a: 1 }\n}\n",
+        "workflow w() {\n  /* one\n          two */\n  return { a: 1 }\n}\n",
+    );
+}

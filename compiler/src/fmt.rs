@@ -65,6 +65,48 @@ struct Printer<'src> {
     next_comment: usize,
 }
 
+/// The brackets of a list, how its elements are separated, and whether a flat
+/// one has spaces inside its brackets (`{ a: 1 }`).
+#[derive(Clone, Copy)]
+struct Shape {
+    open: &'static str,
+    close: &'static str,
+    separator: Separator,
+    padded: bool,
+}
+
+/// Parameters and arguments: `(a, b)`.
+const PARENS: Shape = Shape {
+    open: "(",
+    close: ")",
+    separator: Separator::Comma,
+    padded: false,
+};
+
+/// `[a, b]`.
+const LIST: Shape = Shape {
+    open: "[",
+    close: "]",
+    separator: Separator::Comma,
+    padded: false,
+};
+
+/// `{ a: int, b: string }`.
+const RECORD_TYPE: Shape = Shape {
+    open: "{",
+    close: "}",
+    separator: Separator::Comma,
+    padded: true,
+};
+
+/// Records, tagged records and options: `{ a: 1, b: 2 }`, broken one field a line.
+const FIELD_BLOCK: Shape = Shape {
+    open: "{",
+    close: "}",
+    separator: Separator::Newline,
+    padded: true,
+};
+
 /// How the elements of a bracketed list are separated when it is broken.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Separator {
@@ -300,20 +342,22 @@ impl<'src> Printer<'src> {
     }
 
     /// A bracketed list that stays on one line when it fits and breaks one element
-    /// a line otherwise, or when `broken`. `padded` puts spaces inside the brackets
-    /// of a flat list (`{ a: 1 }`).
-    #[allow(clippy::too_many_arguments)]
+    /// a line otherwise, or when `broken`.
     fn bracketed<T>(
         &mut self,
-        (open, close_text): (&'static str, &'static str),
+        shape: Shape,
         elements: &[T],
         span_of: impl Fn(&T) -> Span,
         mut print: impl FnMut(&mut Self, &T) -> Doc,
         close: u32,
-        separator: Separator,
-        padded: bool,
         broken: bool,
     ) -> Doc {
+        let Shape {
+            open,
+            close: close_text,
+            separator,
+            padded,
+        } = shape;
         if elements.is_empty() && self.pending_comment_before(close).is_none() {
             return text(format!("{open}{close_text}"));
         }
@@ -491,7 +535,7 @@ impl<'src> Printer<'src> {
             .token_after(from, Token::RParen)
             .map_or(from, |span| span.start);
         self.bracketed(
-            ("(", ")"),
+            PARENS,
             params,
             |param| param.span,
             |printer, param| {
@@ -502,8 +546,6 @@ impl<'src> Printer<'src> {
                 ])
             },
             close,
-            Separator::Comma,
-            false,
             false,
         )
     }
@@ -561,13 +603,11 @@ impl<'src> Printer<'src> {
             .map_or(first, |comment| comment.start);
         let broken = self.written_broken(open, first);
         self.bracketed(
-            ("{", "}"),
+            FIELD_BLOCK,
             fields,
             |field| field.span,
             Self::field,
             close,
-            Separator::Newline,
-            true,
             broken,
         )
     }
@@ -609,7 +649,7 @@ impl<'src> Printer<'src> {
                     .map_or(first, |comment| comment.start);
                 let broken = self.written_broken(ty.span.start, first);
                 self.bracketed(
-                    ("{", "}"),
+                    RECORD_TYPE,
                     fields,
                     |field| field.span,
                     |printer, field| {
@@ -618,8 +658,6 @@ impl<'src> Printer<'src> {
                         concat([name, text(optional), printer.ty(&field.ty)])
                     },
                     close,
-                    Separator::Comma,
-                    true,
                     broken,
                 )
             }
@@ -831,16 +869,7 @@ impl<'src> Printer<'src> {
             // value and the parentheses.
             return concat([text("("), self.expr(&arg.value), text(")")]);
         }
-        self.bracketed(
-            ("(", ")"),
-            args,
-            |arg| arg.span,
-            Self::arg,
-            close,
-            Separator::Comma,
-            false,
-            false,
-        )
+        self.bracketed(PARENS, args, |arg| arg.span, Self::arg, close, false)
     }
 
     fn arg(&mut self, arg: &Arg) -> Doc {
@@ -1027,13 +1056,11 @@ impl<'src> Printer<'src> {
                     .map_or(first, |comment| comment.start);
                 let broken = self.written_broken(expr.span.start, first);
                 self.bracketed(
-                    ("[", "]"),
+                    LIST,
                     elements,
                     |element| element.span,
                     Self::expr,
                     close,
-                    Separator::Comma,
-                    false,
                     broken,
                 )
             }

@@ -32,6 +32,23 @@ pub const WIDTH: usize = 100;
 /// Formats one file. Refuses (with the syntax diagnostics) a file that does not
 /// parse, since moving text around a broken tree could lose some of it.
 pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
+    let out = layout(source)?;
+    // A safety net for a layout the parser would read differently (brackets are
+    // paired by indentation where they look unbalanced, see `syntax::balance`):
+    // a file is never rewritten into one that does not parse. The tests check
+    // that [`layout`] never needs it for the fixtures, the examples and
+    // generated programs.
+    let reparsed = syntax::parse(&out);
+    if reparsed.diagnostics.iter().any(Diagnostic::is_error) {
+        return Ok(source.to_string());
+    }
+    Ok(out)
+}
+
+/// [`format`] without its safety net: the layout as printed, even should it not
+/// parse. For tests, which must see such a failure rather than the unchanged
+/// source `format` falls back to.
+pub fn layout(source: &str) -> Result<String, Vec<Diagnostic>> {
     let parsed = syntax::parse(source);
     let errors: Vec<Diagnostic> = parsed
         .diagnostics
@@ -727,17 +744,17 @@ impl<'src> Printer<'src> {
                 then,
                 otherwise,
             } => {
-                let cond = self.expr(cond);
+                let cond = self.head_expr(cond);
                 let then = self.block(then);
                 let otherwise = match otherwise {
                     Some(otherwise) => concat([text(" else "), self.stmt(otherwise)]),
                     None => Doc::Nil,
                 };
-                concat([text("if "), cond, text(" "), then, otherwise])
+                concat([text("if "), cond, then, otherwise])
             }
             StmtKind::Block(block) => self.block(block),
             StmtKind::Match { scrutinee, arms } => {
-                let scrutinee = self.expr(scrutinee);
+                let scrutinee = self.head_expr(scrutinee);
                 let close = self.closing(stmt.span.end);
                 // Commas between arms are optional, and dropped, except where the
                 // next arm would read as more of this one: after a bare `return`
@@ -770,7 +787,7 @@ impl<'src> Printer<'src> {
                     },
                     close,
                 );
-                concat([text("match "), scrutinee, text(" "), arms])
+                concat([text("match "), scrutinee, arms])
             }
             StmtKind::For(for_loop) => self.for_loop(for_loop, stmt.span),
             StmtKind::Parallel { branches } => {
@@ -827,22 +844,14 @@ impl<'src> Printer<'src> {
 
     fn for_loop(&mut self, for_loop: &ForLoop, span: Span) -> Doc {
         let var = self.ident(&for_loop.var);
-        let iter = self.expr(&for_loop.iter);
+        let iter = self.head_expr(&for_loop.iter);
         let options = self.options(&for_loop.options, span.end);
         let body = self.block(&for_loop.body);
-        concat([
-            text("for "),
-            var,
-            text(" in "),
-            iter,
-            options,
-            text(" "),
-            body,
-        ])
+        concat([text("for "), var, text(" in "), iter, options, body])
     }
 
-    /// ` (name: value, …)` after a statement's head (a group paren, spaced), or
-    /// nothing.
+    /// `(name: value, …) ` after the head of a `for` (a group paren, spaced from
+    /// the head), or nothing.
     fn options(&mut self, args: &[Arg], end: u32) -> Doc {
         if args.is_empty() {
             return Doc::Nil;
@@ -851,7 +860,7 @@ impl<'src> Printer<'src> {
             .last()
             .and_then(|last| self.token_after(last.span.end, Token::RParen))
             .map_or(end, |span| span.start);
-        concat([text(" "), self.args(args, close)])
+        concat([self.args(args, close), text(" ")])
     }
 
     /// `(a, name: b)`. A lone record, list or lambda argument hugs the parentheses
@@ -1113,7 +1122,7 @@ impl<'src> Printer<'src> {
                 ]))
             }
             ExprKind::Match { scrutinee, arms } => {
-                let scrutinee = self.expr(scrutinee);
+                let scrutinee = self.head_expr(scrutinee);
                 let close = self.closing(expr.span.end);
                 let arms = self.block_of(
                     arms,
@@ -1125,7 +1134,7 @@ impl<'src> Printer<'src> {
                     },
                     close,
                 );
-                concat([text("match "), scrutinee, text(" "), arms])
+                concat([text("match "), scrutinee, arms])
             }
             ExprKind::Lambda { params, body } => {
                 let params = match params.as_slice() {
@@ -1161,11 +1170,35 @@ impl<'src> Printer<'src> {
     /// A binary operation. A chain of `&&`, `||` or `??` breaks before its
     /// operators when it does not fit; other operators never break.
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Doc {
+        self.binary_then(op, lhs, rhs, Doc::Nil)
+    }
+
+    /// The expression in the head of an `if`, `match` or `for`, and the space
+    /// before the `{` that follows it. When the head is a chain that breaks, the
+    /// `{` goes on a line of its own at the head's indentation (`if a` / `    &&
+    /// b` / `{`): each `}` must stand at the indentation of its `{` line, which
+    /// `syntax::balance` relies on to pair brackets.
+    fn head_expr(&mut self, expr: &Expr) -> Doc {
+        let leading = self.leading(expr.span.start, false);
+        let body = match &expr.kind {
+            ExprKind::Binary { op, lhs, rhs } => self.binary_then(*op, lhs, rhs, Doc::Line),
+            _ => concat([self.expr_body(expr), text(" ")]),
+        };
+        concat([leading, body])
+    }
+
+    /// A binary operation, then `end` (a space before a block's `{`), inside the
+    /// chain's group so that a broken chain breaks before `{` too.
+    fn binary_then(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, end: Doc) -> Doc {
         let chain = matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Coalesce);
         if !chain {
             let lhs = self.expr(lhs);
             let rhs = self.expr(rhs);
-            return concat([lhs, text(format!(" {} ", op.symbol())), rhs]);
+            let end = match end {
+                Doc::Nil => Doc::Nil,
+                _ => text(" "),
+            };
+            return concat([lhs, text(format!(" {} ", op.symbol())), rhs, end]);
         }
         // Flatten the left-leaning (or, for `??`, right-leaning) chain of one
         // operator into its operands, in source order.
@@ -1184,7 +1217,7 @@ impl<'src> Printer<'src> {
                 rest.push(operand);
             }
         }
-        group(concat([first, indent(concat(rest))]))
+        group(concat([first, indent(concat(rest)), end]))
     }
 
     /// A string with `${…}` parts: its text as written, its expressions formatted

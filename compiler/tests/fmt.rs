@@ -9,7 +9,7 @@
 //! 3. **A property**: any layout of a program (other spaces, newlines, indentation
 //!    between its tokens) formats to the same text as the program itself.
 
-use flowc_compiler::fmt::format;
+use flowc_compiler::fmt::{format, layout};
 use flowc_compiler::syntax::{self, Token, pretty};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -54,8 +54,8 @@ fn comment_texts(source: &str) -> Vec<String> {
 
 /// Idempotence, the same tree, the same comments in the same order.
 fn laws(input: &str) -> Result<(), String> {
-    let once = format(input).map_err(|errors| format!("does not format: {errors:?}"))?;
-    let twice = format(&once).map_err(|errors| {
+    let once = layout(input).map_err(|errors| format!("does not format: {errors:?}"))?;
+    let twice = layout(&once).map_err(|errors| {
         format!("the formatted text does not parse: {errors:?}\n--- formatted\n{once}")
     })?;
     if once != twice {
@@ -854,5 +854,34 @@ fn a_block_comment_of_several_lines_gets_a_line_of_its_own() {
     check(
         "workflow w() {\n  /* one\n          two */ return { a: 1 }\n}\n",
         "workflow w() {\n  /* one\n          two */\n  return { a: 1 }\n}\n",
+    );
+}
+
+#[test]
+fn a_broken_head_puts_the_brace_on_a_line_of_its_own() {
+    // A `{` at the end of an indented continuation line would leave its `}` less
+    // indented than the `{` line, which the parser reads as a bracket left open.
+    check(
+        r#"workflow w() {
+  if some_long_condition_name.with_a_field == "a value that is long" && another_condition_name.field_two >= 12345 {
+    for x in some_long_list_name.with_a_field ?? another_list_name.with_another_field ?? default_list (concurrency: 5) {
+      step s = wait 1s
+    }
+  }
+}
+"#,
+        r#"workflow w() {
+  if some_long_condition_name.with_a_field == "a value that is long"
+    && another_condition_name.field_two >= 12345
+  {
+    for x in some_long_list_name.with_a_field
+      ?? another_list_name.with_another_field
+      ?? default_list
+    (concurrency: 5) {
+      step s = wait 1s
+    }
+  }
+}
+"#,
     );
 }

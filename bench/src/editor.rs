@@ -89,6 +89,21 @@ pub fn run(options: Options) -> Result<ExitCode> {
         );
     }
     let lines = main.source.lines().count();
+    let info = &baseline.info;
+    let mut spans: Vec<(u32, u32, u32)> = info
+        .types
+        .iter()
+        .map(|typed| (typed.file.0, typed.span.start, typed.span.end))
+        .collect();
+    spans.sort_unstable();
+    spans.dedup();
+    println!(
+        "facts: {} typed spans ({} distinct), {} references, {} definitions",
+        info.types.len(),
+        spans.len(),
+        info.references.len(),
+        info.definitions.len()
+    );
     println!(
         "file: {} lines, {} bytes (+ {} imported files); {} iterations per query",
         lines,

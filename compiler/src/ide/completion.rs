@@ -1083,12 +1083,16 @@ fn typed_when_completed(
     end: u32,
 ) -> Option<Ty> {
     let source = analysis.file(file)?;
-    let mut patched = String::with_capacity(source.text.len() + PLACEHOLDER.len());
-    patched.push_str(source.text.get(..cursor.offset)?);
+    // Other workflows' and tests' bodies cannot change the type of anything here,
+    // and checking them is most of the cost: they are blanked first, then the
+    // placeholder goes in.
+    let blanked = blank_bodies(&source.text, &source.module, Some(cursor.offset));
+    let mut patched = String::with_capacity(blanked.len() + PLACEHOLDER.len());
+    patched.push_str(blanked.get(..cursor.offset)?);
     if cursor.prefix.is_empty() {
         patched.push_str(PLACEHOLDER);
     }
-    patched.push_str(source.text.get(cursor.offset..)?);
+    patched.push_str(blanked.get(cursor.offset..)?);
     let texts: std::collections::BTreeMap<String, String> = analysis
         .files
         .iter()
@@ -1096,7 +1100,7 @@ fn typed_when_completed(
             let text = if each.path == source.path {
                 patched.clone()
             } else {
-                each.text.clone()
+                blank_bodies(&each.text, &each.module, None)
             };
             (each.path.clone(), text)
         })
@@ -1127,4 +1131,65 @@ impl crate::Loader for Texts {
             .cloned()
             .ok_or_else(|| format!("no file {path}"))
     }
+}
+
+/// `text` with the insides of the bodies of its workflows and tests replaced by
+/// spaces (line breaks kept, so every offset stays where it was), except the one
+/// holding `keep`.
+fn blank_bodies(text: &str, module: &ast::Module, keep: Option<usize>) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for item in &module.items {
+        let (start, end) = (item.span.start as usize, item.span.end as usize);
+        if !matches!(
+            item.kind,
+            ast::ItemKind::Workflow(_) | ast::ItemKind::Test(_)
+        ) || keep.is_some_and(|keep| start <= keep && keep <= end)
+        {
+            continue;
+        }
+        let Some(header) = text.get(start..end) else {
+            continue;
+        };
+        let name_end = match &item.kind {
+            // A result type may be a record type, with braces of its own.
+            ast::ItemKind::Workflow(workflow) => workflow
+                .ret
+                .as_ref()
+                .map_or(workflow.name.span.end, |ret| ret.span.end)
+                as usize,
+            ast::ItemKind::Test(test) => test.name.span.end as usize,
+            _ => continue,
+        };
+        // The body's `{` is the first one at depth 0 after the header.
+        let mut depth = 0i32;
+        let mut open = None;
+        for (at, byte) in header
+            .bytes()
+            .enumerate()
+            .skip(name_end.saturating_sub(start))
+        {
+            match byte {
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => depth -= 1,
+                b'{' if depth == 0 => {
+                    open = Some(start + at);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(open) = open else {
+            continue;
+        };
+        if !header.ends_with('}') {
+            continue;
+        }
+        for byte in bytes.iter_mut().take(end - 1).skip(open + 1) {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
+    }
+    // Only ASCII bytes were written, over whole characters of the bodies.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
 }

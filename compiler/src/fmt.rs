@@ -244,6 +244,16 @@ impl<'src> Printer<'src> {
         concat(parts)
     }
 
+    /// The comments before the keyword `token` that introduces the node starting
+    /// at `node` (`where`, `then`, `else`): printed above the keyword, each on its
+    /// own line, rather than between the keyword and the node.
+    fn before_keyword(&mut self, node: u32, token: Token) -> Doc {
+        match self.token_before(node, token) {
+            Some(keyword) => self.leading(keyword.start, false),
+            None => Doc::Nil,
+        }
+    }
+
     /// Where the element list of a node closes: the start of the last token that
     /// ends by `end` (the node's closing bracket).
     fn closing(&self, end: u32) -> u32 {
@@ -972,6 +982,7 @@ impl<'src> Printer<'src> {
     /// the next line, and the options on a line of their own when that does not
     /// fit either.
     fn await_filter(&mut self, head: Doc, filter: &Expr, options: &[Arg], stmt: Span) -> Doc {
+        let before_where = self.before_keyword(filter.span.start, Token::Where);
         let filter_doc = self.expr(filter);
         let options = if options.is_empty() {
             Doc::Nil
@@ -987,6 +998,7 @@ impl<'src> Printer<'src> {
             head,
             indent(concat([
                 Doc::Line,
+                before_where,
                 group(concat([text("where "), filter_doc, options])),
             ])),
         ]))
@@ -1106,16 +1118,20 @@ impl<'src> Printer<'src> {
                 otherwise,
             } => {
                 let cond = self.expr(cond);
+                let before_then = self.before_keyword(then.span.start, Token::Then);
                 let then = self.expr(then);
+                let before_else = self.before_keyword(otherwise.span.start, Token::Else);
                 let otherwise = self.expr(otherwise);
                 group(concat([
                     text("if "),
                     cond,
                     indent(concat([
                         Doc::Line,
+                        before_then,
                         text("then "),
                         then,
                         Doc::Line,
+                        before_else,
                         text("else "),
                         otherwise,
                     ])),

@@ -885,3 +885,29 @@ fn a_broken_head_puts_the_brace_on_a_line_of_its_own() {
 "#,
     );
 }
+
+#[test]
+fn a_comment_above_a_keyword_stays_above_it() {
+    check(
+        r#"workflow w() {
+  step paid = await event payment_succeeded as e
+    // warning[W0404]
+    where e.amount > 100 (timeout: 1h)
+  let label = if paid.amount > 1000
+    // A big one.
+    then "big"
+    /* The rest. */ else "small"
+}
+"#,
+        r#"workflow w() {
+  step paid = await event payment_succeeded as e
+    // warning[W0404]
+    where e.amount > 100 (timeout: 1h)
+  let label = if paid.amount > 1000
+    // A big one.
+    then "big"
+    /* The rest. */ else "small"
+}
+"#,
+    );
+}

@@ -146,8 +146,14 @@ fn step_actions_after_step_name_equals() {
     let items = complete_at("step next = $0");
     check(
         &items,
-        &["http", "call", "wait", "await"],
+        &["http", "call", "wait", "await", "http POST"],
         &["step", "payment", "len", "Payment"],
+    );
+    let post = item(&items, "http POST");
+    assert!(post.snippet);
+    assert_eq!(
+        post.insert_text.as_deref(),
+        Some("http POST ${1:connection} \"${2:/path}\"")
     );
 }
 
@@ -391,6 +397,30 @@ fn completion_never_panics_on_broken_text() {
         }
         let _ = ide::semantic_tokens(&fixture.analysis, fixture.file);
         let _ = ide::folding_ranges(&fixture.analysis, fixture.file);
+    }
+}
+
+/// Every query at many offsets of every example (a prime step lands on all kinds
+/// of tokens, inside multi-byte characters too), never panicking.
+#[test]
+fn queries_never_panic_across_the_examples() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    for entry in std::fs::read_dir(dir).expect("examples").flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|ext| ext != "flow") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("example");
+        let analysis = analyze_text(&text);
+        let len = u32::try_from(text.len()).expect("small");
+        for offset in (0..=len + 1).step_by(29) {
+            let _ = ide::completion(&analysis, FileId(0), offset);
+            let _ = ide::signature_help(&analysis, FileId(0), offset);
+            let range = Span::new(offset as usize, (offset as usize + 40).min(text.len()));
+            let _ = ide::code_actions(&analysis, FileId(0), range);
+        }
+        assert!(!ide::semantic_tokens(&analysis, FileId(0)).is_empty());
+        assert!(!ide::folding_ranges(&analysis, FileId(0)).is_empty());
     }
 }
 

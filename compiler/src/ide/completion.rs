@@ -38,6 +38,13 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
         Context::Workflows => declarations(analysis, Declared::Workflow, &mut out),
         Context::StepAction => {
             out.keywords(&["http", "call", "wait", "await"]);
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                out.snippet(
+                    &format!("http {method}"),
+                    &format!("http {method} ${{1:connection}} \"${{2:/path}}\""),
+                    "an HTTP request to a connection",
+                );
+            }
         }
         Context::Await => {
             out.keywords(&["event", "webhook"]);
@@ -674,6 +681,21 @@ impl Completions {
             documentation,
             insert_text: None,
             snippet: false,
+        });
+    }
+
+    /// An item whose insert text has `${1:…}` placeholders.
+    fn snippet(&mut self, label: &str, insert: &str, detail: &str) {
+        if !self.seen.insert(label.to_string()) {
+            return;
+        }
+        self.items.push(CompletionItem {
+            label: label.to_string(),
+            kind: CompletionKind::Snippet,
+            detail: Some(detail.to_string()),
+            documentation: None,
+            insert_text: Some(insert.to_string()),
+            snippet: true,
         });
     }
 

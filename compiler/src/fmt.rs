@@ -12,10 +12,16 @@
 //! runs of them collapse to one. Numbers, durations and string text are printed as
 //! the source spells them, so `1.5e3` and `"\u{e9}"` survive.
 //!
-//! Newlines carry no meaning in Flow, so a layout change cannot change the tree;
-//! the one whitespace-sensitive token is the call paren (`f(x)` against `for x in
-//! xs (concurrency: 5)`), and the printer writes each where the tree has it.
-//! Layout rules are listed in `grammar/SPEC.md`, "Canonical layout".
+//! Newlines carry no meaning in Flow, so moving tokens between lines cannot
+//! change the tree, with three things to respect. The call paren is
+//! whitespace-sensitive (`f(x)` against `for x in xs (concurrency: 5)`), so the
+//! printer glues or spaces each `(` as the tree has it. Optional commas are not in
+//! the tree; the printer writes one wherever leaving it out would join two
+//! elements (a bare `return` before the next `match` arm, a field named `in`).
+//! And `syntax::balance` pairs a `}` that starts a line by indentation, so every
+//! such `}` stands at the indentation of its `{` line (which is why a broken `if`
+//! head puts its `{` on a line of its own). Layout rules are listed in
+//! `grammar/SPEC.md`, "Canonical layout".
 
 mod doc;
 

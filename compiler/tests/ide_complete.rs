@@ -527,7 +527,7 @@ fn semantic_tokens_of_a_small_file() {
         ("type", Keyword, false),
         ("T", Type, true),
         ("=", Operator, false),
-        ("a", Property, false),
+        ("a", Property, true),
         ("int", Type, false),
         ("/* two", Comment, false),
         ("lines */", Comment, false),

@@ -22,7 +22,14 @@ pub fn semantic_tokens(analysis: &Analysis, file: FileId) -> Vec<SemanticToken> 
     let lexed = lex(text);
     let mut definitions: HashMap<(u32, u32), &'static str> = HashMap::new();
     let mut all_definitions: HashMap<(FileId, u32, u32), &'static str> = HashMap::new();
-    for definition in &analysis.info.definitions {
+    // Fields of declared record types are declarations too, and their uses
+    // reference them.
+    for definition in analysis
+        .info
+        .definitions
+        .iter()
+        .chain(&analysis.info.fields)
+    {
         all_definitions.insert(
             (definition.file, definition.span.start, definition.span.end),
             definition.kind,

@@ -210,6 +210,28 @@ fn fields_of_a_step_result_and_its_body() {
 }
 
 #[test]
+fn yield_inside_a_collecting_for_only() {
+    check(
+        &complete_at("let xs = for r in check.body.reasons {\n    $0\n  }"),
+        &["yield", "step", "let"],
+        &["on"],
+    );
+    check(
+        &complete_at("for r in check.body.reasons {\n    $0\n  }"),
+        &["step", "let"],
+        &["yield"],
+    );
+}
+
+#[test]
+fn context_keys_written_in_the_project() {
+    let items = complete(
+        "workflow a() {\n  set context.last_seen = \"x\"\n}\nworkflow b() {\n  let x = context.$0\n}\n",
+    );
+    check(&items, &["last_seen"], &["x", "len"]);
+}
+
+#[test]
 fn webhook_fields_and_secret_names() {
     check(
         &complete_at("let x = webhook.$0"),

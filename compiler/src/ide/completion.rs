@@ -61,7 +61,14 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             declarations(analysis, Declared::Type, &mut out);
         }
         Context::Item => out.keywords(ITEM_KEYWORDS),
-        Context::Statement { header, in_test } => {
+        Context::Statement {
+            header,
+            in_test,
+            collecting,
+        } => {
+            if collecting {
+                out.keywords(&["yield"]);
+            }
             out.keywords(STATEMENT_KEYWORDS);
             if header {
                 out.keywords(&["on", "settings"]);
@@ -164,6 +171,8 @@ enum Context {
     Statement {
         header: bool,
         in_test: bool,
+        /// Inside the body of a `let … = for`, where `yield` goes.
+        collecting: bool,
     },
     Expression,
     /// After `let name =`: an expression, a handle or a collecting `for`.
@@ -326,6 +335,7 @@ fn context(cursor: &Cursor) -> Context {
             return Context::Statement {
                 header: false,
                 in_test: cursor.item_keyword() == Some(T::Test),
+                collecting: false,
             };
         }
         (_, _, Some(T::Wait)) => return Context::Keywords(&["until"]),
@@ -408,6 +418,7 @@ fn context(cursor: &Cursor) -> Context {
             return Context::Statement {
                 header,
                 in_test: item == Some(T::Test),
+                collecting: open.iter().any(|&brace| collecting_for(cursor, brace)),
             };
         }
     }
@@ -452,6 +463,22 @@ fn context(cursor: &Cursor) -> Context {
         return Context::Type;
     }
     Context::Expression
+}
+
+/// Whether the `{` at `brace` opens the body of a collecting `let x = for …`.
+fn collecting_for(cursor: &Cursor, brace: usize) -> bool {
+    if statement_keyword_before(cursor, brace) != Some(Token::For) {
+        return false;
+    }
+    let Some(for_index) = (0..brace)
+        .rev()
+        .find(|&index| cursor.before[index].0 == Token::For)
+    else {
+        return false;
+    };
+    for_index >= 3
+        && cursor.before[for_index - 1].0 == Token::Eq
+        && cursor.before[for_index - 3].0 == Token::Let
 }
 
 /// Whether `as` at the end introduces an `await` binding (`as e`) rather than a

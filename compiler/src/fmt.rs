@@ -1196,30 +1196,53 @@ impl<'src> Printer<'src> {
     }
 
     /// The expression in the head of an `if`, `match` or `for`, and the space
-    /// before the `{` that follows it. When the head is a chain that breaks, the
-    /// `{` goes on a line of its own at the head's indentation (`if a` / `    &&
-    /// b` / `{`): each `}` must stand at the indentation of its `{` line, which
-    /// `syntax::balance` relies on to pair brackets.
+    /// before the `{` that follows it. When the head ends in a chain that breaks,
+    /// the `{` goes on a line of its own at the head's indentation (`if a` /
+    /// `    && b` / `{`): each `}` must stand at the indentation of its `{` line,
+    /// which `syntax::balance` relies on to pair brackets.
     fn head_expr(&mut self, expr: &Expr) -> Doc {
+        self.head_then(expr, String::new())
+    }
+
+    /// The head expression, then `closers` (the `)` of parentheses it is in) and
+    /// the space before `{`. Follows the right edge of the expression down to a
+    /// chain, which alone breaks onto indented lines.
+    fn head_then(&mut self, expr: &Expr, closers: String) -> Doc {
         let leading = self.leading(expr.span.start, false);
         let body = match &expr.kind {
-            ExprKind::Binary { op, lhs, rhs } => self.binary_then(*op, lhs, rhs, Doc::Line),
-            _ => concat([self.expr_body(expr), text(" ")]),
+            ExprKind::Binary { op, lhs, rhs } if is_chain(*op) => {
+                self.binary_then(*op, lhs, rhs, concat([text(closers), Doc::Line]))
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let lhs = self.expr(lhs);
+                let rhs = self.head_then(rhs, closers);
+                concat([lhs, text(format!(" {} ", op.symbol())), rhs])
+            }
+            ExprKind::Unary { op, operand } => {
+                concat([text(op.symbol()), self.head_then(operand, closers)])
+            }
+            ExprKind::Paren(inner) if !self.comment_between(inner.span.end, expr.span.end) => {
+                concat([text("("), self.head_then(inner, format!("){closers}"))])
+            }
+            _ => concat([self.expr_body(expr), text(closers), text(" ")]),
         };
         concat([leading, body])
     }
 
-    /// A binary operation, then `end` (a space before a block's `{`), inside the
-    /// chain's group so that a broken chain breaks before `{` too.
+    /// Whether a comment starts between two offsets.
+    fn comment_between(&self, from: u32, to: u32) -> bool {
+        let comments = &self.lexed.comments;
+        let first = comments.partition_point(|span| span.start < from);
+        comments.get(first).is_some_and(|span| span.start < to)
+    }
+
+    /// A binary operation, then `end` (for a chain in a head, what comes before
+    /// the block's `{`), inside the chain's group so that a broken chain breaks
+    /// before `{` too. Only chains are given an `end`.
     fn binary_then(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, end: Doc) -> Doc {
-        let chain = matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Coalesce);
-        if !chain {
+        if !is_chain(op) {
             let lhs = self.expr(lhs);
             let rhs = self.expr(rhs);
-            let end = match end {
-                Doc::Nil => Doc::Nil,
-                _ => text(" "),
-            };
             return concat([lhs, text(format!(" {} ", op.symbol())), rhs, end]);
         }
         // Flatten the left-leaning (or, for `??`, right-leaning) chain of one
@@ -1282,6 +1305,11 @@ impl<'src> Printer<'src> {
             self.next_comment += 1;
         }
     }
+}
+
+/// The operators whose chains break one operand a line.
+fn is_chain(op: BinaryOp) -> bool {
+    matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Coalesce)
 }
 
 fn collect_chain<'a>(op: BinaryOp, expr: &'a Expr, out: &mut Vec<&'a Expr>) {

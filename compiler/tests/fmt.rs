@@ -911,3 +911,27 @@ fn a_comment_above_a_keyword_stays_above_it() {
 "#,
     );
 }
+
+#[test]
+fn a_head_ending_in_a_parenthesized_chain_breaks_the_same_way() {
+    check(
+        r#"workflow w() {
+  if x {
+    if !(some_long_condition_name.with_a_field == "a value that is long" && another_condition_name.field_two >= 12345) {
+      return
+    }
+  }
+}
+"#,
+        r#"workflow w() {
+  if x {
+    if !(some_long_condition_name.with_a_field == "a value that is long"
+      && another_condition_name.field_two >= 12345)
+    {
+      return
+    }
+  }
+}
+"#,
+    );
+}

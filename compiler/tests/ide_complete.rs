@@ -110,6 +110,25 @@ fn item_keywords_at_top_level() {
             .iter()
             .all(|item| item.kind == CompletionKind::Keyword)
     );
+    check(&complete("$0"), &["workflow", "import"], &["step"]);
+    check(
+        &complete("import \"./a.flow\"\n$0"),
+        &["workflow", "import"],
+        &["step", "len"],
+    );
+}
+
+#[test]
+fn parameters_and_lambda_parameters_in_a_fn_body() {
+    let items = complete("type L = { qty: int }\nfn total(lines: [L], extra: int) -> int = $0");
+    check(
+        &items,
+        &["lines", "extra", "len", "sum"],
+        &["step", "qty", "L"],
+    );
+    let items =
+        complete("type L = { qty: int }\nfn total(lines: [L]) -> int = lines.map(l => l.$0).sum()");
+    check(&items, &["qty"], &["lines", "l"]);
 }
 
 #[test]

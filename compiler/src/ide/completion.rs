@@ -786,6 +786,11 @@ fn expression(analysis: &Analysis, file: FileId, at: u32, cursor: &Cursor, out: 
     for local in locals(analysis, file, at) {
         out.local(&local);
     }
+    // When the declaration around the cursor did not parse, its parameters are
+    // still in its tokens.
+    for local in written_params(analysis, cursor) {
+        out.local(&local);
+    }
     if cursor.item_keyword() == Some(Token::Workflow)
         && let Some(source) = analysis.file(file)
         && let Some(ast::ItemKind::Workflow(workflow)) =
@@ -819,6 +824,79 @@ fn expression(analysis: &Analysis, file: FileId, at: u32, cursor: &Cursor, out: 
         );
     }
     out.keywords(EXPRESSION_KEYWORDS);
+}
+
+/// The parameters of the `fn` or workflow the cursor is in, read from its tokens:
+/// each `name: T` inside its parentheses, typed when `T` is one name.
+fn written_params(analysis: &Analysis, cursor: &Cursor) -> Vec<Local> {
+    let Some(keyword) = cursor.before.iter().rposition(|(token, _)| {
+        matches!(
+            token,
+            Token::Fn
+                | Token::Workflow
+                | Token::Type
+                | Token::Event
+                | Token::Connection
+                | Token::Test
+        )
+    }) else {
+        return Vec::new();
+    };
+    if !matches!(cursor.before[keyword].0, Token::Fn | Token::Workflow) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let tokens = &cursor.before[keyword..];
+    for (index, (token, span)) in tokens.iter().enumerate() {
+        match token {
+            Token::LParen | Token::CallParen | Token::LBrace | Token::LBracket => depth += 1,
+            Token::RParen | Token::RBrace | Token::RBracket => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            Token::Ident
+                if depth == 1
+                    && matches!(tokens.get(index + 1), Some((Token::Colon, _)))
+                    && matches!(
+                        index.checked_sub(1).and_then(|back| tokens.get(back)),
+                        Some((Token::CallParen | Token::LParen | Token::Comma, _))
+                    ) =>
+            {
+                let ty = match (tokens.get(index + 2), tokens.get(index + 3)) {
+                    (Some((Token::Ident, ty)), Some((Token::Comma | Token::RParen, _))) => {
+                        simple_type(analysis, cursor.slice(*ty))
+                    }
+                    _ => Ty::Error,
+                };
+                out.push(Local {
+                    name: cursor.slice(*span).to_string(),
+                    kind: "param",
+                    ty,
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The type a single name means in a type position.
+fn simple_type(analysis: &Analysis, name: &str) -> Ty {
+    match name {
+        "bool" => Ty::Bool,
+        "int" => Ty::Int,
+        "float" => Ty::Float,
+        "string" => Ty::String,
+        "duration" => Ty::Duration,
+        "time" => Ty::Time,
+        "json" => Ty::Json,
+        "secret" => Ty::Secret,
+        _ if analysis.program.types.contains_key(name) => Ty::named(name),
+        _ => Ty::Error,
+    }
 }
 
 /// Fields after `base.`: of a record type, of `webhook`, the secret names after

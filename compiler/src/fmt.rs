@@ -1012,25 +1012,30 @@ impl<'src> Printer<'src> {
 
     fn http(&mut self, call: &HttpCall) -> Doc {
         let method = self.ident(&call.method);
+        let has_options = !call.options.is_empty();
+        // With options, the target is the head of a `{` (a computed URL can hold a
+        // chain that breaks); `head_then` ends it with the space before the `{`.
         let (target, target_end) = match &call.target {
+            HttpTarget::Url(url) if has_options => (self.head_expr(url), url.span.end),
             HttpTarget::Url(url) => (self.expr(url), url.span.end),
             HttpTarget::Connection { connection, path } => {
                 let connection = self.ident(connection);
                 let path_doc = self.expr(path);
-                (concat([connection, text(" "), path_doc]), path.span.end)
+                let space = if has_options { text(" ") } else { Doc::Nil };
+                (
+                    concat([connection, text(" "), path_doc, space]),
+                    path.span.end,
+                )
             }
         };
         let options_end = call
             .response
             .as_ref()
             .map_or(call.span.end, |ty| ty.span.start);
-        let options = if call.options.is_empty() {
-            Doc::Nil
+        let options = if has_options {
+            self.field_block(target_end, &call.options, options_end)
         } else {
-            concat([
-                text(" "),
-                self.field_block(target_end, &call.options, options_end),
-            ])
+            Doc::Nil
         };
         let response = match &call.response {
             Some(ty) => concat([text(" -> "), self.ty(ty)]),

@@ -372,6 +372,33 @@ fn option_names_in_option_blocks() {
     );
 }
 
+/// Every option name completion offers is one the checker knows: writing it
+/// gives no "unknown option" diagnostic.
+#[test]
+fn offered_option_names_are_known_to_the_checker() {
+    let blocks = [
+        "connection c {\n  __\n}\n",
+        "workflow w() {\n  settings { __ }\n}\n",
+        "workflow w() {\n  on webhook POST \"/w\" { __ }\n}\n",
+        "workflow w() {\n  step s = http POST \"https://x.example.com\" { __ }\n}\n",
+    ];
+    for block in blocks {
+        let items = complete(&block.replace("__", "$0"));
+        assert!(items.len() >= 4, "{block}: {:?}", labels(&items));
+        for item in &items {
+            assert_eq!(item.kind, CompletionKind::Field);
+            let analysis = analyze_text(&block.replace("__", &format!("{}: 1", item.label)));
+            let unknown: Vec<_> = analysis
+                .diagnostics
+                .iter()
+                .filter(|d| d.diagnostic.code.as_str() == "E0418")
+                .map(|d| d.diagnostic.message.clone())
+                .collect();
+            assert!(unknown.is_empty(), "{}: {unknown:?}", item.label);
+        }
+    }
+}
+
 #[test]
 fn patterns_of_a_match_on_a_literal_union() {
     let items = complete_at("match payment.currency {\n    $0\n  }");

@@ -372,6 +372,35 @@ fn option_names_in_option_blocks() {
     );
 }
 
+#[test]
+fn built_in_forms_and_workflows_as_option_values() {
+    check(
+        &complete("connection c {\n  auth: $0\n}\n"),
+        &["bearer", "basic", "api_key", "oauth2_client_credentials"],
+        &["github", "json", "len"],
+    );
+    check(
+        &complete("workflow w() {\n  on webhook POST \"/w\" {\n    verify: $0\n  }\n}\n"),
+        &["github", "stripe", "header_token", "hmac_sha256"],
+        &["bearer", "len"],
+    );
+    check(
+        &complete("workflow w() {\n  on webhook POST \"/w\" { respond: $0 }\n}\n"),
+        &["accepted", "wait"],
+        &["github"],
+    );
+    check(
+        &complete("workflow other() { }\nworkflow w() {\n  settings { on_failure: $0 }\n}\n"),
+        &["other", "w"],
+        &["accepted", "len"],
+    );
+    check(
+        &complete_at("step next = http POST fraud \"/x\" { retry: $0 }"),
+        &["exponential"],
+        &["payment"],
+    );
+}
+
 /// Every option name completion offers is one the checker knows: writing it
 /// gives no "unknown option" diagnostic.
 #[test]

@@ -107,6 +107,11 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
                 None,
             );
         }
+        Context::Forms(names) => {
+            for name in names {
+                out.push(name, CompletionKind::Function, None, None);
+            }
+        }
         Context::Options(names) => {
             for name in names {
                 out.push(name, CompletionKind::Field, None, None);
@@ -179,6 +184,8 @@ enum Context {
     LetValue,
     /// The name of a field in a block of options.
     Options(&'static [&'static str]),
+    /// The value of an option that takes one of a few built-in forms.
+    Forms(&'static [&'static str]),
     /// A `match` arm's pattern; the span of the scrutinee.
     Pattern {
         scrutinee: crate::Span,
@@ -261,6 +268,53 @@ const WEBHOOK_OPTIONS: &[&str] = &[
 ];
 const SETTINGS: &[&str] = &["max_concurrency", "timeout", "on_success", "on_failure"];
 
+// The built-in forms an option's value takes (`check/decl.rs`).
+const AUTH_FORMS: &[&str] = &[
+    "none",
+    "api_key",
+    "bearer",
+    "basic",
+    "oauth2_client_credentials",
+    "oauth2_password",
+];
+const VERIFY_FORMS: &[&str] = &[
+    "header_token",
+    "hmac_sha256",
+    "github",
+    "stripe",
+    "slack",
+    "standard_webhooks",
+    "shopify",
+];
+const RESPOND_FORMS: &[&str] = &["accepted", "wait"];
+const RETRY_FORMS: &[&str] = &["exponential"];
+
+/// What goes after `name:` in a block of options, when the option takes a
+/// built-in form or a workflow's name.
+fn option_value(cursor: &Cursor) -> Option<Context> {
+    if cursor.back(0) != Some(Token::Colon) || cursor.back(1) != Some(Token::Ident) {
+        return None;
+    }
+    let open = cursor.open_brackets();
+    let innermost = *open.last()?;
+    if cursor.before[innermost].0 != Token::LBrace {
+        return None;
+    }
+    let options = option_block(cursor, innermost)?;
+    let name = cursor.back_text(1);
+    if !options.contains(&name) {
+        return None;
+    }
+    Some(match name {
+        "auth" => Context::Forms(AUTH_FORMS),
+        "verify" => Context::Forms(VERIFY_FORMS),
+        "respond" => Context::Forms(RESPOND_FORMS),
+        "retry" => Context::Forms(RETRY_FORMS),
+        "on_success" | "on_failure" => Context::Workflows,
+        _ => return None,
+    })
+}
+
 /// The options a `{` at `brace` takes, when it opens a block of options: a
 /// connection's fields, `settings`, a webhook trigger's or an HTTP step's options.
 fn option_block(cursor: &Cursor, brace: usize) -> Option<&'static [&'static str]> {
@@ -310,6 +364,9 @@ fn context(cursor: &Cursor) -> Context {
     let last = cursor.back(0);
     let second = cursor.back(1);
     let third = cursor.back(2);
+    if let Some(context) = option_value(cursor) {
+        return context;
+    }
     match (third, second, last) {
         (_, _, Some(T::Dot | T::QuestionDot)) => {
             return match cursor.before.len().checked_sub(2) {

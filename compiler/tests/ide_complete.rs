@@ -852,6 +852,14 @@ fn a_timeout_is_added_to_waits() {
     assert!(out.contains("(timeout: 1h, lookback: 1m)"), "{out}");
     assert_clean(&out);
     let text = "workflow w() {\n  let done = callback$0()\n  step r = await done\n}\n";
+    let handle = fixture(text);
+    let actions = ide::code_actions(&handle.analysis, handle.file, handle.range);
+    assert!(
+        actions
+            .iter()
+            .any(|action| action.fixes.is_some_and(|code| code.as_str() == "E0413")),
+        "{actions:?}"
+    );
     let out = fixed(text, "add a timeout");
     assert!(out.contains("callback(timeout: 1h)"), "{out}");
     assert_clean(&out);

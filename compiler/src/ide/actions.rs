@@ -7,7 +7,7 @@
 //! every wait under the cursor that has none, with or without a diagnostic.
 
 use super::{ActionKind, CodeAction, Edit};
-use crate::check::diagnostics::NON_EXHAUSTIVE_MATCH;
+use crate::check::diagnostics::{AWAIT_WITHOUT_TIMEOUT, NON_EXHAUSTIVE_MATCH};
 use crate::syntax::ast;
 use crate::ty::{LitTy, Ty};
 use crate::{Analysis, FileId, Span};
@@ -51,8 +51,16 @@ pub fn code_actions(analysis: &Analysis, file: FileId, range: Span) -> Vec<CodeA
     }
     for stmt in stmts {
         if overlaps(stmt.span, range)
-            && let Some(action) = add_timeout(&source.text, file, stmt)
+            && let Some(mut action) = add_timeout(&source.text, file, stmt)
         {
+            // A handle without a timeout is an error the action fixes.
+            let fixes = analysis.diagnostics_of(file).any(|diagnostic| {
+                diagnostic.code == AWAIT_WITHOUT_TIMEOUT && overlaps(diagnostic.span(), stmt.span)
+            });
+            if fixes {
+                action.fixes = Some(AWAIT_WITHOUT_TIMEOUT);
+                action.preferred = true;
+            }
             out.push(action);
         }
     }

@@ -12,6 +12,8 @@ use crate::syntax::ast;
 use crate::ty::{LitTy, Ty};
 use crate::{Analysis, FileId, Span};
 
+/// The fixes and edits offered for `range`: those of the diagnostics it touches,
+/// and a timeout for a wait under it.
 pub fn code_actions(analysis: &Analysis, file: FileId, range: Span) -> Vec<CodeAction> {
     let Some(source) = analysis.file(file) else {
         return Vec::new();

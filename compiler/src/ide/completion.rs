@@ -14,6 +14,8 @@ use crate::ty::Ty;
 use crate::{Analysis, FileId, stdlib};
 use std::collections::BTreeSet;
 
+/// What may be written at `offset`: every item that fits the cursor's context, for
+/// the editor to filter by what is typed; nothing inside strings and comments.
 pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<CompletionItem> {
     let Some(source) = analysis.file(file) else {
         return Vec::new();

@@ -10,6 +10,7 @@ use crate::syntax::ast;
 use crate::syntax::lex;
 use crate::{Analysis, FileId, Span};
 
+/// The ranges an editor may fold in `file`, sorted by start.
 pub fn folding_ranges(analysis: &Analysis, file: FileId) -> Vec<Fold> {
     let Some(source) = analysis.file(file) else {
         return Vec::new();

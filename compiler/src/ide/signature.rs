@@ -12,6 +12,8 @@ use crate::syntax::ast;
 use crate::syntax::token::Token;
 use crate::{Analysis, FileId, stdlib};
 
+/// The signature of the call whose parentheses hold `offset`, with the parameter
+/// being written; `None` outside a call.
 pub fn signature_help(analysis: &Analysis, file: FileId, offset: u32) -> Option<SignatureHelp> {
     let source = analysis.file(file)?;
     let cursor = Cursor::new(&source.text, offset);

@@ -14,6 +14,7 @@ use crate::syntax::token::{CONTEXTUAL_KEYWORDS, HTTP_METHODS, Token};
 use crate::{Analysis, FileId, Span};
 use std::collections::HashMap;
 
+/// Every token of `file`, classified, sorted, one line each.
 pub fn semantic_tokens(analysis: &Analysis, file: FileId) -> Vec<SemanticToken> {
     let Some(source) = analysis.file(file) else {
         return Vec::new();

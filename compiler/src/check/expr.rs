@@ -40,6 +40,22 @@ impl Checker<'_> {
     /// Checks `expr` against `expected`; `place` names where the value goes, for
     /// the secret diagnostic ("in a request body").
     pub(crate) fn check(&mut self, expr: &ast::Expr, expected: &Ty, place: &str) -> ir::Expr {
+        // Only these forms are checked against the expected type's shape; every
+        // other one is inferred and then coerced, without copying the resolved type.
+        let shaped = matches!(
+            expr.kind,
+            ast::ExprKind::Paren(_)
+                | ast::ExprKind::Record(_)
+                | ast::ExprKind::List(_)
+                | ast::ExprKind::Match { .. }
+                | ast::ExprKind::If { .. }
+                | ast::ExprKind::Literal(ast::Literal::Int(_) | ast::Literal::Bool(_))
+                | ast::ExprKind::Lambda { .. }
+        );
+        if !shaped {
+            let inferred = self.infer(expr);
+            return self.coerce(inferred, expected, place);
+        }
         let resolved = self.resolve(expected);
         let lowered = match (&expr.kind, &resolved) {
             (ast::ExprKind::Paren(inner), _) => {
@@ -869,8 +885,8 @@ impl Checker<'_> {
             } => {
                 let receiver = self.infer(base);
                 let short_circuit = *optional || Self::in_optional_chain(base);
-                let receiver_nullable =
-                    self.nullable(&receiver.ty) && !matches!(self.resolve_ref(&receiver.ty), Ty::Json);
+                let receiver_nullable = self.nullable(&receiver.ty)
+                    && !matches!(self.resolve_ref(&receiver.ty), Ty::Json);
                 let sources: Vec<&ast::Arg> = args.iter().collect();
                 if receiver_nullable && !short_circuit {
                     // Reported once; the call is then typed as if the receiver

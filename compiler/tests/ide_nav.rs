@@ -690,3 +690,50 @@ workflow w() -> int {
         ]
     );
 }
+
+#[test]
+fn hover_on_an_import_names_the_file() {
+    let fixture = fixture(&project("total", "").replace("import \"types", "import \"$0types"));
+    let hover = ide::hover(&fixture.analysis, fixture.file, fixture.offset).expect("a hover");
+    assert_eq!(hover.markdown, "```flow\nimport \"types.flow\"\n```");
+    assert_eq!(fixture.slice(fixture.file, hover.span), "\"types.flow\"");
+}
+
+#[test]
+fn rename_a_step_from_a_use_edits_the_step_and_every_use() {
+    let fixture =
+        fixture(&project("total", "").replace("for reason in check", "for reason in che$0ck"));
+    let edits =
+        ide::rename(&fixture.analysis, fixture.file, fixture.offset, "scored").expect("a rename");
+    let mut text = fixture.text(fixture.file).to_string();
+    for edit in edits.iter().rev() {
+        assert_eq!(edit.file, fixture.file);
+        text.replace_range(edit.span.range(), &edit.text);
+    }
+    assert_eq!(text.matches("scored").count(), 3, "{text}");
+    assert!(!text.contains("check"), "{text}");
+}
+
+#[test]
+fn definition_of_an_event_from_its_trigger_and_its_emit() {
+    let fixture = fixture(
+        r#"
+event paid = { id: string }
+
+workflow a() {
+  on manual
+  emit paid { id: "1" }
+}
+
+workflow b(e: { id: string }) {
+  on event pa$0id
+}
+"#,
+    );
+    let declared = fixture.find("main.flow", "paid =");
+    let found = ide::definition(&fixture.analysis, fixture.file, fixture.offset).expect("event");
+    assert_eq!(found.span.start, declared);
+    let emit = fixture.find("main.flow", "paid {");
+    let found = ide::definition(&fixture.analysis, fixture.file, emit).expect("event");
+    assert_eq!(found.span.start, declared);
+}

@@ -313,9 +313,13 @@ impl Project {
     }
 
     /// Keeps an analysis made at `revision`, if that is still the current one.
+    /// The analysis it replaces is freed on a thread of its own: freeing a large
+    /// project's analysis takes milliseconds the next answer should not wait for.
     pub fn remember(&mut self, root: &str, revision: u64, analysis: Arc<Analysis>) {
-        if revision == self.revision {
-            self.cache.insert(root.to_string(), (revision, analysis));
+        if revision == self.revision
+            && let Some((_, old)) = self.cache.insert(root.to_string(), (revision, analysis))
+        {
+            std::thread::spawn(move || drop(old));
         }
     }
 

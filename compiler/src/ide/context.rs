@@ -221,10 +221,7 @@ pub(super) struct Local {
 /// The top-level item of `file` whose span holds `offset` (or the last starting
 /// before it, when recovery cut the item short).
 pub(super) fn item_at(module: &ast::Module, offset: u32) -> Option<&ast::Item> {
-    module
-        .items
-        .iter()
-        .rfind(|item| item.span.start <= offset)
+    module.items.iter().rfind(|item| item.span.start <= offset)
 }
 
 /// The names bound where `offset` is: parameters, earlier steps and lets of the

@@ -23,7 +23,9 @@ pub struct Fixture {
 impl Fixture {
     /// The text of a file.
     pub fn text(&self, file: FileId) -> &str {
-        self.analysis.file(file).map_or("", |file| file.text.as_str())
+        self.analysis
+            .file(file)
+            .map_or("", |file| file.text.as_str())
     }
 
     /// The text a span covers in a file.
@@ -32,7 +34,9 @@ impl Fixture {
     }
 
     pub fn path(&self, file: FileId) -> &str {
-        self.analysis.file(file).map_or("", |file| file.path.as_str())
+        self.analysis
+            .file(file)
+            .map_or("", |file| file.path.as_str())
     }
 
     /// The id of the file at `path`.

@@ -21,7 +21,7 @@ pub(crate) const AUTH_FORMS: [&str; 6] = [
     "oauth2_client_credentials",
     "oauth2_password",
 ];
-const VERIFY_FORMS: [&str; 7] = [
+pub(crate) const VERIFY_FORMS: [&str; 7] = [
     "header_token",
     "hmac_sha256",
     "github",
@@ -30,7 +30,7 @@ const VERIFY_FORMS: [&str; 7] = [
     "standard_webhooks",
     "shopify",
 ];
-const CONNECTION_FIELDS: [&str; 6] = [
+pub(crate) const CONNECTION_FIELDS: [&str; 6] = [
     "base_url",
     "auth",
     "headers",
@@ -41,14 +41,14 @@ const CONNECTION_FIELDS: [&str; 6] = [
 pub(crate) const HTTP_OPTIONS: [&str; 8] = [
     "headers", "query", "json", "body", "auth", "timeout", "retry", "expect",
 ];
-const WEBHOOK_OPTIONS: [&str; 5] = [
+pub(crate) const WEBHOOK_OPTIONS: [&str; 5] = [
     "verify",
     "idempotency_key",
     "respond",
     "body_limit",
     "rate_limit",
 ];
-const SETTINGS: [&str; 4] = ["max_concurrency", "timeout", "on_success", "on_failure"];
+pub(crate) const SETTINGS: [&str; 4] = ["max_concurrency", "timeout", "on_success", "on_failure"];
 
 /// A header value: text, or a secret.
 pub(crate) fn header_value() -> Ty {

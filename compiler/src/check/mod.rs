@@ -19,7 +19,7 @@ mod bound;
 
 pub use bound::format_millis as format_duration;
 mod builtins;
-mod decl;
+pub(crate) mod decl;
 pub mod diagnostics;
 mod expr;
 mod rules;

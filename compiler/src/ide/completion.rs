@@ -249,45 +249,11 @@ fn pattern_position(cursor: &Cursor, last: Option<Token>) -> bool {
     }
 }
 
-// The option names the checker accepts in each block (`check/decl.rs`).
-const CONNECTION_FIELDS: &[&str] = &[
-    "base_url",
-    "auth",
-    "headers",
-    "timeout",
-    "retry",
-    "circuit_breaker",
-];
-const HTTP_OPTIONS: &[&str] = &[
-    "headers", "query", "json", "body", "auth", "timeout", "retry", "expect",
-];
-const WEBHOOK_OPTIONS: &[&str] = &[
-    "verify",
-    "idempotency_key",
-    "respond",
-    "body_limit",
-    "rate_limit",
-];
-const SETTINGS: &[&str] = &["max_concurrency", "timeout", "on_success", "on_failure"];
-
-// The built-in forms an option's value takes (`check/decl.rs`).
-const AUTH_FORMS: &[&str] = &[
-    "none",
-    "api_key",
-    "bearer",
-    "basic",
-    "oauth2_client_credentials",
-    "oauth2_password",
-];
-const VERIFY_FORMS: &[&str] = &[
-    "header_token",
-    "hmac_sha256",
-    "github",
-    "stripe",
-    "slack",
-    "standard_webhooks",
-    "shopify",
-];
+// The option names the checker accepts in each block, and the built-in forms an
+// option's value takes, are the checker's own lists (`check/decl.rs`).
+use crate::check::decl::{
+    AUTH_FORMS, CONNECTION_FIELDS, HTTP_OPTIONS, SETTINGS, VERIFY_FORMS, WEBHOOK_OPTIONS,
+};
 const RESPOND_FORMS: &[&str] = &["accepted", "wait"];
 const RETRY_FORMS: &[&str] = &["exponential"];
 
@@ -308,8 +274,8 @@ fn option_value(cursor: &Cursor) -> Option<Context> {
         return None;
     }
     Some(match name {
-        "auth" => Context::Forms(AUTH_FORMS),
-        "verify" => Context::Forms(VERIFY_FORMS),
+        "auth" => Context::Forms(&AUTH_FORMS),
+        "verify" => Context::Forms(&VERIFY_FORMS),
         "respond" => Context::Forms(RESPOND_FORMS),
         "retry" => Context::Forms(RETRY_FORMS),
         "on_success" | "on_failure" => Context::Workflows,
@@ -322,10 +288,10 @@ fn option_value(cursor: &Cursor) -> Option<Context> {
 fn option_block(cursor: &Cursor, brace: usize) -> Option<&'static [&'static str]> {
     let previous = cursor.before.get(brace.checked_sub(1)?)?.0;
     if previous == Token::Settings {
-        return Some(SETTINGS);
+        return Some(&SETTINGS);
     }
     if previous == Token::Ident && brace >= 2 && cursor.before[brace - 2].0 == Token::Connection {
-        return Some(CONNECTION_FIELDS);
+        return Some(&CONNECTION_FIELDS);
     }
     if !matches!(previous, Token::StrEnd | Token::RParen | Token::Ident) {
         return None;
@@ -345,14 +311,14 @@ fn option_block(cursor: &Cursor, brace: usize) -> Option<&'static [&'static str]
             }
             Token::Http if depth == 0 => saw_http = true,
             Token::Step | Token::Mock if depth == 0 => {
-                return saw_http.then_some(HTTP_OPTIONS);
+                return saw_http.then_some(&HTTP_OPTIONS);
             }
             Token::On if depth == 0 => {
                 let webhook = cursor
                     .before
                     .get(index + 1)
                     .is_some_and(|(_, span)| cursor.slice(*span) == "webhook");
-                return webhook.then_some(WEBHOOK_OPTIONS);
+                return webhook.then_some(&WEBHOOK_OPTIONS);
             }
             Token::Let | Token::If | Token::For | Token::Match | Token::Workflow => return None,
             _ => {}
@@ -552,31 +518,7 @@ fn binding_as(cursor: &Cursor) -> bool {
 /// Whether the `:` at `colon` (an index into `before`) is followed by a type: a
 /// parameter's, a record type's field, or an `await webhook … as d:`.
 fn colon_in_type(cursor: &Cursor, colon: usize) -> bool {
-    if colon >= 2 && cursor.before[colon - 2].0 == Token::As {
-        return true;
-    }
-    let mut depth = 0usize;
-    for index in (0..colon).rev() {
-        match cursor.before[index].0 {
-            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
-            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
-                if depth == 0 {
-                    return match cursor.before[index].0 {
-                        Token::CallParen | Token::LParen => {
-                            // `fn name(` or `workflow name(`.
-                            index >= 2
-                                && matches!(cursor.before[index - 2].0, Token::Fn | Token::Workflow)
-                        }
-                        Token::LBrace => type_brace(cursor, index, 0),
-                        _ => false,
-                    };
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-    }
-    false
+    (colon >= 2 && cursor.before[colon - 2].0 == Token::As) || colon_in_type_at(cursor, colon, 0)
 }
 
 /// Whether the `{` at `brace` opens a record type.
@@ -944,17 +886,10 @@ fn written_params(analysis: &Analysis, cursor: &Cursor) -> Vec<Local> {
 
 /// The type a single name means in a type position.
 fn simple_type(analysis: &Analysis, name: &str) -> Ty {
-    match name {
-        "bool" => Ty::Bool,
-        "int" => Ty::Int,
-        "float" => Ty::Float,
-        "string" => Ty::String,
-        "duration" => Ty::Duration,
-        "time" => Ty::Time,
-        "json" => Ty::Json,
-        "secret" => Ty::Secret,
-        _ if analysis.program.types.contains_key(name) => Ty::named(name),
-        _ => Ty::Error,
+    match Ty::builtin(name) {
+        Some(ty) => ty,
+        None if analysis.program.types.contains_key(name) => Ty::named(name),
+        None => Ty::Error,
     }
 }
 

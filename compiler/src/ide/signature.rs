@@ -152,20 +152,24 @@ fn docs(item: &ast::Item) -> Option<String> {
     (!item.docs.0.is_empty()).then(|| item.docs.0.join("\n"))
 }
 
+/// Each parameter's name and its type as written.
+fn params_of(text: &str, params: &[ast::Param]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|param| {
+            (
+                param.name.name.clone(),
+                text_of(text, param.ty.span).to_string(),
+            )
+        })
+        .collect()
+}
+
 fn fn_signature(analysis: &Analysis, name: &str) -> Option<Built> {
     analysis.files.iter().find_map(|file| {
         file.module.items.iter().find_map(|item| match &item.kind {
             ast::ItemKind::Fn(decl) if decl.name.name == name => {
-                let params: Vec<(String, String)> = decl
-                    .params
-                    .iter()
-                    .map(|param| {
-                        (
-                            param.name.name.clone(),
-                            text_of(&file.text, param.ty.span).to_string(),
-                        )
-                    })
-                    .collect();
+                let params = params_of(&file.text, &decl.params);
                 Some(build(
                     &format!("fn {name}"),
                     &params,
@@ -182,16 +186,7 @@ fn workflow_signature(analysis: &Analysis, name: &str) -> Option<Built> {
     analysis.files.iter().find_map(|file| {
         file.module.items.iter().find_map(|item| match &item.kind {
             ast::ItemKind::Workflow(decl) if decl.name.name == name => {
-                let params: Vec<(String, String)> = decl
-                    .params
-                    .iter()
-                    .map(|param| {
-                        (
-                            param.name.name.clone(),
-                            text_of(&file.text, param.ty.span).to_string(),
-                        )
-                    })
-                    .collect();
+                let params = params_of(&file.text, &decl.params);
                 let ret = decl
                     .ret
                     .as_ref()

@@ -778,6 +778,18 @@ impl Checker<'_> {
         short_circuit: bool,
         base_span: Span,
     ) -> (Ty, bool) {
+        // The common case, a field of a record, without copying the record's type.
+        if let Ty::Record { fields } = self.resolve_ref(ty)
+            && let Some(field) = fields.iter().find(|field| field.name == name.name)
+        {
+            let found = if field.optional {
+                Ty::optional(field.ty.clone())
+            } else {
+                field.ty.clone()
+            };
+            self.field_reference(ty, name);
+            return (found, false);
+        }
         let mut resolved = self.resolve(ty);
         let mut nullable = false;
         if self.nullable(&resolved) && !matches!(resolved, Ty::Json) {

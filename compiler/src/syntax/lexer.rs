@@ -180,10 +180,7 @@ impl Lexer<'_> {
         // searcher costs more than comparing the few byte pairs there are.
         let bytes = gap.as_bytes();
         let mut offset = 0;
-        while let Some(found) = bytes[offset..]
-            .windows(2)
-            .position(|pair| pair == b"//")
-        {
+        while let Some(found) = bytes[offset..].windows(2).position(|pair| pair == b"//") {
             let start = offset + found;
             let end = gap[start..].find('\n').map_or(gap.len(), |len| start + len);
             let end = if gap[..end].ends_with('\r') {

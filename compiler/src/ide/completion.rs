@@ -408,19 +408,7 @@ fn context(cursor: &Cursor) -> Context {
     if open_token == T::LBrace && statement_block(cursor, innermost) {
         let starts = match last {
             Some(T::LBrace | T::RBrace) => true,
-            Some(
-                T::Ident
-                | T::Int
-                | T::Float
-                | T::Duration
-                | T::StrEnd
-                | T::RParen
-                | T::RBracket
-                | T::True
-                | T::False
-                | T::Null
-                | T::Return,
-            ) => cursor.on_new_line(),
+            Some(token) if ends_value(token) || token == T::Return => cursor.on_new_line(),
             _ => false,
         };
         if starts {
@@ -458,19 +446,7 @@ fn context(cursor: &Cursor) -> Context {
     {
         let name_position = match last {
             Some(T::LBrace | T::Comma) => true,
-            Some(
-                T::Ident
-                | T::Int
-                | T::Float
-                | T::Duration
-                | T::StrEnd
-                | T::RParen
-                | T::RBracket
-                | T::RBrace
-                | T::True
-                | T::False
-                | T::Null,
-            ) => cursor.on_new_line(),
+            Some(token) if ends_value(token) || token == T::RBrace => cursor.on_new_line(),
             _ => false,
         };
         if name_position {
@@ -513,6 +489,24 @@ fn binding_as(cursor: &Cursor) -> bool {
     let n = cursor.before.len();
     let window = &cursor.before[n.saturating_sub(8)..n];
     window.iter().any(|(token, _)| *token == Token::Await)
+}
+
+/// Whether a value can end with `token`, so that a new line after it starts the
+/// next statement or field.
+fn ends_value(token: Token) -> bool {
+    matches!(
+        token,
+        Token::Ident
+            | Token::Int
+            | Token::Float
+            | Token::Duration
+            | Token::StrEnd
+            | Token::RParen
+            | Token::RBracket
+            | Token::True
+            | Token::False
+            | Token::Null
+    )
 }
 
 /// Whether the `:` at `colon` (an index into `before`) is followed by a type: a

@@ -130,6 +130,47 @@ fn definition_on_an_import_path_is_the_file() {
 }
 
 #[test]
+fn references_of_an_import_path_are_every_import_of_that_file() {
+    let fixture = fixture(
+        r#"//- main.flow
+import "ty$0pes.flow"
+import "more.flow"
+workflow w(order: Order) -> int {
+  on manual
+  return order.total + extra(1)
+}
+//- types.flow
+type Order = { total: int }
+//- more.flow
+import "types.flow"
+fn extra(x: int) -> int = x
+"#,
+    );
+    let types = fixture.id("types.flow");
+    let found = ide::references(&fixture.analysis, fixture.file, fixture.offset, false);
+    let mut places: Vec<(String, String)> = found
+        .iter()
+        .map(|place| {
+            (
+                fixture.path(place.file).to_string(),
+                fixture.slice(place.file, place.span).to_string(),
+            )
+        })
+        .collect();
+    places.sort();
+    assert_eq!(
+        places,
+        vec![
+            ("main.flow".to_string(), "\"types.flow\"".to_string()),
+            ("more.flow".to_string(), "\"types.flow\"".to_string()),
+        ]
+    );
+    let with_file = ide::references(&fixture.analysis, fixture.file, fixture.offset, true);
+    assert_eq!(with_file.len(), 3);
+    assert_eq!((with_file[0].file, with_file[0].span.start), (types, 0));
+}
+
+#[test]
 fn definition_of_a_workflow_called_and_a_function() {
     let fixture = fixture(
         r#"

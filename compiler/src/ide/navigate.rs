@@ -28,12 +28,46 @@ pub fn references(
     offset: u32,
     include_declaration: bool,
 ) -> Vec<Location> {
+    if let Some((_, imported)) = import_at(analysis, file, offset) {
+        return imports_of(analysis, imported, include_declaration);
+    }
     let Some(name) = name_at(analysis, file, offset) else {
         return Vec::new();
     };
     let mut found = uses_of(analysis, name.target);
     if include_declaration {
         found.insert(0, name.target);
+    }
+    found
+}
+
+/// Every `import` of the file `imported` in the project (its paths), and the file
+/// itself first when the declaration is asked for.
+fn imports_of(analysis: &Analysis, imported: FileId, include_declaration: bool) -> Vec<Location> {
+    let mut found = Vec::new();
+    if include_declaration {
+        found.push(Location {
+            file: imported,
+            span: Span::at(0),
+        });
+    }
+    for (index, source) in analysis.files.iter().enumerate() {
+        let Ok(index) = u32::try_from(index) else {
+            break;
+        };
+        for item in &source.module.items {
+            if let ast::ItemKind::Import(import) = &item.kind
+                && super::file_id(
+                    analysis,
+                    &crate::resolve::join(&source.path, &import.path.value),
+                ) == Some(imported)
+            {
+                found.push(Location {
+                    file: FileId(index),
+                    span: import.path.span,
+                });
+            }
+        }
     }
     found
 }

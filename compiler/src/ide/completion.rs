@@ -196,15 +196,10 @@ enum Context {
 
 /// The span of the scrutinee when the `{` at `brace` opens the arms of a `match`.
 fn match_scrutinee(cursor: &Cursor, brace: usize) -> Option<crate::Span> {
-    let mut depth = 0usize;
-    for index in (0..brace).rev() {
-        match cursor.before[index].0 {
-            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
-            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
-                if depth == 0 {
-                    return None;
-                }
-                depth -= 1;
+    for (index, token, depth) in cursor.walk_back(brace) {
+        match token {
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket if depth == 0 => {
+                return None;
             }
             Token::Match if depth == 0 => {
                 let first = cursor.before.get(index + 1)?.1;
@@ -297,17 +292,11 @@ fn option_block(cursor: &Cursor, brace: usize) -> Option<&'static [&'static str]
         return None;
     }
     // The statement or trigger the block belongs to, at the same depth.
-    let mut depth = 0usize;
     let mut saw_http = false;
-    for index in (0..brace).rev() {
-        let token = cursor.before[index].0;
+    for (index, token, depth) in cursor.walk_back(brace) {
         match token {
-            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
-            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
-                if depth == 0 {
-                    return None;
-                }
-                depth -= 1;
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket if depth == 0 => {
+                return None;
             }
             Token::Http if depth == 0 => saw_http = true,
             Token::Step | Token::Mock if depth == 0 => {
@@ -491,6 +480,13 @@ fn binding_as(cursor: &Cursor) -> bool {
     window.iter().any(|(token, _)| *token == Token::Await)
 }
 
+fn is_opener(token: Token) -> bool {
+    matches!(
+        token,
+        Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket
+    )
+}
+
 /// Whether a value can end with `token`, so that a new line after it starts the
 /// next statement or field.
 fn ends_value(token: Token) -> bool {
@@ -532,27 +528,14 @@ fn colon_in_type_at(cursor: &Cursor, colon: usize, level: u32) -> bool {
     if level > 8 {
         return false;
     }
-    let mut depth = 0usize;
-    for index in (0..colon).rev() {
-        match cursor.before[index].0 {
-            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
-            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
-                if depth == 0 {
-                    return match cursor.before[index].0 {
-                        Token::CallParen | Token::LParen => {
-                            index >= 2
-                                && matches!(cursor.before[index - 2].0, Token::Fn | Token::Workflow)
-                        }
-                        Token::LBrace => type_brace(cursor, index, level + 1),
-                        _ => false,
-                    };
-                }
-                depth -= 1;
-            }
-            _ => {}
+    match cursor.walk_back(colon).last() {
+        // `fn name(` or `workflow name(`.
+        Some((index, Token::CallParen | Token::LParen, 0)) => {
+            index >= 2 && matches!(cursor.before[index - 2].0, Token::Fn | Token::Workflow)
         }
+        Some((index, Token::LBrace, 0)) => type_brace(cursor, index, level + 1),
+        _ => false,
     }
-    false
 }
 
 /// Whether the `{` at `brace` opens a block of statements: a workflow's or test's
@@ -604,22 +587,11 @@ fn statement_arm(cursor: &Cursor) -> bool {
 /// innermost `{` around it follows `match …`, and that `match` starts a statement
 /// (it does not follow `=`, `(`, `,`, `:`, `return` or another `=>`).
 fn statement_arm_at(cursor: &Cursor, end: usize) -> bool {
-    let mut depth = 0usize;
-    let mut brace = None;
-    for index in (0..end.saturating_sub(1)).rev() {
-        match cursor.before[index].0 {
-            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
-            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
-                if depth == 0 {
-                    brace = Some(index);
-                    break;
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-    }
-    let Some(brace) = brace else {
+    let Some((brace, _, 0)) = cursor
+        .walk_back(end.saturating_sub(1))
+        .last()
+        .filter(|(_, token, _)| is_opener(*token))
+    else {
         return false;
     };
     let Some(keyword) = (0..brace)
@@ -649,16 +621,10 @@ fn statement_arm_at(cursor: &Cursor, end: usize) -> bool {
 /// The last statement or declaration keyword before index `before`, at the same
 /// bracket depth.
 fn statement_keyword_before(cursor: &Cursor, before: usize) -> Option<Token> {
-    let mut depth = 0usize;
-    for index in (0..before).rev() {
-        let token = cursor.before[index].0;
+    for (_, token, depth) in cursor.walk_back(before) {
         match token {
-            Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
-            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
-                if depth == 0 {
-                    return None;
-                }
-                depth -= 1;
+            Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket if depth == 0 => {
+                return None;
             }
             Token::Workflow
             | Token::Test

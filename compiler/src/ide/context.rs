@@ -87,6 +87,35 @@ impl<'a> Cursor<'a> {
         self.back_span(back).map_or("", |span| self.slice(span))
     }
 
+    /// The tokens before index `end` of `before`, nearest first, each with its
+    /// index and its bracket depth relative to `end` (0: the same level). The walk
+    /// ends with the innermost bracket left open before `end`, at depth 0.
+    pub fn walk_back(&self, end: usize) -> impl Iterator<Item = (usize, Token, usize)> + '_ {
+        let mut depth = 0usize;
+        let mut done = false;
+        (0..end.min(self.before.len()))
+            .rev()
+            .map_while(move |index| {
+                if done {
+                    return None;
+                }
+                let token = self.before[index].0;
+                let at = depth;
+                match token {
+                    Token::RBrace | Token::RParen | Token::RBracket => depth += 1,
+                    Token::LBrace | Token::LParen | Token::CallParen | Token::LBracket => {
+                        if depth == 0 {
+                            done = true;
+                        } else {
+                            depth -= 1;
+                        }
+                    }
+                    _ => {}
+                }
+                Some((index, token, at))
+            })
+    }
+
     /// Indexes into `before` of the brackets still open at the cursor, outermost
     /// first (`{`, `(`, `[` and `${`).
     pub fn open_brackets(&self) -> Vec<usize> {

@@ -12,6 +12,8 @@
 //! analysis the same way (see `check`), and the `flowc` binary over DIR.
 //! `flowc-bench editor` the latency of re-analysis after an edit and of the
 //! editor's queries on one 5,000-line file (see `editor`).
+//! `flowc-bench expr --records FILE` times expression evaluation over JSON Lines
+//! records: the interpreter, the JIT, hand-written Rust and the peers (see `expr`).
 //! `flowc-bench runtime` measures the runtime beside its peers (see `runtime`);
 //! `flowc-bench parked` the memory of 100,000 parked runs in `flowc serve`, how
 //! fast they wake at one instant and how fast events find their awaiting runs (see
@@ -24,6 +26,7 @@
 
 mod check;
 mod editor;
+mod expr;
 mod generate;
 mod memory;
 mod parked;
@@ -118,9 +121,41 @@ enum Command {
     /// Measure the runtime (checkpointed steps/s, webhook ingestion, latency,
     /// memory) side by side with its peers; prints a table with ratios.
     Runtime(RuntimeArgs),
+    /// Measure expression evaluation over JSON Lines records: the interpreter,
+    /// the JIT, hand-written Rust and the peers, side by side (issue 8).
+    Expr(ExprArgs),
     /// Measure 100,000 parked runs in `flowc serve`: resident memory, the wake
     /// rate of one `wait until` instant, and events matched to `await event`s.
     Parked(ParkedArgs),
+}
+
+#[derive(clap::Args)]
+struct ExprArgs {
+    /// The records, one JSON document a line (`../shared/peers/expr/gen_records.py`).
+    #[arg(long)]
+    records: PathBuf,
+    /// Timed runs per phase; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Compiles timed per expression for the compile-time figure.
+    #[arg(long, default_value_t = 200)]
+    compiles: usize,
+    /// The peers' figures from `run_expr.py` (JSON lines) to put in the table.
+    #[arg(long)]
+    peers: Option<PathBuf>,
+    /// Also time whole runs of this `flowc` binary's `eval --lines`.
+    #[arg(long)]
+    flowc: Option<PathBuf>,
+    /// Also append every figure as a JSON line to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// With --flowc, also measure webhook ingestion through `flowc serve --jit
+    /// off` and `--jit auto` with wrk passes of this many seconds.
+    #[arg(long)]
+    webhook_seconds: Option<u64>,
+    /// wrk connections for the webhook figure.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
 }
 
 #[derive(clap::Args)]
@@ -247,6 +282,16 @@ fn main() -> ExitCode {
             connections: args.connections,
             seconds: args.seconds,
             json: args.json,
+        }),
+        Command::Expr(args) => expr::run(&expr::Options {
+            records: args.records,
+            runs: args.runs,
+            compiles: args.compiles,
+            peers: args.peers,
+            flowc: args.flowc,
+            json: args.json,
+            webhook_seconds: args.webhook_seconds,
+            connections: args.connections,
         }),
         Command::Parked(args) => parked::run(parked::Options {
             flowc: args.flowc,

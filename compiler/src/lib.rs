@@ -17,6 +17,7 @@ pub mod eval;
 pub mod fmt;
 pub mod ide;
 pub mod ir;
+pub mod jit;
 pub mod report;
 pub mod resolve;
 pub mod stdlib;

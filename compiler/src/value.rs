@@ -529,13 +529,15 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     if rest.is_empty() {
         return None;
     }
-    let mut total: i64 = 0;
+    // Summed in 128 bits, so the most negative duration's own text
+    // (`-9223372036854775808ms`, whose magnitude is not an i64) reads back.
+    let mut total: i128 = 0;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return None;
         }
-        let number: i64 = rest[..digits].parse().ok()?;
+        let number: i128 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let size = UNITS
@@ -543,13 +545,9 @@ pub fn parse_duration(text: &str) -> Option<i64> {
             .find(|(unit, _)| *unit == &rest[..unit_len])
             .map(|(_, size)| *size)?;
         rest = &rest[unit_len..];
-        total = total.checked_add(number.checked_mul(size)?)?;
+        total = total.checked_add(number.checked_mul(i128::from(size))?)?;
     }
-    if negative {
-        total.checked_neg()
-    } else {
-        Some(total)
-    }
+    i64::try_from(if negative { -total } else { total }).ok()
 }
 
 /// An instant as RFC 3339 text in UTC with millisecond precision when needed:

@@ -11,12 +11,15 @@
 //! verification, typed bodies and idempotent starts, and the admin API under
 //! `/api/v1`). Structured events go to `tracing`; the binary chooses where they
 //! are written. `schedule` starts the runs of `on schedule` triggers as their cron
-//! expressions come due, each fire recorded once. The runtime depends on
+//! expressions come due, each fire recorded once. `jit` holds each deployment's
+//! tiered evaluator (interpreter first, native code once an expression is hot)
+//! and the counts of all of them. The runtime depends on
 //! `flowc-compiler` and never the other way round.
 
 pub mod clock;
 pub mod dispatch;
 pub mod engine;
+pub mod jit;
 pub mod logging;
 pub mod metrics;
 pub mod outbound;

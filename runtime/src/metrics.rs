@@ -35,11 +35,19 @@
 //! | `flowc_store_commits_total` | counter | | transactions the SQLite writer thread committed (or tried to) |
 //! | `flowc_store_writes_total` | counter | | writes those transactions held |
 //! | `flowc_store_writes_per_commit` | histogram | | writes per transaction: how much group commit batches |
+//! | `flowc_jit_expressions_compiled_total` | counter | | expressions of deployed programs compiled to native code (`--jit`) |
+//! | `flowc_jit_expressions_unsupported_total` | counter | | expressions the JIT declined: interpreted for good |
+//! | `flowc_jit_compile_seconds_total` | counter | | time spent compiling them |
+//! | `flowc_jit_evaluations_total` | counter | `tier` | evaluations of deployed programs' expressions: `interpreter` (not compiled, or not yet), `native` (answered by native code), `bailed` (native code handed the evaluation back to the interpreter: an error, or a value of another kind than the checker's) |
 //! | `process_resident_memory_bytes` | gauge | | the process's resident set size (Linux only) |
 //!
 //! Durations are read from the runtime's [`Clock`](crate::clock::Clock) by the
-//! caller, so a test clock shows zero-length steps.
+//! caller, so a test clock shows zero-length steps. The JIT's counts are the
+//! sums over every deployment's evaluator, those retired included
+//! ([`jit::Registry`](crate::jit::Registry)); compile time is measured by the
+//! compiler, not the runtime's clock.
 
+use crate::jit;
 use crate::outbound::{self, Breaker, BreakerState};
 use crate::server::Problem;
 use crate::server::routes::{Lookup, Routes};
@@ -88,6 +96,8 @@ pub struct Metrics {
     store_commits: Family<Counter>,
     store_writes: Family<Counter>,
     store_batch: Family<Histogram>,
+    /// The deployments' tiered evaluators, read when the metrics are rendered.
+    jit: Arc<jit::Registry>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -186,7 +196,14 @@ impl Metrics {
                     divisor: 1.0,
                 },
             ),
+            jit: Arc::default(),
         }
+    }
+
+    /// The tiered evaluators this registry reports
+    /// ([`jit::Evaluator::counted_by`]).
+    pub fn jit(&self) -> &Arc<jit::Registry> {
+        &self.jit
     }
 
     /// A run is about to be interpreted. The [`Live`] keeps it counted in
@@ -293,6 +310,7 @@ impl Metrics {
         self.store_commits.render(&mut out);
         self.store_writes.render(&mut out);
         self.store_batch.render(&mut out);
+        self.render_jit(&mut out);
         if let Some(rss) = resident_memory_bytes() {
             header(
                 &mut out,
@@ -303,6 +321,60 @@ impl Metrics {
             let _ = writeln!(out, "process_resident_memory_bytes {rss}");
         }
         out
+    }
+
+    /// The `flowc_jit_*` counters, summed over the evaluators.
+    fn render_jit(&self, out: &mut String) {
+        let counts = self.jit.totals();
+        let counters = [
+            (
+                "flowc_jit_expressions_compiled_total",
+                "Expressions of deployed programs compiled to native code.",
+                counts.compiled,
+            ),
+            (
+                "flowc_jit_expressions_unsupported_total",
+                "Expressions the JIT declined (interpreted for good).",
+                counts.unsupported,
+            ),
+        ];
+        for (name, help, value) in counters {
+            header(out, name, help, "counter");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        header(
+            out,
+            "flowc_jit_compile_seconds_total",
+            "Time spent compiling expressions to native code.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "flowc_jit_compile_seconds_total {}",
+            format_float(counts.compile_micros as f64 / 1e6)
+        );
+        header(
+            out,
+            "flowc_jit_evaluations_total",
+            "Evaluations of deployed programs' expressions, by the tier that answered (bailed: native code handed back to the interpreter).",
+            "counter",
+        );
+        // The compiler counts a bailed evaluation as interpreted too; here each
+        // evaluation is under one tier.
+        let tiers = [
+            ("bailed", counts.bailed),
+            (
+                "interpreter",
+                counts.interpreted.saturating_sub(counts.bailed),
+            ),
+            ("native", counts.native),
+        ];
+        for (tier, value) in tiers {
+            let _ = writeln!(
+                out,
+                "flowc_jit_evaluations_total{{tier=\"{tier}\"}} {value}"
+            );
+        }
     }
 
     /// `flowc_breaker_state`, read from the live breakers (dropping the entries

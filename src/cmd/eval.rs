@@ -8,6 +8,17 @@
 //! to evaluate the result, and hands back either a value with its type or the
 //! diagnostics to show. The compiler is pure: the clock and the random source that
 //! `now()` and `uuid()` read are provided here, by [`SystemContext`].
+//!
+//! `--jit` chooses the tier: `always` compiles the expression to native code
+//! (`flowc_compiler::jit`) and evaluates it there, handing the evaluation back to
+//! the interpreter where native code bails or the JIT declines the expression, so
+//! what is printed (a value or an error) is always the interpreter's answer;
+//! `off` interprets. `--lines FILE` evaluates the expression once per line, each a
+//! JSON document bound to `input`, and prints one compact result per line: the
+//! path the expression benchmark measures end to end. With the JIT on, each line's
+//! text is decoded straight into the compiled expression's input slots
+//! (`jit::decode`), with no generic JSON value built in between; a line native
+//! code cannot answer is parsed and interpreted.
 
 use super::loader;
 use super::{Exit, error, io_message};
@@ -16,7 +27,8 @@ use flowc_compiler::Diagnostic;
 use flowc_compiler::ExprEnv;
 use flowc_compiler::diagnostic::Renderer;
 use flowc_compiler::eval::{self, Context, Frame, Limits};
-use flowc_compiler::ir::{Function, Program};
+use flowc_compiler::ir::{Expr, Function, Program};
+use flowc_compiler::jit::{self, Mode};
 use flowc_compiler::stdlib;
 use flowc_compiler::ty::{Ty, TypeTable};
 use flowc_compiler::value::{self, Value};
@@ -32,10 +44,16 @@ Examples:
   flowc eval 'input.amount * 2' --input order.json --type
   flowc eval 'input.currency' --input payment.json \\
     --load examples/payment_validation.flow --input-type Payment
+  flowc eval 'input.amount > 1000 && input.currency == \"BRL\"' --lines records.jsonl
+                                                       one result per line of records.jsonl
+  flowc eval 'input.amount * 2' --lines - --jit always compiled to native code first
+  flowc eval '9223372036854775807 + 1' --jit off       interpreted only (same answer)
 
-Exit status: 0 the value was printed, 1 a type or run-time error (shown as a
-diagnostic) or an input that does not match --input-type, 2 bad arguments or an
-input that cannot be read or parsed, 3 internal error.";
+Exit status: 0 the value was printed (with --lines: every line's), 1 a type or
+run-time error (shown as a diagnostic; with --lines, naming the line, after the
+other lines are done) or an input that does not match --input-type, 2 bad
+arguments or an input that cannot be read or parsed (with --lines: the file),
+3 internal error.";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,17 +62,31 @@ pub struct Args {
     expr: String,
 
     /// A JSON document to bind to `input`; `-` reads standard input.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", group = "document")]
     input: Option<PathBuf>,
 
-    /// Check the input document against this type instead of inferring its type;
-    /// a type declared in a --load'ed file, or a built-in type such as `json`.
-    #[arg(long, value_name = "TYPE", requires = "input")]
+    /// Evaluate EXPR once per line of FILE (`-` reads standard input), each line
+    /// a JSON document bound to `input`, and print one compact result per line.
+    /// The type of `input` is inferred from the first line unless --input-type.
+    #[arg(long, value_name = "FILE", group = "document")]
+    lines: Option<PathBuf>,
+
+    /// Check the input document (each line, with --lines) against this type
+    /// instead of inferring its type; a type declared in a --load'ed file, or a
+    /// built-in type such as `json`.
+    #[arg(long, value_name = "TYPE", requires = "document")]
     input_type: Option<String>,
 
     /// Also print the type of the result: `VALUE : TYPE`.
-    #[arg(long = "type")]
+    #[arg(long = "type", conflicts_with = "lines")]
     show_type: bool,
+
+    /// When the expression is compiled to native code: `always` before it is
+    /// evaluated, `off` never, `auto` with --lines once 1,000 lines have been
+    /// evaluated. What is printed is the same in every mode: where native code
+    /// cannot answer, the interpreter does.
+    #[arg(long, value_name = "auto|always|off", default_value_t = Mode::Auto)]
+    jit: Mode,
 
     /// Print the JSON on one line instead of indented.
     #[arg(short, long)]
@@ -77,6 +109,9 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
                 return Ok(Exit::Failure);
             }
         }
+    }
+    if let Some(path) = &args.lines {
+        return lines::run(args, &mut session, path);
     }
     if let Some(path) = &args.input {
         let json = match read_json(path) {
@@ -103,7 +138,7 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         }
     }
 
-    let evaluated = match session.evaluate(&args.expr) {
+    let evaluated = match session.evaluate_with(&args.expr, args.jit) {
         Ok(evaluated) => evaluated,
         Err(diagnostics) => {
             render_diagnostics(EXPR_PATH, &args.expr, &diagnostics);
@@ -184,6 +219,14 @@ pub struct Session {
 struct Input {
     value: Value,
     ty: Ty,
+}
+
+/// An expression that checked, ready to evaluate.
+struct Checked {
+    expr: Expr,
+    ty: Ty,
+    frame_size: usize,
+    warnings: Vec<Diagnostic>,
 }
 
 /// A variable bound with `:let`.
@@ -350,33 +393,66 @@ impl Session {
         Ok(checked.ty)
     }
 
-    /// Checks and evaluates `source`.
+    /// Checks and evaluates `source`, interpreted.
     pub fn evaluate(&self, source: &str) -> Result<Evaluated, Vec<Diagnostic>> {
-        let checked = flowc_compiler::check_expression(source, &self.env());
-        let expr = match checked.expr {
-            Some(expr) if !checked.diagnostics.iter().any(Diagnostic::is_error) => expr,
-            _ => return Err(checked.diagnostics),
-        };
+        self.evaluate_with(source, Mode::Off)
+    }
+
+    /// Checks and evaluates `source`; under [`Mode::Always`] compiled to native
+    /// code first (the interpreter answers where native code cannot). One
+    /// evaluation is never hot, so [`Mode::Auto`] interprets.
+    pub fn evaluate_with(&self, source: &str, mode: Mode) -> Result<Evaluated, Vec<Diagnostic>> {
+        let checked = self.check(source)?;
         let values = self
             .input
             .iter()
             .map(|input| &input.value)
             .chain(self.vars.iter().map(|var| &var.value));
-        let mut frame = Frame::new(usize::try_from(checked.frame_size).unwrap_or(0));
+        let mut frame = Frame::new(checked.frame_size);
         for (slot, value) in (0..).zip(values) {
             frame.set(slot, value.clone());
         }
-        let context = SystemContext {
-            functions: &self.program.functions,
-            types: &self.program.types,
+        let limits = Limits::default();
+        let native = match mode {
+            Mode::Always => jit::compile(&checked.expr, &self.program.types)
+                .ok()
+                .and_then(|code| code.eval(&frame, &limits)),
+            Mode::Auto | Mode::Off => None,
         };
-        match eval::eval(&expr, &mut frame, &context, &Limits::default()) {
+        let result = match native {
+            Some(value) => Ok(value),
+            None => eval::eval(&checked.expr, &mut frame, &self.context(), &limits),
+        };
+        match result {
             Ok(value) => Ok(Evaluated {
                 value,
                 ty: checked.ty,
-                warnings: checked.diagnostics,
+                warnings: checked.warnings,
             }),
             Err(error) => Err(vec![error.to_diagnostic()]),
+        }
+    }
+
+    /// Checks `source` against the environment: the typed expression, or the
+    /// diagnostics when it has errors.
+    fn check(&self, source: &str) -> Result<Checked, Vec<Diagnostic>> {
+        let checked = flowc_compiler::check_expression(source, &self.env());
+        match checked.expr {
+            Some(expr) if !checked.diagnostics.iter().any(Diagnostic::is_error) => Ok(Checked {
+                expr,
+                ty: checked.ty,
+                frame_size: usize::try_from(checked.frame_size).unwrap_or(0),
+                warnings: checked.diagnostics,
+            }),
+            _ => Err(checked.diagnostics),
+        }
+    }
+
+    /// What expressions evaluated in this session call into.
+    fn context(&self) -> SystemContext<'_> {
+        SystemContext {
+            functions: &self.program.functions,
+            types: &self.program.types,
         }
     }
 
@@ -481,6 +557,294 @@ fn field_names(ty: &Ty, types: &TypeTable) -> Vec<String> {
     match resolve(ty, types) {
         Some(Ty::Record { fields }) => fields.into_iter().map(|field| field.name).collect(),
         _ => Vec::new(),
+    }
+}
+
+// ------------------------------------------------------------------ --lines
+
+/// `flowc eval EXPR --lines FILE`: one evaluation per line, kept lean because it
+/// is the end-to-end path the expression benchmark measures (one reused line
+/// buffer, slots and frame; buffered output; a `bool` result written without
+/// building a value).
+mod lines {
+    use super::{Args, Checked, EXPR_PATH, Exit, Session, error, io_message, render_diagnostics};
+    use flowc_compiler::eval::{self, Frame, Limits};
+    use flowc_compiler::jit::decode::Decoder;
+    use flowc_compiler::jit::{self, Compiled, Mode, Slots};
+    use flowc_compiler::ty::{Ty, TypeTable};
+    use flowc_compiler::value::Value;
+    use std::io::{self, BufRead, Write};
+    use std::path::Path;
+
+    /// How many lines `--jit auto` interprets before compiling the expression:
+    /// the runtime's default threshold.
+    const AUTO_THRESHOLD: u64 = jit::Options::DEFAULT_THRESHOLD;
+
+    pub fn run(args: &Args, session: &mut Session, path: &Path) -> anyhow::Result<Exit> {
+        let stdin = path.as_os_str() == "-";
+        let name = if stdin {
+            "<stdin>".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        let mut reader: Box<dyn BufRead> = if stdin {
+            Box::new(io::stdin().lock())
+        } else {
+            match std::fs::File::open(path) {
+                Ok(file) => Box::new(io::BufReader::with_capacity(1 << 16, file)),
+                Err(err) => {
+                    error(format_args!("cannot read {name}: {}", io_message(&err)));
+                    return Ok(Exit::Failure);
+                }
+            }
+        };
+        let typed = match &args.input_type {
+            None => None,
+            Some(type_name) => match session.type_named(type_name) {
+                Some(ty) => Some((type_name.as_str(), ty)),
+                None => {
+                    error(format_args!("{}", session.unknown_type(type_name)));
+                    return Ok(Exit::Failure);
+                }
+            },
+        };
+        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        let mut text = String::new();
+        let mut number: u64 = 0;
+        let mut failed = false;
+        let mut evaluator: Option<Evaluator> = None;
+        loop {
+            text.clear();
+            let read = reader
+                .read_line(&mut text)
+                .map_err(|err| anyhow::anyhow!("cannot read {name}: {}", io_message(&err)))?;
+            if read == 0 {
+                break;
+            }
+            number += 1;
+            let line = text.trim_end_matches(['\n', '\r']);
+            if line.trim().is_empty() {
+                continue;
+            }
+            let line = Line {
+                text: line,
+                number,
+                file: &name,
+            };
+            let evaluator = match &mut evaluator {
+                Some(evaluator) => evaluator,
+                None => {
+                    // The first document gives `input` its type (unless
+                    // --input-type does), and the expression is checked once.
+                    let json: serde_json::Value = match serde_json::from_str(line.text) {
+                        Ok(json) => json,
+                        Err(err) => {
+                            line.not_json(&err);
+                            failed = true;
+                            continue;
+                        }
+                    };
+                    match &typed {
+                        None => {
+                            session.set_input(&json);
+                        }
+                        Some((type_name, ty)) => {
+                            if let Err(mismatch) = session.set_typed_input(&json, ty.clone()) {
+                                line.mismatch(type_name, &mismatch);
+                                failed = true;
+                                continue;
+                            }
+                        }
+                    }
+                    let checked = match session.check(&args.expr) {
+                        Ok(checked) => checked,
+                        Err(diagnostics) => {
+                            render_diagnostics(EXPR_PATH, &args.expr, &diagnostics);
+                            out.flush()?;
+                            return Ok(Exit::Diagnostics);
+                        }
+                    };
+                    render_diagnostics(EXPR_PATH, &args.expr, &checked.warnings);
+                    evaluator.insert(Evaluator::new(checked, args.jit, typed.clone()))
+                }
+            };
+            if !evaluator.line(session, &args.expr, &line, &mut out)? {
+                failed = true;
+            }
+        }
+        out.flush()?;
+        Ok(if failed {
+            Exit::Diagnostics
+        } else {
+            Exit::Success
+        })
+    }
+
+    /// One line of the file, for messages.
+    struct Line<'a> {
+        text: &'a str,
+        number: u64,
+        file: &'a str,
+    }
+
+    impl Line<'_> {
+        fn not_json(&self, err: &serde_json::Error) {
+            error(format_args!(
+                "line {} of {} is not JSON: {err}",
+                self.number, self.file
+            ));
+        }
+
+        fn mismatch(&self, type_name: &str, mismatch: &flowc_compiler::value::Mismatch) {
+            error(format_args!(
+                "line {} of {} does not match `{type_name}` {mismatch}",
+                self.number, self.file
+            ));
+        }
+    }
+
+    /// The compiled expression and the decoder of its input slots.
+    struct Native {
+        code: Compiled,
+        decoder: Decoder,
+    }
+
+    /// Evaluates the checked expression line after line.
+    struct Evaluator<'t> {
+        checked: Checked,
+        mode: Mode,
+        /// `--input-type`: each line is converted to this type (and refused when
+        /// it does not fit) before it is evaluated.
+        typed: Option<(&'t str, Ty)>,
+        /// Whether the result is a `bool`, written without building a value.
+        boolean: bool,
+        /// Set once compiled; `None` before, and for good when the JIT declines.
+        native: Option<Native>,
+        compiled: bool,
+        evaluated: u64,
+        slots: Slots,
+        frame: Frame,
+        limits: Limits,
+    }
+
+    impl<'t> Evaluator<'t> {
+        fn new(checked: Checked, mode: Mode, typed: Option<(&'t str, Ty)>) -> Evaluator<'t> {
+            Evaluator {
+                boolean: checked.ty == Ty::Bool,
+                frame: Frame::new(checked.frame_size.max(1)),
+                checked,
+                mode,
+                typed,
+                native: None,
+                compiled: false,
+                evaluated: 0,
+                slots: Slots::new(),
+                limits: Limits::default(),
+            }
+        }
+
+        /// Compiles the expression when the mode says it is time.
+        fn tier_up(&mut self, types: &TypeTable) {
+            if self.compiled {
+                return;
+            }
+            let due = match self.mode {
+                Mode::Always => true,
+                Mode::Auto => self.evaluated > AUTO_THRESHOLD,
+                Mode::Off => false,
+            };
+            if due {
+                self.compiled = true;
+                self.native = jit::compile(&self.checked.expr, types)
+                    .ok()
+                    .map(|code| Native {
+                        decoder: Decoder::new(code.layout()),
+                        code,
+                    });
+            }
+        }
+
+        /// Evaluates one line and prints its result; false when the line is in
+        /// error (reported on standard error).
+        fn line(
+            &mut self,
+            session: &Session,
+            source: &str,
+            line: &Line<'_>,
+            out: &mut impl Write,
+        ) -> io::Result<bool> {
+            self.evaluated += 1;
+            self.tier_up(&session.program.types);
+            // Native code, its slots filled straight from the text.
+            if let (Some(native), None) = (&self.native, &self.typed) {
+                if let Err(err) = native.decoder.decode(line.text, &mut self.slots) {
+                    line.not_json(&err);
+                    return Ok(false);
+                }
+                if self.boolean {
+                    if let Some(answer) = native.code.eval_bool_slots(&self.slots, &self.limits) {
+                        out.write_all(if answer { b"true\n" } else { b"false\n" })?;
+                        return Ok(true);
+                    }
+                } else if let Some(value) = native.code.eval_slots(&self.slots, &self.limits) {
+                    write_value(out, &value)?;
+                    return Ok(true);
+                }
+            }
+            // The interpreter's route: a value built from the text.
+            let json: serde_json::Value = match serde_json::from_str(line.text) {
+                Ok(json) => json,
+                Err(err) => {
+                    line.not_json(&err);
+                    return Ok(false);
+                }
+            };
+            let value = match &self.typed {
+                None => Value::from_json(&json),
+                Some((type_name, ty)) => {
+                    match Value::from_json_typed(&json, ty, &session.program.types) {
+                        Ok(value) => value,
+                        Err(mismatch) => {
+                            line.mismatch(type_name, &mismatch);
+                            return Ok(false);
+                        }
+                    }
+                }
+            };
+            if let (Some(native), Some(_)) = (&self.native, &self.typed) {
+                native.code.layout().fill(&value, &mut self.slots);
+                if let Some(answer) = native.code.eval_slots(&self.slots, &self.limits) {
+                    write_value(out, &answer)?;
+                    return Ok(true);
+                }
+            }
+            self.frame.set(0, value);
+            match eval::eval(
+                &self.checked.expr,
+                &mut self.frame,
+                &session.context(),
+                &self.limits,
+            ) {
+                Ok(value) => {
+                    write_value(out, &value)?;
+                    Ok(true)
+                }
+                Err(err) => {
+                    let mut diagnostic = err.to_diagnostic();
+                    diagnostic
+                        .notes
+                        .push(format!("on line {} of {}", line.number, line.file));
+                    render_diagnostics(EXPR_PATH, source, &[diagnostic]);
+                    Ok(false)
+                }
+            }
+        }
+    }
+
+    /// One compact JSON result and a newline.
+    fn write_value(out: &mut impl Write, value: &Value) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, &value.to_json())?;
+        out.write_all(b"\n")
     }
 }
 

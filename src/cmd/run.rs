@@ -22,6 +22,9 @@
 //! against services on the developer's own machine. Private networks and cloud
 //! metadata stay closed unless `--allow-egress` or `--allow-private-network`
 //! opens them.
+//!
+//! `--jit` and `--jit-threshold` are `flowc serve`'s: when the engine compiles
+//! the program's expressions to native code.
 
 use super::local;
 use super::present;
@@ -50,6 +53,8 @@ Examples:
   curl -s https://example.com/order.json | flowc run order.flow --input -
   flowc run order.flow --input @order.json --db dev.db
                                          keep the run, use dev.db's secrets
+  flowc run order.flow --input @order.json --jit always
+                                         compile every expression before its first use
 
 Progress goes to standard error (live on a terminal, one line per event
 otherwise); the run's output, as JSON, to standard output.
@@ -86,6 +91,9 @@ pub struct Args {
 
     #[command(flatten)]
     egress: super::serve::EgressArgs,
+
+    #[command(flatten)]
+    jit: super::serve::JitArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
@@ -166,6 +174,7 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         input,
         kept,
         egress: super::serve::EgressArgs::egress(guard.as_ref()),
+        jit: args.jit.options(),
     }))
 }
 
@@ -215,6 +224,7 @@ struct Job {
     /// The database's name when it is kept (`--db`).
     kept: Option<String>,
     egress: Arc<dyn Egress>,
+    jit: flowc_runtime::jit::Options,
 }
 
 async fn execute(job: Job) -> anyhow::Result<Exit> {
@@ -288,12 +298,15 @@ async fn execute(job: Job) -> anyhow::Result<Exit> {
         .egress(job.egress)
         .build()
         .context("cannot build the HTTP client")?;
-    let engine = Arc::new(Engine::new(
-        Arc::clone(&store),
-        Arc::new(client),
-        job.secrets,
-        Arc::clone(&clock),
-    ));
+    let engine = Arc::new(
+        Engine::new(
+            Arc::clone(&store),
+            Arc::new(client),
+            job.secrets,
+            Arc::clone(&clock),
+        )
+        .with_jit(job.jit),
+    );
     // Waits, child runs and events need the dispatcher; the run itself is
     // interpreted here first, so an engine failure is this command's error.
     let dispatcher = Dispatcher::new(Arc::clone(&engine));

@@ -31,11 +31,16 @@
 //! address (so a workflow can call another workflow of the same server, as the
 //! quickstart does). `--allow-private-network` turns the guard off, and the
 //! startup output says so on stderr. [`EgressArgs`] is shared with `flowc run`.
+//!
+//! `--jit auto|always|off` and `--jit-threshold N` ([`JitArgs`], shared with
+//! `flowc run`) say when the engine compiles a deployment's expressions to
+//! native code; results are the same in every mode, only the speed differs.
 
 use super::{Exit, error, loader, note};
 use anyhow::Context as _;
 use flowc_runtime::clock::{Clock, SystemClock};
 use flowc_runtime::engine::{self, Engine, SecretSource};
+use flowc_runtime::jit;
 use flowc_runtime::outbound::{Allow, AllowAll, Client, Egress, PrivateNetworkGuard};
 use flowc_runtime::server::{self, DeployError, token};
 use flowc_runtime::store::Store;
@@ -58,6 +63,7 @@ Examples:
                                             Prometheus metrics there, without a token
   flowc serve app.flow --allow-egress 10.20.0.0/16 --allow-egress '*.corp.example'
                                             steps may also call that network and those hosts
+  flowc serve app.flow --jit off            interpret every expression (no native code)
 
 Besides the webhooks, the server answers the admin API under /api/v1 (deploy,
 workflows, runs: start, list, show, retry, replay, cancel, approve, reject),
@@ -141,6 +147,36 @@ pub struct Args {
 
     #[command(flatten)]
     egress: EgressArgs,
+
+    #[command(flatten)]
+    jit: JitArgs,
+}
+
+/// The JIT flags of `flowc serve` and `flowc run`.
+#[derive(clap::Args)]
+pub struct JitArgs {
+    /// When expressions are compiled to native code: `auto` once one has been
+    /// evaluated --jit-threshold times (compiled in the background while the
+    /// interpreter goes on answering), `always` before its first evaluation,
+    /// `off` never. Results and errors are the same in every mode.
+    #[arg(long, value_name = "auto|always|off", default_value_t = jit::Mode::Auto)]
+    jit: jit::Mode,
+
+    /// How many evaluations of an expression `--jit auto` waits for before
+    /// compiling it.
+    #[arg(long, value_name = "N", default_value_t = jit::Options::DEFAULT_THRESHOLD,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    jit_threshold: u64,
+}
+
+impl JitArgs {
+    /// The engine's JIT options.
+    pub fn options(&self) -> jit::Options {
+        jit::Options {
+            mode: self.jit,
+            threshold: self.jit_threshold,
+        }
+    }
 }
 
 /// The egress flags of `flowc serve` and `flowc run`.
@@ -408,7 +444,8 @@ async fn serve(
         Arc::clone(&secrets),
         Arc::clone(&clock),
     )
-    .with_public_url(public_url.as_str());
+    .with_public_url(public_url.as_str())
+    .with_jit(args.jit.options());
     let mut options = server::Options::new(store, Arc::new(engine), secrets, clock);
     options.addr = addr;
     options.listener = Some(listener);

@@ -31,6 +31,7 @@ mod peers;
 pub(crate) mod process;
 pub(crate) mod serve;
 mod wrk;
+pub(crate) use wrk::duration_ms;
 
 pub use peers::Places;
 

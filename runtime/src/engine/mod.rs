@@ -83,6 +83,14 @@
 //! interpret. Still to come: leases against two engines running one run at once.
 //! Expressions are evaluated on the calling task; a worst case is bounded by
 //! [`Limits`].
+//!
+//! Expressions of a deployment's program are evaluated by the deployment's
+//! tiered evaluator ([`crate::jit::Evaluator`], `--jit`), kept with the program
+//! in the engine's cache: interpreted until hot, then native code with the
+//! interpreter's meaning. [`Engine::retire`] drops a deployment from the cache,
+//! and with the last run using it its compiled code. Expressions the engine
+//! builds as it goes (a `match` statement's chooser, residual predicates) are
+//! interpreted.
 
 mod context;
 mod error;
@@ -102,6 +110,7 @@ pub use secrets::{
 pub use waits::{ApprovalDecision, HandleError, hash_token};
 
 use crate::clock::Clock;
+use crate::jit::{self, Evaluator};
 use crate::outbound::step::{self, ConnectionValues, Origin, StepValues};
 use crate::outbound::{self, Auth, Client, HeaderValue, Request, Response};
 use crate::store::{
@@ -110,7 +119,7 @@ use crate::store::{
 };
 use crate::vault::Redactor;
 use context::Recorder;
-use flowc_compiler::eval::{self, Frame, Limits};
+use flowc_compiler::eval::{Frame, Limits};
 use flowc_compiler::ir::{
     self, Expr, ExprKind, HttpRequest, MatchArm, Program, StepAction, Stmt, StmtArm, StmtKind,
     Workflow,
@@ -139,11 +148,14 @@ pub struct Engine {
     /// The runs this engine is interpreting, each with the senders of its
     /// cancellation signals (one per task interpreting it).
     running: Mutex<HashMap<String, Vec<watch::Sender<bool>>>>,
-    /// Programs already read from the store, by deployment id. A deployment's
-    /// program never changes once stored, and decoding its CBOR (and copying its
-    /// type table for the outbound client) on every run was the largest cost of a
-    /// short run; deployments are few, so the cache is never trimmed.
+    /// Programs already read from the store, by deployment id, each with its
+    /// tiered evaluator. A deployment's program never changes once stored, and
+    /// decoding its CBOR (and copying its type table for the outbound client) on
+    /// every run was the largest cost of a short run; deployments are few, and
+    /// one leaves the cache only when retired ([`Engine::retire`]).
     programs: Mutex<HashMap<String, Loaded>>,
+    /// How the deployments' evaluators compile (`--jit`, `--jit-threshold`).
+    jit: jit::Options,
     /// Where handle URLs point: `{public_url}/callbacks/{token}`.
     public_url: String,
     /// Runs paused by [`Engine::pause`]: they stop at their next step boundary.
@@ -167,11 +179,13 @@ struct Slots {
     queue: VecDeque<(crate::clock::Millis, String)>,
 }
 
-/// A deployment's program, decoded once, and its type table shared with the
-/// outbound client.
+/// A deployment's program, decoded once, its evaluator, and its type table
+/// shared with the outbound client.
 #[derive(Clone)]
 struct Loaded {
     program: Arc<Program>,
+    /// Evaluates the expressions of `program` (and of no other program).
+    evaluator: Arc<Evaluator>,
     types: Arc<TypeTable>,
     /// The workflows that read or write `context`: only their runs load it.
     uses_context: Arc<HashSet<String>>,
@@ -201,6 +215,7 @@ impl Engine {
             limits: Limits::default(),
             running: Mutex::new(HashMap::new()),
             programs: Mutex::new(HashMap::new()),
+            jit: jit::Options::default(),
             public_url: "http://127.0.0.1:8080".into(),
             paused: Mutex::new(HashSet::new()),
             slots: Mutex::new(HashMap::new()),
@@ -392,6 +407,72 @@ impl Engine {
             },
             receiver,
         )
+    }
+
+    /// How expressions are compiled (`--jit`): from the next deployment this
+    /// engine loads on. Set it before the engine runs anything.
+    pub fn with_jit(mut self, options: jit::Options) -> Engine {
+        self.jit = options;
+        self
+    }
+
+    /// How expressions are compiled.
+    pub fn jit(&self) -> jit::Options {
+        self.jit
+    }
+
+    /// The evaluator of `deployment`, when the engine has its program loaded.
+    pub fn evaluator(&self, deployment: &str) -> Option<Arc<Evaluator>> {
+        self.programs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(deployment)
+            .map(|loaded| Arc::clone(&loaded.evaluator))
+    }
+
+    /// The program and evaluator of `deployment`, loaded from `program` (a copy
+    /// the caller has read from the store) unless the engine has them already:
+    /// what the server's routes evaluate with, so a webhook's expressions and
+    /// its runs' share one evaluator. The program returned is the one the
+    /// evaluator knows; expressions must be taken from it.
+    pub fn adopt(
+        &self,
+        deployment: &str,
+        program: &Arc<Program>,
+    ) -> (Arc<Program>, Arc<Evaluator>) {
+        let loaded = self.cache(deployment, Arc::clone(program));
+        (loaded.program, loaded.evaluator)
+    }
+
+    /// Drops `deployment`'s program and evaluator from the cache: once the runs
+    /// using them end, the evaluator's compiled code is freed. A later run of
+    /// the deployment loads it again (interpreting from cold).
+    pub fn retire(&self, deployment: &str) {
+        let retired = self
+            .programs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(deployment);
+        if retired.is_some() {
+            tracing::debug!(deployment, "deployment retired from the engine");
+        }
+    }
+
+    /// Retires every loaded deployment but those `keep` names (the server's
+    /// active deployments, after a change of them).
+    pub fn retire_all_but(&self, keep: &HashSet<&str>) {
+        let retired: Vec<Loaded> = {
+            let mut programs = self.programs.lock().unwrap_or_else(PoisonError::into_inner);
+            let gone: Vec<String> = programs
+                .keys()
+                .filter(|id| !keep.contains(id.as_str()))
+                .cloned()
+                .collect();
+            gone.iter().filter_map(|id| programs.remove(id)).collect()
+        };
+        // Dropped outside the lock: an evaluator's drop frees its code and
+        // reports its final counts to the metrics.
+        drop(retired);
     }
 
     /// Bounds on every expression evaluated by a run.
@@ -702,16 +783,33 @@ impl Engine {
                 run: run_id.to_string(),
                 deployment: deployment.to_string(),
             })?;
+        Ok(self.cache(deployment, stored.program))
+    }
+
+    /// The cache's entry for `deployment`, made from `program` if there is none
+    /// (the first of two concurrent loads wins; the other's copy is dropped).
+    fn cache(&self, deployment: &str, program: Arc<Program>) -> Loaded {
+        if let Some(loaded) = self
+            .programs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(deployment)
+        {
+            return loaded.clone();
+        }
+        // Built outside the lock: it walks the whole program.
         let loaded = Loaded {
-            types: Arc::new(stored.program.types.clone()),
-            uses_context: Arc::new(context_users(&stored.program)),
-            program: stored.program,
+            types: Arc::new(program.types.clone()),
+            uses_context: Arc::new(context_users(&program)),
+            evaluator: Evaluator::new(Arc::clone(&program), self.jit),
+            program,
         };
         self.programs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(deployment.to_string(), loaded.clone());
-        Ok(loaded)
+            .entry(deployment.to_string())
+            .or_insert(loaded)
+            .clone()
     }
 
     /// A failed write for a run that was cancelled meanwhile is the cancellation,
@@ -1120,6 +1218,8 @@ struct Interp<'e> {
     generation: i64,
     cancel: watch::Receiver<bool>,
     program: &'e Program,
+    /// The deployment's evaluator: every expression of `program` goes through it.
+    evaluator: &'e Evaluator,
     types: Arc<TypeTable>,
     frame: Frame,
     recorder: Recorder,
@@ -1187,6 +1287,7 @@ impl<'e> Interp<'e> {
             generation: run.retries,
             cancel,
             program: &loaded.program,
+            evaluator: &loaded.evaluator,
             types: Arc::clone(&loaded.types),
             frame: Frame::new(usize::try_from(workflow.frame_size).unwrap_or(0)),
             recorder: Recorder::new(
@@ -1226,6 +1327,7 @@ impl<'e> Interp<'e> {
             generation: self.generation,
             cancel: self.cancel.clone(),
             program: self.program,
+            evaluator: self.evaluator,
             types: Arc::clone(&self.types),
             frame: self.frame.clone(),
             recorder: self.recorder.fork(scope.clone()),
@@ -1427,7 +1529,9 @@ impl<'e> Interp<'e> {
 
     /// Evaluates in the run's frame, then journals any `now()`/`uuid()` it drew.
     async fn eval(&mut self, expr: &Expr) -> Result<Value, Stop> {
-        let result = eval::eval(expr, &mut self.frame, &self.recorder, &self.engine.limits);
+        let result =
+            self.evaluator
+                .eval(expr, &mut self.frame, &self.recorder, &self.engine.limits);
         self.flush();
         result.map_err(|error| Stop::Fault(RunError::expression(&error)))
     }
@@ -1435,13 +1539,17 @@ impl<'e> Interp<'e> {
     /// Evaluates an expression that sees no locals (a connection's options).
     async fn eval_detached(&mut self, expr: &Expr) -> Result<Value, Stop> {
         let mut frame = Frame::new(0);
-        let result = eval::eval(expr, &mut frame, &self.recorder, &self.engine.limits);
+        let result = self
+            .evaluator
+            .eval(expr, &mut frame, &self.recorder, &self.engine.limits);
         self.flush();
         result.map_err(|error| Stop::Fault(RunError::expression(&error)))
     }
 
     async fn condition(&mut self, expr: &Expr) -> Result<bool, Stop> {
-        let result = eval::eval_bool(expr, &mut self.frame, &self.recorder, &self.engine.limits);
+        let result =
+            self.evaluator
+                .eval_bool(expr, &mut self.frame, &self.recorder, &self.engine.limits);
         self.flush();
         result.map_err(|error| Stop::Fault(RunError::expression(&error)))
     }

@@ -155,7 +155,7 @@ async fn accept(
     };
     let check = match &route.verify {
         Some(verify) => {
-            let check = prepare(shared, &ctx, verify).await?;
+            let check = prepare(shared, route, &ctx, verify).await?;
             *delivery_id = check.header_delivery_id(&headers);
             if let Err(refusal) = check.verify(&headers, &body, ctx.now) {
                 return Err(Refused::new(
@@ -207,17 +207,20 @@ async fn accept(
             )
         })?;
 
-    let idempotency_key = match &route.idempotency_key {
+    let idempotency_key = match route.idempotency_key() {
         Some(expr) => {
             let mut frame = Frame::new(usize::try_from(workflow.frame_size).unwrap_or(0).max(1));
             frame.set(param.slot, input);
-            let key = eval::eval(expr, &mut frame, &ctx, &shared.limits).map_err(|error| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key",
-                    format!("the idempotency key cannot be computed: {error}"),
-                )
-            })?;
+            let key = route
+                .evaluator
+                .eval(expr, &mut frame, &ctx, &shared.limits)
+                .map_err(|error| {
+                    Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key",
+                        format!("the idempotency key cannot be computed: {error}"),
+                    )
+                })?;
             match key {
                 Value::Null => None,
                 Value::String(text) => Some(text.to_string()),
@@ -537,7 +540,12 @@ fn metadata(
 /// that cannot be prepared (a secret missing from the vault, a Standard Webhooks
 /// secret that is not `whsec_` + base64) answers 500 `verification_unavailable`:
 /// the server's configuration is at fault, not the request.
-async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check, Refused> {
+async fn prepare(
+    shared: &Shared,
+    route: &Route,
+    ctx: &Ctx<'_>,
+    verify: &Expr,
+) -> Result<Check, Refused> {
     let unavailable = |message: String| {
         eprintln!("flowc: webhook verification unavailable: {message}");
         Refused::new(
@@ -554,7 +562,9 @@ async fn prepare(shared: &Shared, ctx: &Ctx<'_>, verify: &Expr) -> Result<Check,
     };
     let mut values = Vec::with_capacity(fields.len());
     for (name, expr) in fields {
-        let value = eval::eval(expr, &mut Frame::new(0), ctx, &shared.limits)
+        let value = route
+            .evaluator
+            .eval(expr, &mut Frame::new(0), ctx, &shared.limits)
             .map_err(|error| unavailable(format!("`{name}`: {error}")))?;
         values.push((name.as_str(), value));
     }

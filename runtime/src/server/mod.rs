@@ -462,9 +462,30 @@ struct Shared {
 }
 
 impl Shared {
-    /// Replaces the routes with those of `active`.
+    /// Replaces the routes with those of `active`, each with the engine's
+    /// evaluator of its deployment; the engine retires every other deployment
+    /// (its runs still going keep theirs until they end).
     fn set_routes(&self, active: &[Deployment]) {
-        let routes = Arc::new(Routes::new(active));
+        let keep: std::collections::HashSet<&str> = active
+            .iter()
+            .map(|deployment| deployment.id.as_str())
+            .collect();
+        self.engine.retire_all_but(&keep);
+        let mut evaluators = std::collections::HashMap::new();
+        let adopted: Vec<Deployment> = active
+            .iter()
+            .map(|deployment| {
+                let (program, evaluator) = self.engine.adopt(&deployment.id, &deployment.program);
+                evaluators.insert(deployment.id.clone(), evaluator);
+                Deployment {
+                    program,
+                    ..deployment.clone()
+                }
+            })
+            .collect();
+        let routes = Arc::new(Routes::new(&adopted, |deployment| {
+            Arc::clone(&evaluators[&deployment.id])
+        }));
         match self.routes.write() {
             Ok(mut current) => *current = routes,
             Err(poisoned) => *poisoned.into_inner() = routes,

@@ -14,7 +14,13 @@
 //! ([`RouteKind::Await`]). The awaits of one workflow on one path share it, and
 //! when that workflow also has an `on webhook` trigger there, the request starts
 //! its run and is offered to the waiting runs as well.
+//!
+//! Each route carries its deployment's evaluator ([`Evaluator`]), the engine's,
+//! so the expressions a request evaluates (the idempotency key) get hot with
+//! those of the deployment's runs; its `program` is the copy that evaluator
+//! knows, and the key is read from it rather than copied.
 
+use crate::jit::Evaluator;
 use crate::store::{self, Deployed, Deployment, DeploymentId, Store};
 use flowc_compiler::ir::{Expr, Program, Respond, StepAction, Stmt, StmtKind, Trigger};
 use flowc_compiler::ty::Ty;
@@ -30,9 +36,13 @@ pub struct Route {
     pub method: String,
     pub path: String,
     pub program: Arc<Program>,
+    /// Evaluates the expressions of `program`.
+    pub evaluator: Arc<Evaluator>,
     /// The trigger's `verify:`, or the first await's `verify` option.
     pub verify: Option<Expr>,
-    pub idempotency_key: Option<Expr>,
+    /// The index of the `on webhook` trigger in the workflow's triggers (`None`
+    /// for a path only `await webhook` steps claim).
+    pub trigger: Option<usize>,
     pub respond: Respond,
     pub kind: RouteKind,
 }
@@ -50,6 +60,21 @@ pub enum RouteKind {
 }
 
 impl Route {
+    /// The trigger's `idempotency_key:`, in `program` (so its evaluator knows it).
+    pub fn idempotency_key(&self) -> Option<&Expr> {
+        match self
+            .program
+            .workflow(&self.workflow)?
+            .triggers
+            .get(self.trigger?)?
+        {
+            Trigger::Webhook {
+                idempotency_key, ..
+            } => idempotency_key.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The `await webhook` steps this route's requests are offered to.
     pub fn awaited(&self) -> Option<&Awaited> {
         match &self.kind {
@@ -88,10 +113,16 @@ pub enum Lookup {
 }
 
 impl Routes {
-    /// The routes of `deployments` (oldest first: an older claim wins).
-    pub fn new(deployments: &[Deployment]) -> Routes {
+    /// The routes of `deployments` (oldest first: an older claim wins), each
+    /// with the evaluator `evaluator` gives for its deployment, which must know
+    /// the deployment's `program`.
+    pub fn new(
+        deployments: &[Deployment],
+        evaluator: impl Fn(&Deployment) -> Arc<Evaluator>,
+    ) -> Routes {
         let mut routes = Routes::default();
         for deployment in deployments {
+            let deployment_evaluator = evaluator(deployment);
             routes.programs.push(Arc::clone(&deployment.program));
             let mut awaited = awaited_by_route(&deployment.program);
             for claim in claims(&deployment.program) {
@@ -104,13 +135,10 @@ impl Routes {
                 let mut awaits = awaited
                     .remove(&key)
                     .filter(|awaiting| awaiting.workflow == claim.workflow);
-                let (verify, idempotency_key, respond, kind) = match claim.trigger {
+                let (verify, respond, kind) = match claim.trigger {
                     Some(index) => {
                         let Some(Trigger::Webhook {
-                            verify,
-                            idempotency_key,
-                            respond,
-                            ..
+                            verify, respond, ..
                         }) = deployment
                             .program
                             .workflow(&claim.workflow)
@@ -119,12 +147,7 @@ impl Routes {
                             continue;
                         };
                         let awaited = awaits.take().map(|awaiting| awaiting.awaited);
-                        (
-                            verify.clone(),
-                            idempotency_key.clone(),
-                            *respond,
-                            RouteKind::Trigger { awaited },
-                        )
+                        (verify.clone(), *respond, RouteKind::Trigger { awaited })
                     }
                     None => {
                         let Some(awaiting) = awaits.take() else {
@@ -132,7 +155,6 @@ impl Routes {
                         };
                         (
                             awaiting.verify,
-                            None,
                             Respond::Accepted,
                             RouteKind::Await(awaiting.awaited),
                         )
@@ -144,8 +166,9 @@ impl Routes {
                     method: claim.method.clone(),
                     path: claim.path.clone(),
                     program: Arc::clone(&deployment.program),
+                    evaluator: Arc::clone(&deployment_evaluator),
                     verify,
-                    idempotency_key,
+                    trigger: claim.trigger,
                     respond,
                     kind,
                 };

@@ -10,7 +10,9 @@
 //!   over several random inputs and limits: the tiered answer (native when the
 //!   code does not bail, else the interpreter's) is the interpreter's answer,
 //!   value for value and error for error. The native answers over slots filled
-//!   from a value and decoded from JSON text are checked the same way. Four tests
+//!   from a value and decoded from JSON text are checked the same way, and the
+//!   answer written as JSON straight from the output slots is the text of the
+//!   interpreter's value. Four tests
 //!   of 25,000 expressions each, 100,000 in all, seeded: `FLOWC_JIT_SEED=N`
 //!   changes the seed, `FLOWC_JIT_CASES=N` the count per test, and
 //!   `FLOWC_JIT_CASE=S` replays the one case a failure names. Each test also
@@ -237,6 +239,20 @@ fn one_case(env: &Env, case: u64, wants: &[Want], slots: &mut Slots, stats: &mut
                 differs("filled slots", &got, &expected, &input);
             }
         }
+        // The answer written as JSON from the output slots is the text of the
+        // interpreter's value (`flowc eval --lines` prints either).
+        if let Some(text) = support::filled_json(code, &input, &limits, slots) {
+            stats.slot_answers += 1;
+            let want = match &expected {
+                Ok(value) => serde_json::to_string(&value.to_json()).ok(),
+                Err(_) => None,
+            };
+            let got = String::from_utf8(text).ok();
+            if got.is_none() || got != want {
+                let text = |json: Option<String>| Ok(Value::string(json.unwrap_or_default()));
+                differs("filled slots, JSON text", &text(got), &text(want), &input);
+            }
+        }
         if let Some(b) = support::filled_bool(code, &input, &limits, slots) {
             stats.slot_answers += 1;
             let got = Ok(Value::Bool(b));
@@ -322,7 +338,8 @@ fn the_generator_reaches_the_error_cases() {
         assert!(codes.contains_key(code), "no {code} in {codes:?}");
     }
     for form in [
-        "?.", "??", " % ", " / ", " in ", "${", "if ", "!", "&&", "||", "== null", "{ f0:",
+        "?.", "??", " % ", " / ", " in ", "${", "if ", "!", "&&", "||", "== null", "{ zeta:",
+        ": { g:",
     ] {
         assert!(sources.contains(form), "no `{form}` generated");
     }

@@ -564,8 +564,8 @@ fn field_names(ty: &Ty, types: &TypeTable) -> Vec<String> {
 
 /// `flowc eval EXPR --lines FILE`: one evaluation per line, kept lean because it
 /// is the end-to-end path the expression benchmark measures (one reused line
-/// buffer, slots and frame; buffered output; a `bool` result written without
-/// building a value).
+/// buffer, slots and frame; buffered output; a native answer written as JSON
+/// straight from its output slots, without building a value).
 mod lines {
     use super::{Args, Checked, EXPR_PATH, Exit, Session, error, io_message, render_diagnostics};
     use flowc_compiler::eval::{self, Frame, Limits};
@@ -709,6 +709,24 @@ mod lines {
         decoder: Decoder,
     }
 
+    impl Native {
+        /// Evaluates over `slots` and puts the answer's JSON text and a newline
+        /// in `json`, read straight from the output slots (the text
+        /// [`write_value`] gives, without building the value); false when the
+        /// native code bailed out.
+        fn write_json(&self, slots: &Slots, limits: &Limits, json: &mut Vec<u8>) -> bool {
+            json.clear();
+            let written = self
+                .code
+                .eval_answer(slots, limits, |answer| answer.write_json(json));
+            if written == Some(true) {
+                json.push(b'\n');
+                return true;
+            }
+            false
+        }
+    }
+
     /// Evaluates the checked expression line after line.
     struct Evaluator<'t> {
         checked: Checked,
@@ -723,6 +741,8 @@ mod lines {
         compiled: bool,
         evaluated: u64,
         slots: Slots,
+        /// The native answer's JSON text, reused from line to line.
+        json: Vec<u8>,
         frame: Frame,
         limits: Limits,
     }
@@ -739,6 +759,7 @@ mod lines {
                 compiled: false,
                 evaluated: 0,
                 slots: Slots::new(),
+                json: Vec::new(),
                 limits: Limits::default(),
             }
         }
@@ -786,8 +807,8 @@ mod lines {
                         out.write_all(if answer { b"true\n" } else { b"false\n" })?;
                         return Ok(true);
                     }
-                } else if let Some(value) = native.code.eval_slots(&self.slots, &self.limits) {
-                    write_value(out, &value)?;
+                } else if native.write_json(&self.slots, &self.limits, &mut self.json) {
+                    out.write_all(&self.json)?;
                     return Ok(true);
                 }
             }
@@ -813,8 +834,8 @@ mod lines {
             };
             if let (Some(native), Some(_)) = (&self.native, &self.typed) {
                 native.code.layout().fill(&value, &mut self.slots);
-                if let Some(answer) = native.code.eval_slots(&self.slots, &self.limits) {
-                    write_value(out, &answer)?;
+                if native.write_json(&self.slots, &self.limits, &mut self.json) {
+                    out.write_all(&self.json)?;
                     return Ok(true);
                 }
             }

@@ -11,7 +11,7 @@
 
 use super::Unsupported;
 use super::helpers::{self, ElementPaths, kind_number};
-use super::layout::{FieldChain, Kind, Layout, Path, Work};
+use super::layout::{FieldChain, Kind, Layout, Path};
 use super::native::{
     Code, OFFSET_BITS, OFFSET_LEN, OFFSET_TAG, SLOT_SIZE, STATUS_BAIL, STATUS_OK, TAG_BAIL,
     TAG_NULL, TAG_VALUE,
@@ -19,7 +19,6 @@ use super::native::{
 use crate::eval::Limits;
 use crate::ir::{BinaryOp, Callee, Expr, ExprKind, Literal, TemplatePart, UnaryOp};
 use crate::ty::{LitTy, Ty, TypeTable};
-use crate::value::Value as V;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, Signature, Type, Value, types,
@@ -49,7 +48,7 @@ pub struct Plan {
 pub enum Output {
     /// One value of a kind, in a slot.
     Scalar { slot: usize, kind: Kind },
-    /// A record built from its fields' outputs.
+    /// A record built from its fields' outputs, sorted by name.
     Record { fields: Vec<(Arc<str>, Output)> },
 }
 
@@ -58,36 +57,6 @@ impl Plan {
     /// does not count; such evaluations are left to it.
     pub fn fits(&self, limits: &Limits) -> bool {
         self.ticks <= limits.max_steps && self.depth < limits.max_depth
-    }
-
-    pub fn output(&self, slots: &Work) -> Option<V> {
-        read(&self.output, slots)
-    }
-
-    pub fn output_bool(&self, slots: &Work) -> Option<bool> {
-        match &self.output {
-            Output::Scalar {
-                slot,
-                kind: Kind::Bool,
-            } => match Kind::Bool.value_of(slots.cells.get(*slot)?)? {
-                V::Bool(b) => Some(b),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-}
-
-fn read(output: &Output, slots: &Work) -> Option<V> {
-    match output {
-        Output::Scalar { slot, kind } => kind.value_of(slots.cells.get(*slot)?),
-        Output::Record { fields } => {
-            let mut record = crate::value::Fields::new();
-            for (name, field) in fields {
-                record.insert(name.clone(), read(field, slots)?);
-            }
-            Some(V::Record(Arc::new(record)))
-        }
     }
 }
 
@@ -395,8 +364,15 @@ impl Gen<'_> {
             for (name, value) in fields {
                 let (output, inner) = self.output(value, depth + 1)?;
                 deepest = deepest.max(inner);
-                outputs.push((Arc::from(name.as_str()), output));
+                let name: Arc<str> = Arc::from(name.as_str());
+                // As a `Value::Record` keeps them: by name, the last of two
+                // fields of one name winning. `Answer` relies on the order.
+                match outputs.iter_mut().find(|(seen, _)| *seen == name) {
+                    Some(seen) => seen.1 = output,
+                    None => outputs.push((name, output)),
+                }
             }
+            outputs.sort_by(|a, b| a.0.cmp(&b.0));
             return Ok((Output::Record { fields: outputs }, deepest));
         }
         let (val, deepest) = self.expr(expr, depth)?;

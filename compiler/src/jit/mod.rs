@@ -25,7 +25,8 @@
 //! layout — and native code reads them at fixed offsets. A slot is 16 bytes: a
 //! tag (null, value, or *bail* when the value is not of the slot's kind or the
 //! chain could not be read), a length and a payload word (the number, or the
-//! address of the string's bytes). Results are written to output slots and turned
+//! address of the string's bytes). Results are written to output slots, read in
+//! place as an [`Answer`] (a field, a number, a string, or JSON text) or turned
 //! into a [`Value`] by the plan of the result's shape.
 //!
 //! **Tiering** ([`Tiered`]): the evaluator the runtime uses counts each
@@ -35,6 +36,7 @@
 //! and reading text that native code passes back by address — is in [`native`],
 //! with the reason for each block.
 
+mod answer;
 mod codegen;
 pub mod decode;
 mod helpers;
@@ -42,6 +44,7 @@ mod layout;
 mod native;
 mod tier;
 
+pub use answer::Answer;
 pub use layout::{Kind, Layout, Path, Slots};
 pub use tier::{Metrics, Options, Tiered};
 
@@ -163,25 +166,36 @@ impl Compiled {
     pub fn eval(&self, frame: &crate::eval::Frame, limits: &Limits) -> Option<Value> {
         layout::with_work(|work| {
             self.layout.load(frame, work);
-            self.run(work, limits, |plan, work| plan.output(work))
+            self.run(work, limits, |answer| answer.to_value())
         })
     }
 
     /// Evaluates over slots filled by [`Layout::fill`] or [`decode`]. The slots
     /// are only read: they may be evaluated again, or refilled for the next.
     pub fn eval_slots(&self, slots: &Slots, limits: &Limits) -> Option<Value> {
-        layout::with_work(|work| {
-            work.take_inputs(slots, self.layout.paths().len());
-            self.run(work, limits, |plan, work| plan.output(work))
-        })
+        self.eval_answer(slots, limits, |answer| answer.to_value())
+            .flatten()
     }
 
     /// Like [`eval_slots`](Compiled::eval_slots) for a `bool` expression, without
     /// building a [`Value`]: `None` on bail or when the result is not a bool.
     pub fn eval_bool_slots(&self, slots: &Slots, limits: &Limits) -> Option<bool> {
+        self.eval_answer(slots, limits, |answer| answer.as_bool())
+            .flatten()
+    }
+
+    /// Evaluates over `slots` and hands the answer, read in place, to `read`:
+    /// no [`Value`] is built unless `read` asks for one. `None` when the native
+    /// code bailed out (the interpreter must answer).
+    pub fn eval_answer<T>(
+        &self,
+        slots: &Slots,
+        limits: &Limits,
+        read: impl FnOnce(Answer<'_>) -> T,
+    ) -> Option<T> {
         layout::with_work(|work| {
             work.take_inputs(slots, self.layout.paths().len());
-            self.run(work, limits, |plan, work| plan.output_bool(work))
+            self.run(work, limits, |answer| Some(read(answer)))
         })
     }
 
@@ -191,7 +205,7 @@ impl Compiled {
         &self,
         work: &mut layout::Work,
         limits: &Limits,
-        read: impl FnOnce(&codegen::Plan, &layout::Work) -> Option<T>,
+        read: impl FnOnce(Answer<'_>) -> Option<T>,
     ) -> Option<T> {
         if !self.plan.fits(limits) {
             return None;
@@ -199,7 +213,7 @@ impl Compiled {
         work.prepare(&self.plan, limits);
         let status = self.code.call(work);
         let answer = if status == native::STATUS_OK {
-            read(&self.plan, work)
+            read(Answer::new(&self.plan.output, work))
         } else {
             None
         };

@@ -165,3 +165,92 @@ fn list_errors_are_left_to_the_interpreter() {
         assert_eq!(jit, None, "{source} did not bail");
     }
 }
+
+/// Compiles `source` over `INPUT` and reads its native answer with `read`.
+fn read_answer<T>(source: &str, read: impl FnOnce(super::Answer<'_>) -> T) -> T {
+    let json: serde_json::Value = serde_json::from_str(INPUT).expect("input");
+    let mut env = ExprEnv::default();
+    env.variables
+        .push(("input".into(), crate::value::infer_type(&json)));
+    let checked = check_expression(source, &env);
+    let expr = checked
+        .expr
+        .unwrap_or_else(|| panic!("{source}: {:?}", checked.diagnostics));
+    let code = compile(&expr, &Default::default()).expect("compiled");
+    let mut slots = super::Slots::new();
+    code.layout().fill(&Value::from_json(&json), &mut slots);
+    code.eval_answer(&slots, &Limits::default(), read)
+        .unwrap_or_else(|| panic!("{source} bailed"))
+}
+
+/// The JSON text an answer writes from its output slots.
+fn answer_json(source: &str) -> String {
+    read_answer(source, |answer| {
+        let mut out = b"[".to_vec();
+        assert!(answer.write_json(&mut out), "{source}");
+        String::from_utf8(out).expect("UTF-8")
+    })
+}
+
+#[test]
+fn answers_are_read_in_place() {
+    let mapping = r#"{ total: input.amount * input.qty, name: input.customer.first + " " + input.customer.last, city: input.customer.address.city, id: input.id, high: input.amount > 1000, none: input.nan }"#;
+    read_answer(mapping, |answer| {
+        assert_eq!(
+            answer.field("name").and_then(|n| n.as_str()),
+            Some("Ana Silva")
+        );
+        assert_eq!(
+            answer.field("city").and_then(|n| n.as_str()),
+            Some("Recife")
+        );
+        assert_eq!(
+            answer.field("total").and_then(|n| n.as_float()),
+            Some(4501.5)
+        );
+        assert_eq!(answer.field("id").and_then(|n| n.as_int()), Some(7));
+        assert_eq!(answer.field("high").and_then(|n| n.as_bool()), Some(true));
+        assert!(answer.field("none").is_some_and(|n| n.is_null()));
+        // Reading a field as another kind, or a field the record lacks.
+        assert_eq!(answer.field("id").and_then(|n| n.as_float()), None);
+        assert_eq!(answer.field("id").and_then(|n| n.as_str()), None);
+        assert!(answer.field("missing").is_none());
+        assert!(answer.as_int().is_none() && !answer.is_null());
+        assert_eq!(
+            answer.to_value().map(|value| value.to_string()),
+            Some(
+                r#"{"city":"Recife","high":true,"id":7,"name":"Ana Silva","none":null,"total":4501.5}"#
+                    .to_owned()
+            )
+        );
+    });
+    read_answer("input.qty + 1", |answer| {
+        assert_eq!(answer.as_int(), Some(4));
+        assert!(answer.field("qty").is_none());
+    });
+}
+
+/// The JSON text written from the output slots is the interpreter's value's,
+/// byte for byte: keys sorted and escaped, floats and non-finite floats as
+/// `serde_json` writes them, durations and times as text, nested records.
+#[test]
+fn answers_write_the_interpreters_json() {
+    for source in [
+        r#"{ z: input.qty, a: input.amount / 0.0, m: { y: input.fee, b: "q\"uote\n" }, d: 90m, t: parse_time("2026-01-02T03:04:05Z"), n: input.nan, s: input.customer.first }"#,
+        r#"{ b: input.name, a: 2.0 * input.fee }"#,
+        "input.amount * 1e300 * 1e300",
+        "-(input.amount * 1e300 * 1e300) + 1.0",
+        "input.zero / 1.0 * -1.0",
+        "input.big",
+        r#""tab\there" + input.name"#,
+        "input.nan ?? 12h",
+        "input.score > 40",
+        "[input.qty, 2]",
+    ] {
+        let (interpreted, compiled, _) = both(source);
+        assert!(compiled, "{source} was not compiled");
+        let want =
+            serde_json::to_string(&interpreted.expect("interpreter").to_json()).expect("JSON");
+        assert_eq!(answer_json(source), format!("[{want}"), "{source}");
+    }
+}

@@ -349,6 +349,11 @@ impl Want {
     ];
 }
 
+/// The names of a generated record's fields, in no order: a record takes up to
+/// four of them, every third from a random start (3 and 7 have no common
+/// factor, so no name repeats).
+const FIELD_NAMES: [&str; 7] = ["zeta", "id", "total", "a", "name", "m_2", "city"];
+
 /// Generates expressions, `depth` levels of operators deep at most.
 pub struct Generator<'r> {
     pub rng: &'r mut Rng,
@@ -371,15 +376,18 @@ impl<'r> Generator<'r> {
         let depth = 1 + self.rng.below(4);
         if self.rng.chance(10) {
             let count = 1 + self.rng.below(4);
+            // Names out of order, so the answer's fields are not already sorted.
+            let first = self.rng.below(FIELD_NAMES.len());
             let fields: Vec<String> = (0..count)
-                .map(|index| {
+                .map(|at| {
+                    let name = FIELD_NAMES[(first + at * 3) % FIELD_NAMES.len()];
                     let want = *self.rng.pick(&Want::ALL);
                     let value = self.expr(want, depth.min(3));
                     if self.rng.chance(15) {
                         let other = self.expr(Want::Float, 2);
-                        format!("f{index}: {{ g: {value}, h: {other} }}")
+                        format!("{name}: {{ g: {value}, h: {other} }}")
                     } else {
-                        format!("f{index}: {value}")
+                        format!("{name}: {value}")
                     }
                 })
                 .collect();

@@ -125,6 +125,20 @@ pub fn filled(code: &Compiled, input: &Value, limits: &Limits, slots: &mut Slots
     code.eval_slots(slots, limits)
 }
 
+/// The native answer over slots filled from `input`, written as JSON text
+/// straight from the output slots.
+pub fn filled_json(
+    code: &Compiled,
+    input: &Value,
+    limits: &Limits,
+    slots: &mut Slots,
+) -> Option<Vec<u8>> {
+    code.layout().fill(input, slots);
+    let mut text = Vec::new();
+    code.eval_answer(slots, limits, |answer| answer.write_json(&mut text))?
+        .then_some(text)
+}
+
 /// The native `bool` answer over slots filled from `input`.
 pub fn filled_bool(
     code: &Compiled,

@@ -11,10 +11,13 @@
 //!   (`jit::decode`, driven by the compiled expression's layout), typed structs
 //!   (serde derive) or a `serde_json::Value`;
 //! - *eval*: evaluating over those, parsing excluded — the interpreter, the JIT
-//!   (`Compiled::eval_bool_slots`/`eval_slots`), and the same expressions written
-//!   by hand in Rust over typed structs and over `serde_json::Value`;
+//!   (`Compiled::eval_bool_slots`; the mapping's answer read in place through
+//!   `eval_answer`, as the typed Rust reads its struct, and also built as a
+//!   `Value` by `eval_slots`), and the same expressions written by hand in Rust
+//!   over typed structs and over `serde_json::Value`;
 //! - *end to end*: one line at a time, parse and evaluate (and, for the mapping,
-//!   write the result as JSON text), the lines already in memory;
+//!   write the result as JSON text — flowc's JIT straight from its output slots,
+//!   as `flowc eval --lines` does), the lines already in memory;
 //! - *compile*: `jit::compile` of each expression, the median of `--compiles`.
 //!
 //! Before timing, every record is evaluated every way and the answers compared
@@ -309,8 +312,15 @@ impl Bench<'_> {
                         Some(truth) => count += usize::from(truth),
                         None => bails += 1,
                     },
-                    Which::Mapping => match compiled.eval_slots(record, &limits) {
-                        Some(value) => count += usize::from(black_box(value).is_null()),
+                    // The answer read where the native code left it, as the
+                    // typed Rust reads its struct's field.
+                    Which::Mapping => match compiled.eval_answer(record, &limits, |answer| {
+                        black_box(answer)
+                            .field("name")
+                            .and_then(|name| name.as_str())
+                            .map_or(0, str::len)
+                    }) {
+                        Some(len) => count += len,
                         None => bails += 1,
                     },
                 }
@@ -318,6 +328,19 @@ impl Bench<'_> {
             black_box(count);
             bails
         })?;
+        if which == Which::Mapping {
+            // The same, with the answer built as a `Value` (what the runtime
+            // keeps in a run's frame).
+            self.time("flowc-jit-value", which, "eval", n, || {
+                let mut count = 0usize;
+                for record in &slots {
+                    if let Some(value) = compiled.eval_slots(record, &limits) {
+                        count += usize::from(black_box(value).is_null());
+                    }
+                }
+                count
+            })?;
+        }
         if bails > 0 {
             self.notes.push(format!(
                 "{}: the JIT bailed out on {bails} of {n} records (the interpreter answers those)",
@@ -337,18 +360,27 @@ impl Bench<'_> {
                 if decoder.decode(line, &mut record).is_err() {
                     continue;
                 }
-                let result = match which {
-                    Which::Condition => compiled.eval_bool_slots(&record, &limits).map(Value::Bool),
-                    Which::Mapping => compiled.eval_slots(&record, &limits),
+                // The mapping's JSON text is written straight from the output
+                // slots, as `flowc eval --lines` writes it.
+                let native = match which {
+                    Which::Condition => compiled.eval_bool_slots(&record, &limits).map(usize::from),
+                    Which::Mapping => {
+                        out.clear();
+                        compiled
+                            .eval_answer(&record, &limits, |answer| answer.write_json(&mut out))
+                            .and_then(|written| written.then_some(out.len()))
+                    }
                 };
-                let result = match result {
-                    Some(value) => Some(value),
-                    None => parse_value(line).ok().and_then(|value| {
-                        frame.set(0, value);
-                        eval::eval(expr, &mut frame, &ctx, &limits).ok()
-                    }),
+                count += match native {
+                    Some(count) => count,
+                    None => {
+                        let result = parse_value(line).ok().and_then(|value| {
+                            frame.set(0, value);
+                            eval::eval(expr, &mut frame, &ctx, &limits).ok()
+                        });
+                        write_answer(which, result, &mut out)
+                    }
                 };
-                count += write_answer(which, result, &mut out);
             }
             count
         })?;
@@ -688,6 +720,18 @@ fn verify(
                         which.name()
                     );
                 }
+                // The text written from the output slots, as end to end writes it.
+                let mut text = Vec::new();
+                let written = compiled
+                    .eval_answer(&slots, &limits, |answer| answer.write_json(&mut text))
+                    .unwrap_or(false);
+                if !written || text != serde_json::to_vec(&interpreted)? {
+                    bail!(
+                        "{} record {record}: the JIT writes {}, the interpreter's text is {interpreted}",
+                        which.name(),
+                        String::from_utf8_lossy(&text)
+                    );
+                }
                 agreed += 1;
             } else {
                 bailed += 1;
@@ -891,7 +935,14 @@ fn print_table(figures: &[Figure], peers: &[Peer], records: usize, runs: usize, 
         "evaluation only (records already parsed or decoded)",
         &jit_eval,
         vec![
-            ("flowc JIT", Box::new(move |e| ours("flowc-jit", "eval", e))),
+            (
+                "flowc JIT (the answer read in place)",
+                Box::new(move |e| ours("flowc-jit", "eval", e)),
+            ),
+            (
+                "flowc JIT, the answer built as a Value",
+                Box::new(move |e| ours("flowc-jit-value", "eval", e)),
+            ),
             (
                 "flowc interpreter",
                 Box::new(move |e| ours("flowc-interp", "eval", e)),

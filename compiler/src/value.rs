@@ -113,7 +113,7 @@ impl Value {
     }
 
     /// Converts to JSON. Durations become duration text (`"90m"`), times RFC 3339
-    /// text, non-finite floats `null`, and secrets the text `"<secret NAME>"` (the
+    /// text (see [`time_to_json`]), non-finite floats `null`, and secrets the text `"<secret NAME>"` (the
     /// checker keeps secrets out of every place a value is written, so this is
     /// only ever seen in debugging output).
     pub fn to_json(&self) -> serde_json::Value {
@@ -132,7 +132,7 @@ impl Value {
                     .collect(),
             ),
             Value::Duration(ms) => J::String(format_duration(*ms)),
-            Value::Time(ms) => J::String(format_time_rfc3339(*ms)),
+            Value::Time(ms) => time_to_json(*ms),
             Value::Secret(parts) => J::String(
                 parts
                     .iter()
@@ -562,6 +562,18 @@ pub fn format_time_rfc3339(millis: i64) -> String {
             }
         }
         Err(_) => format!("{millis}ms"),
+    }
+}
+
+/// A time in JSON: RFC 3339 text ([`format_time_rfc3339`]), or, for an instant
+/// outside RFC 3339's years (−9999 to 9999, which time arithmetic can leave), the
+/// integer of milliseconds since the epoch. Both read back as the same time
+/// where a type says `time`.
+pub fn time_to_json(millis: i64) -> serde_json::Value {
+    if jiff::Timestamp::from_millisecond(millis).is_ok() {
+        serde_json::Value::String(format_time_rfc3339(millis))
+    } else {
+        serde_json::Value::from(millis)
     }
 }
 

@@ -1186,6 +1186,19 @@ fn durations_and_times_round_trip_through_text() {
         let text = value::format_time_rfc3339(millis);
         assert_eq!(value::parse_time_rfc3339(&text), Some(millis), "{text}");
     }
+    // Beyond RFC 3339's years, a time's JSON is its milliseconds, which read
+    // back as the same time (found by the JIT's differential sample).
+    let types = TypeTable::default();
+    for millis in [i64::MAX, i64::MIN, 253_402_300_800_000, NOW] {
+        let json = Value::Time(millis).to_json();
+        assert_eq!(
+            Value::from_json_typed(&json, &Ty::Time, &types).ok(),
+            Some(Value::Time(millis)),
+            "{json}"
+        );
+    }
+    assert!(Value::Time(NOW).to_json().is_string());
+    assert_eq!(Value::Time(i64::MAX).to_json(), serde_json::json!(i64::MAX));
 }
 
 #[test]

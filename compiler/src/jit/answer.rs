@@ -11,12 +11,12 @@
 //! The JSON text is byte for byte what `serde_json` writes for
 //! [`Value::to_json`] of the same answer: fields in the order of their names,
 //! numbers and strings through `serde_json`'s own formatter, non-finite floats
-//! as `null`, durations and times as their text.
+//! as `null`, durations and times as [`Value::to_json`] writes them.
 
 use super::codegen::Output;
 use super::layout::{Kind, Work};
 use super::native::{Slot, TAG_NULL, TAG_VALUE};
-use crate::value::{Fields, Value, format_duration, format_time_rfc3339};
+use crate::value::{Fields, Value, format_duration, time_to_json};
 use std::sync::Arc;
 
 /// A native evaluation's answer, or a part of it, read in place. Borrowed from
@@ -162,7 +162,7 @@ fn write_scalar(cell: &Slot, kind: Kind, out: &mut Vec<u8>) -> Option<()> {
             serde_json::to_writer(&mut *out, &format_duration(bits.cast_signed())).ok()?;
         }
         Kind::Time => {
-            serde_json::to_writer(&mut *out, &format_time_rfc3339(bits.cast_signed())).ok()?;
+            serde_json::to_writer(&mut *out, &time_to_json(bits.cast_signed())).ok()?;
         }
         Kind::List => serde_json::to_writer(&mut *out, &cell.value()?.to_json()).ok()?,
     }

@@ -21,7 +21,7 @@ mkdir -p "$PEERS"
 
 # Installs, each only when missing.
 if ! command -v jq >/dev/null || ! command -v hyperfine >/dev/null || ! command -v wrk >/dev/null; then
-    apt-get install -y jq hyperfine wrk
+    apt-get install -y jq hyperfine wrk || { apt-get update && apt-get install -y jq hyperfine wrk; }
 fi
 if [ ! -x "$PEERS/cargo/bin/jaq" ]; then
     cargo install --root "$PEERS/cargo" jaq

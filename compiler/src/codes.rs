@@ -43,8 +43,23 @@ pages![
     "E0421", "E0422", "E0423", "E0424", "E0425", // Project rules.
     "E0501", "E0502", // Run time: expression evaluation.
     "R0001", "R0002", "R0003", "R0004", "R0005", "R0006", "R0007", "R0008", "R0009", "R0010",
+    // Run time: outbound HTTP.
+    "R0101", "R0102", "R0103", "R0104", "R0105", "R0106", "R0107", "R0108", "R0109", "R0110",
+    "R0111", "R0112", // Run time: the engine.
+    "R0201", "R0202", "R0203", "R0204", "R0205", "R0300", "R0301", "R0302", "R0303", "R0304",
     // Warnings of the checker.
     "W0401", "W0402", "W0403", "W0404",
+];
+
+/// The codes the runtime adds to the compiler's: outbound HTTP (`R01xx`) and the
+/// engine (`R02xx`, `R03xx`). The compiler does not depend on the runtime, so it
+/// cannot read the runtime's own lists; this copy lets the tests here accept those
+/// pages, and the runtime crate's test `tests/codes.rs` keeps it equal to the
+/// runtime's `outbound::error::ALL` and `engine::ALL`.
+pub const RUNTIME_CODES: &[&str] = &[
+    "R0101", "R0102", "R0103", "R0104", "R0105", "R0106", "R0107", "R0108", "R0109", "R0110",
+    "R0111", "R0112", "R0201", "R0202", "R0203", "R0204", "R0205", "R0300", "R0301", "R0302",
+    "R0303", "R0304",
 ];
 
 /// The page for `code`, matched without regard to case (`e0201` finds `E0201`).
@@ -112,7 +127,8 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    /// Every code the compiler can emit. Each phase adds its `ALL` here.
+    /// Every code the compiler can emit, each phase's `ALL`, and the codes the
+    /// runtime adds ([`RUNTIME_CODES`]).
     fn known_codes() -> BTreeSet<&'static str> {
         crate::syntax::diagnostics::ALL
             .iter()
@@ -120,6 +136,7 @@ mod tests {
             .chain(crate::check::diagnostics::ALL)
             .chain(crate::eval::error::ALL)
             .map(|code| code.as_str())
+            .chain(RUNTIME_CODES.iter().copied())
             .collect()
     }
 
@@ -286,12 +303,14 @@ mod tests {
     }
 
     /// Whether a page's examples go through the whole compiler, [`crate::analyze`]:
-    /// those of names, types, project rules and the checker's warnings. The examples
-    /// of lexical, syntax and run-time pages go through the parser.
+    /// those of names, types, project rules and the checker's warnings, and those of
+    /// the runtime's codes. The examples of lexical, syntax and the evaluator's
+    /// run-time pages go through the parser.
     fn analyzed(code: &str) -> bool {
         ["E03", "E04", "E05", "W04"]
             .iter()
             .any(|phase| code.starts_with(phase))
+            || RUNTIME_CODES.contains(&code)
     }
 
     /// The files of an example: a block may hold several, each starting with a line
@@ -387,6 +406,38 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// A failure of the runtime comes from a program the compiler accepts, so on
+    /// the pages of [`RUNTIME_CODES`] the example too (marked `ignore`, since the
+    /// compiler cannot give its code) must compile without a diagnostic, warnings
+    /// included.
+    #[test]
+    fn runtime_pages_show_programs_that_compile() {
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for page in all()
+            .iter()
+            .filter(|page| RUNTIME_CODES.contains(&page.code))
+        {
+            for heading in ["Example", "How to fix"] {
+                for (_, source) in flow_blocks(section(page, heading)) {
+                    checked += 1;
+                    let found = diagnose(page.code, &source);
+                    if !found.is_empty() {
+                        failures.push(format!(
+                            "{}: the `## {heading}` program gives {found:?}:\n{source}",
+                            page.code
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(
+            checked >= 2 * RUNTIME_CODES.len(),
+            "every runtime page has an example and a fix"
+        );
     }
 
     #[test]

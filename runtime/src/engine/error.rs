@@ -17,9 +17,14 @@
 //! | R0204 | a journaled value cannot be read back with the type the program expects | no |
 //! | R0205 | the vault could not give a secret a step needs (not "missing": that is R0112) | yes |
 //! | R0300 | an `await` (of a handle, an event, a webhook) timed out | yes |
-//! | R0301 | a child run (`call`) failed; `cause` holds its error | yes |
+//! | R0301 | a child run (`call`) failed; the message quotes the child's error | yes |
 //! | R0302 | a child run was cancelled | yes |
 //! | R0303 | the run passed its `timeout` setting | no |
+//! | R0304 | the operating system gave no randomness for a handle's token | no |
+//!
+//! Each code has a page for `flowc explain` (`compiler/diagnostics/<CODE>.md`);
+//! [`ALL`] lists them, and the test `tests/codes.rs` checks that every code has
+//! its page.
 
 use crate::store;
 use flowc_compiler::diagnostic::Span;
@@ -45,12 +50,29 @@ pub const CHILD_FAILED: &str = "R0301";
 pub const CHILD_CANCELLED: &str = "R0302";
 /// `R0303`: the run passed its `timeout`.
 pub const RUN_TIMEOUT: &str = "R0303";
+/// `R0304`: no randomness for a handle's token.
+pub const RANDOMNESS: &str = "R0304";
+
+/// Every code the engine adds, in order.
+pub const ALL: &[&str] = &[
+    UNSUPPORTED,
+    CANNOT_START,
+    FAILED,
+    JOURNAL,
+    VAULT,
+    AWAIT_TIMEOUT,
+    CHILD_FAILED,
+    CHILD_CANCELLED,
+    RUN_TIMEOUT,
+    RANDOMNESS,
+];
 
 /// A failure of the workflow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunError {
     pub code: String,
-    /// `http`, `fail`, `expression`, `unsupported`, `start`, `journal`, `secret`.
+    /// `http`, `fail`, `expression`, `unsupported`, `start`, `journal`, `secret`,
+    /// `timeout`, `child_failed`, `child_cancelled`, `handle`.
     pub kind: String,
     pub message: String,
     /// The step path, when a step failed.

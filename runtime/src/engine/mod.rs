@@ -100,8 +100,8 @@ mod waits;
 
 pub use context::{is_recorded_path, now_path, uuid_path};
 pub use error::{
-    AWAIT_TIMEOUT, CANNOT_START, CHILD_CANCELLED, CHILD_FAILED, Error, FAILED, JOURNAL,
-    RUN_TIMEOUT, RunError, UNSUPPORTED, VAULT,
+    ALL, AWAIT_TIMEOUT, CANNOT_START, CHILD_CANCELLED, CHILD_FAILED, Error, FAILED, JOURNAL,
+    RANDOMNESS, RUN_TIMEOUT, RunError, UNSUPPORTED, VAULT,
 };
 pub use secrets::{
     MissingSecret, NoSecrets, REDACTED, Resolved, SecretSource, missing_secrets,

@@ -46,7 +46,7 @@ fn new_token() -> Result<String, Stop> {
     getrandom::fill(&mut bytes).map_err(|error| {
         Stop::Fault(
             RunError::new(
-                "R0304",
+                super::RANDOMNESS,
                 "handle",
                 format!("no randomness for a handle token: {error}"),
             )

@@ -16,10 +16,17 @@
 //! | R0112 | [`Error::MissingSecret`]: a secret the request needs is not in the vault | no |
 //!
 //! URLs in messages are shown without their query and user info
-//! ([`redact_url`]), because an API key may sit in the query. Explain pages for
-//! these codes are to come with the runtime's `flowc explain` entries.
+//! ([`redact_url`]), because an API key may sit in the query. Each code has a page
+//! for `flowc explain` (`compiler/diagnostics/R01xx.md`); [`ALL`] lists them, and
+//! the test `tests/codes.rs` checks that every code has its page.
 
 use std::net::IpAddr;
+
+/// Every code of this module, the codes [`Error::code`] gives.
+pub const ALL: &[&str] = &[
+    "R0101", "R0102", "R0103", "R0104", "R0105", "R0106", "R0107", "R0108", "R0109", "R0110",
+    "R0111", "R0112",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -448,8 +448,8 @@ mod tests {
         layout
             .paths()
             .iter()
-            .zip(&slots.cells)
-            .map(|(path, slot)| held(path.kind, slot))
+            .enumerate()
+            .map(|(index, path)| held(path.kind, &slots.cell(index)))
             .collect()
     }
 

@@ -165,8 +165,11 @@ pub(super) fn read_path<'v>(
 #[derive(Default)]
 pub struct Slots {
     pub(super) cells: Vec<Slot>,
-    /// Input text copied in by [`Layout::fill`] or [`decode`](super::decode).
-    text: Vec<Box<str>>,
+    /// Input text copied in by [`Layout::fill`] or [`decode`](super::decode),
+    /// one string after another; string cells hold their range in it
+    /// ([`Slot::held`]) until [`Work::take_inputs`] resolves them. One buffer
+    /// reused from record to record, so decoding allocates no string.
+    text: String,
     /// Input lists copied in by [`Layout::fill`]. Boxed: slots hold their
     /// addresses, which must not move when the vector grows.
     #[allow(clippy::vec_box)]
@@ -218,11 +221,21 @@ impl Slots {
 
     /// Copies `text` into the slots' own storage and points slot `index` at it.
     pub fn set_text(&mut self, index: usize, text: &str) {
-        let owned: Box<str> = Box::from(text);
-        // The box's bytes do not move when `self.text` grows.
-        let slot = Slot::string(&owned);
-        self.text.push(owned);
+        let slot = Slot::held(self.text.len(), text.len());
+        self.text.push_str(text);
         self.set(index, slot);
+    }
+
+    /// Cell `index` as native code is to see it: a held string resolved to
+    /// the address of its text (borrowed from `self`).
+    pub(super) fn cell(&self, index: usize) -> Slot {
+        match self.cells.get(index) {
+            Some(cell) => match cell.held_range() {
+                Some(range) => self.text.get(range).map_or(Slot::BAIL, Slot::string),
+                None => *cell,
+            },
+            None => Slot::NULL,
+        }
     }
 
     /// Keeps a list in the slots' own storage and points slot `index` at it.
@@ -257,9 +270,8 @@ impl Work {
     /// `slots`, which the caller borrows for the whole evaluation).
     pub(super) fn take_inputs(&mut self, slots: &Slots, inputs: usize) {
         self.cells.clear();
-        let available = slots.cells.len().min(inputs);
-        self.cells.extend_from_slice(&slots.cells[..available]);
-        self.cells.resize(inputs, Slot::NULL);
+        self.cells
+            .extend((0..inputs).map(|index| slots.cell(index)));
     }
 
     /// Sizes the cells for `plan` and arms the limits, before a call.

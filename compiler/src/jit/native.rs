@@ -23,6 +23,10 @@ pub const TAG_NULL: u32 = 0;
 pub const TAG_VALUE: u32 = 1;
 /// A slot could not be filled with a value of its kind: reading it bails.
 pub const TAG_BAIL: u32 = 2;
+/// Only in [`Slots`](super::Slots), never seen by native code: a string held
+/// in the slots' text buffer, by offset ([`Slot::held`]), resolved to an
+/// address when the inputs are copied into the working cells.
+pub const TAG_HELD: u32 = 3;
 
 /// Byte offsets of a slot's parts, for the code generator.
 pub const OFFSET_TAG: i32 = 0;
@@ -86,6 +90,28 @@ impl Slot {
             },
             Err(_) => Slot::BAIL,
         }
+    }
+
+    /// A string kept in a [`Slots`](super::Slots)' text buffer at `offset`;
+    /// holds no address, so it is not read as text until resolved.
+    pub fn held(offset: usize, len: usize) -> Slot {
+        match (u32::try_from(len), u64::try_from(offset)) {
+            (Ok(len), Ok(offset)) => Slot {
+                tag: TAG_HELD,
+                len,
+                bits: offset,
+            },
+            _ => Slot::BAIL,
+        }
+    }
+
+    /// The byte range of a [`held`](Slot::held) string in its buffer.
+    pub fn held_range(&self) -> Option<std::ops::Range<usize>> {
+        if self.tag != TAG_HELD {
+            return None;
+        }
+        let start = usize::try_from(self.bits).ok()?;
+        Some(start..start.checked_add(usize::try_from(self.len).ok()?)?)
     }
 
     /// A list: the address of the [`Value`] (a `Value::List`) and its length.

@@ -304,13 +304,12 @@ mod tests {
 
     /// Whether a page's examples go through the whole compiler, [`crate::analyze`]:
     /// those of names, types, project rules and the checker's warnings, and those of
-    /// the runtime's codes. The examples of lexical, syntax and the evaluator's
-    /// run-time pages go through the parser.
+    /// every run-time code, the evaluator's (`R00xx`) and the runtime's. The examples
+    /// of lexical and syntax pages go through the parser.
     fn analyzed(code: &str) -> bool {
-        ["E03", "E04", "E05", "W04"]
+        ["E03", "E04", "E05", "W04", "R"]
             .iter()
             .any(|phase| code.starts_with(phase))
-            || RUNTIME_CODES.contains(&code)
     }
 
     /// The files of an example: a block may hold several, each starting with a line
@@ -408,18 +407,19 @@ mod tests {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
-    /// A failure of the runtime comes from a program the compiler accepts, so on
-    /// the pages of [`RUNTIME_CODES`] the example too (marked `ignore`, since the
-    /// compiler cannot give its code) must compile without a diagnostic, warnings
-    /// included.
+    /// A run-time failure comes from a program the compiler accepts, so on the page
+    /// of every `R` code, the evaluator's and those of [`RUNTIME_CODES`], the example
+    /// too (marked `ignore`, since the compiler cannot give its code) must compile
+    /// without a diagnostic, warnings included.
     #[test]
     fn runtime_pages_show_programs_that_compile() {
         let mut failures = Vec::new();
         let mut checked = 0;
-        for page in all()
+        let runtime_pages: Vec<&Page> = all()
             .iter()
-            .filter(|page| RUNTIME_CODES.contains(&page.code))
-        {
+            .filter(|page| page.code.starts_with('R'))
+            .collect();
+        for page in &runtime_pages {
             for heading in ["Example", "How to fix"] {
                 for (_, source) in flow_blocks(section(page, heading)) {
                     checked += 1;
@@ -435,7 +435,15 @@ mod tests {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         assert!(
-            checked >= 2 * RUNTIME_CODES.len(),
+            runtime_pages.len()
+                == known_codes()
+                    .iter()
+                    .filter(|code| code.starts_with('R'))
+                    .count(),
+            "every run-time code has its page here"
+        );
+        assert!(
+            checked >= 2 * runtime_pages.len(),
             "every runtime page has an example and a fix"
         );
     }

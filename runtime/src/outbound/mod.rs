@@ -166,8 +166,10 @@ pub struct Options {
     pub token_timeout: Duration,
     /// A token is refreshed this long before it expires.
     pub token_skew: Duration,
-    /// The longest `Retry-After` waited in memory; a longer one ends the call with
-    /// `R0105` carrying the wait, for the engine to park the run.
+    /// The longest `Retry-After` (of a 429 or 503 answer) the client sleeps for
+    /// before its next attempt. A longer one is not waited for: the call ends at
+    /// once with `R0105`, whatever attempts remain, the wait kept in the error's
+    /// `retry_after_ms`, and the step fails. No run is parked for it.
     pub max_retry_after: Duration,
     pub user_agent: String,
 }

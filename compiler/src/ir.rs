@@ -348,6 +348,57 @@ pub enum Error {
     Binary(String),
     #[error("IR version {found} is not supported (this build reads version {IR_VERSION})")]
     Version { found: u32 },
+    #[error("invalid IR JSON: nested more than {IR_NESTING} levels deep")]
+    TooDeep,
+}
+
+/// How deep the IR's readers let a document nest. The front end bounds a
+/// program's nesting (E0204: 256 levels of brackets, blocks and operators), and
+/// one level of source is a few levels of IR, so every program the compiler
+/// accepts fits with room to spare; a deeper document is not one it wrote.
+/// serde_json's and ciborium's own limits (128 and 256) are lower than a valid
+/// program can need.
+pub const IR_NESTING: usize = 4096;
+
+/// The stack the IR is read and written on: recursion of up to [`IR_NESTING`]
+/// levels through serde, whatever stack the caller has (a runtime worker's is
+/// 2 MiB). Reserved, not committed: only the pages used are touched.
+const IR_STACK: usize = 256 * 1024 * 1024;
+
+/// Runs `f`, which recurses once per level of IR, on a stack deep enough.
+fn on_ir_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::grow(IR_STACK, f)
+}
+
+/// Whether JSON `text` nests arrays and objects deeper than `limit`: a scan
+/// outside strings, so the reader never recurses past the limit.
+fn json_deeper_than(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Program {
@@ -357,19 +408,29 @@ impl Program {
     /// does not change its hash either.
     pub fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        strip_spans(&mut value);
-        let canonical = value.to_string();
+        let canonical = on_ir_stack(|| {
+            let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+            strip_spans(&mut value);
+            value.to_string()
+        });
         let digest = Sha256::digest(canonical.as_bytes());
         digest.iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        on_ir_stack(|| serde_json::to_string_pretty(self).unwrap_or_default())
     }
 
     pub fn from_json(text: &str) -> Result<Program, Error> {
-        let program: Program = serde_json::from_str(text)?;
+        if json_deeper_than(text, IR_NESTING) {
+            return Err(Error::TooDeep);
+        }
+        let program: Program = on_ir_stack(|| {
+            let mut reader = serde_json::Deserializer::from_str(text);
+            reader.disable_recursion_limit();
+            let program = serde::Deserialize::deserialize(&mut reader)?;
+            reader.end().map(|()| program)
+        })?;
         program.checked_version()
     }
 
@@ -379,15 +440,17 @@ impl Program {
     /// read back.
     pub fn to_binary(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
-        match ciborium::ser::into_writer(self, &mut bytes) {
+        match on_ir_stack(|| ciborium::ser::into_writer(self, &mut bytes)) {
             Ok(()) => bytes,
             Err(_) => Vec::new(),
         }
     }
 
     pub fn from_binary(bytes: &[u8]) -> Result<Program, Error> {
-        let program: Program =
-            ciborium::de::from_reader(bytes).map_err(|error| Error::Binary(error.to_string()))?;
+        let program: Program = on_ir_stack(|| {
+            ciborium::de::from_reader_with_recursion_limit(bytes, IR_NESTING)
+                .map_err(|error| Error::Binary(error.to_string()))
+        })?;
         program.checked_version()
     }
 
@@ -758,6 +821,29 @@ pub enum Body {
 mod tests {
     use super::*;
     use crate::{NoImports, SourceFile, analyze};
+
+    /// Documents far deeper than any program are refused with an error, in
+    /// both forms, without exhausting the stack.
+    #[test]
+    fn over_deep_ir_is_an_error() {
+        let depth = IR_NESTING * 4;
+        let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(matches!(Program::from_json(&json), Err(Error::TooDeep)));
+        // A map whose one field, `x`, holds arrays of one element, nested
+        // (0xa1: a map of one entry; 0x61 0x78: the text "x"; 0x81: an array
+        // of one element).
+        let mut cbor = vec![0xa1, 0x61, b'x'];
+        cbor.extend(std::iter::repeat_n(0x81, depth));
+        cbor.push(0x00);
+        let error = Program::from_binary(&cbor).expect_err("too deep");
+        assert!(
+            error.to_string().contains("RecursionLimitExceeded"),
+            "{error}"
+        );
+        // Brackets inside strings do not count; escaped quotes do not end them.
+        assert!(!json_deeper_than(r#"{"a": "[[[[\"[[[[", "b": [1]}"#, 2));
+        assert!(json_deeper_than(r#"{"a": [[1]]}"#, 2));
+    }
 
     fn program(text: &str) -> Program {
         let analysis = analyze(

@@ -181,3 +181,55 @@ fn long_flat_input_is_not_nesting() {
     let list = vec!["[1, 2]"; 10_000].join(", ");
     assert_clean(&format!("fn f() -> [[int]] = [{list}]"));
 }
+
+/// A program as deep as the nesting bound allows must also survive the IR's
+/// round trips: the store keeps a deployment as CBOR and `flowc build` writes
+/// JSON, and both readers have recursion limits of their own (found when a
+/// program 125 operators deep checked clean and then could not be run).
+#[test]
+fn programs_near_the_nesting_bound_survive_the_ir_round_trips() {
+    use flowc_compiler::ir::Program;
+    use flowc_compiler::{NoImports, SourceFile, analyze};
+    const DEPTH: usize = 200;
+    let sum = vec!["x"; DEPTH].join(" + ");
+    // A bracket and the expression inside it are two levels each.
+    let parens = nested("(", "x", ")", DEPTH / 2);
+    let lists = nested("[", "x", "]", DEPTH / 2);
+    let mut ladder = String::from("if x > 0 then 0");
+    for at in 1..DEPTH / 2 {
+        ladder.push_str(&format!(" else if x > {at} then {at}"));
+    }
+    ladder.push_str(" else -1");
+    let mut blocks = String::new();
+    // Indented: a declaration keyword (`let`) at the start of a line would
+    // end the unclosed blocks before it, by design.
+    for _ in 0..DEPTH / 4 {
+        blocks.push_str("  if x > 0 {\n");
+    }
+    blocks.push_str("    let y = x\n");
+    blocks.push_str(&"  }\n".repeat(DEPTH / 4));
+    let source = format!(
+        "workflow deep(x: int) -> int {{\n  on manual\n{blocks}  let s = {sum}\n  \
+         let p = {parens}\n  let l = {lists}\n  let e = {ladder}\n  return s + p + e\n}}\n"
+    );
+    let analysis = analyze(
+        vec![SourceFile {
+            path: "deep.flow".into(),
+            text: source,
+        }],
+        &NoImports,
+    );
+    let codes: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .map(|found| found.diagnostic.code.as_str())
+        .filter(|code| code.starts_with('E'))
+        .collect();
+    assert!(codes.is_empty(), "{codes:?}");
+    let program = analysis.program;
+    let from_binary = Program::from_binary(&program.to_binary()).expect("CBOR back");
+    assert_eq!(from_binary, program);
+    let from_json = Program::from_json(&program.to_json()).expect("JSON back");
+    assert_eq!(from_json, program);
+    assert_eq!(from_json.hash(), program.hash());
+}

@@ -52,7 +52,8 @@ pub enum Error {
         status: u16,
         attempts: u32,
         /// The server's `Retry-After`, when it asked for a wait longer than the
-        /// client waits in memory (the engine may park the run that long).
+        /// client waits in memory (`Options::max_retry_after`): the call ends
+        /// there and the step fails; the run is not parked.
         retry_after_ms: Option<u64>,
     },
     #[error("the circuit breaker of connection `{connection}` is open; nothing was sent")]

@@ -19,7 +19,10 @@ use std::cmp::Ordering;
 #[derive(Default)]
 pub struct Scratch {
     /// Strings built during this evaluation; slots point into them.
-    strings: Vec<Box<str>>,
+    text: TextArena,
+    /// Where `a + b` is put together before it is kept (reused; never pointed
+    /// into).
+    joining: String,
     /// Values built during this evaluation (lists); list slots point at them,
     /// so they are boxed to keep their addresses when the vector grows.
     #[allow(clippy::vec_box)]
@@ -45,7 +48,7 @@ impl Scratch {
     }
 
     pub fn clear(&mut self) {
-        self.strings.clear();
+        self.text.clear();
         self.values.clear();
     }
 
@@ -61,14 +64,58 @@ impl Scratch {
         self.steps <= self.limits.max_steps
     }
 
-    fn keep(&mut self, text: String) -> Slot {
+    fn keep(&mut self, text: &str) -> Slot {
         if text.len() > self.limits.max_bytes {
             return Slot::BAIL;
         }
-        let owned = text.into_boxed_str();
-        let slot = Slot::string(&owned);
-        self.strings.push(owned);
-        slot
+        Slot::string(self.text.push(text))
+    }
+}
+
+/// The text helpers build during one evaluation, in chunks whose bytes never
+/// move: a string goes into a chunk with room for all of it, so a chunk never
+/// grows past its capacity (growing would move its bytes, which slots point
+/// at), and `clear` empties the chunks but keeps them, so a hot expression that
+/// builds strings allocates nothing once its thread has run it.
+#[derive(Default)]
+struct TextArena {
+    chunks: Vec<String>,
+    /// The chunk being filled.
+    current: usize,
+}
+
+impl TextArena {
+    /// The size of a new chunk; a longer string gets a chunk of its own size.
+    const CHUNK: usize = 4096;
+    /// Chunks larger than this are freed by `clear` rather than kept.
+    const KEEP: usize = 64 * 1024;
+
+    /// Copies `text` in and returns the copy, which stays where it is until
+    /// [`clear`](TextArena::clear).
+    fn push(&mut self, text: &str) -> &str {
+        while let Some(chunk) = self.chunks.get(self.current) {
+            if chunk.capacity() - chunk.len() >= text.len() {
+                break;
+            }
+            self.current += 1;
+        }
+        if self.current == self.chunks.len() {
+            self.chunks
+                .push(String::with_capacity(text.len().max(Self::CHUNK)));
+        }
+        let chunk = &mut self.chunks[self.current];
+        let start = chunk.len();
+        // Within the capacity: no reallocation, so earlier strings stay put.
+        chunk.push_str(text);
+        &chunk[start..]
+    }
+
+    fn clear(&mut self) {
+        self.chunks.retain(|chunk| chunk.capacity() <= Self::KEEP);
+        for chunk in &mut self.chunks {
+            chunk.clear();
+        }
+        self.current = 0;
     }
 }
 
@@ -130,19 +177,21 @@ pub extern "C" fn str_contains(slots: &mut Work, part: u32, whole: u32) -> u32 {
 
 /// `a + b` for strings, into slot `out`.
 pub extern "C" fn str_concat(slots: &mut Work, a: u32, b: u32, out: u32) -> u32 {
-    let joined = match (text(slots, a), text(slots, b)) {
+    // Joined in a buffer of its own first: `a` and `b` may be text the arena
+    // holds, which is not read while the arena is written.
+    let mut joined = std::mem::take(&mut slots.scratch.joining);
+    joined.clear();
+    match (text(slots, a), text(slots, b)) {
         (Some(a), Some(b)) => {
-            if a.len().saturating_add(b.len()) > slots.scratch.limits.max_bytes {
-                return STATUS_BAIL;
-            }
-            let mut joined = String::with_capacity(a.len() + b.len());
             joined.push_str(a);
             joined.push_str(b);
-            joined
         }
         _ => return STATUS_BAIL,
-    };
-    let slot = slots.scratch.keep(joined);
+    }
+    let slot = slots.scratch.keep(&joined);
+    if joined.capacity() <= TextArena::KEEP {
+        slots.scratch.joining = joined;
+    }
     put(slots, out, slot)
 }
 
@@ -198,7 +247,7 @@ pub extern "C" fn template_end(slots: &mut Work, out: u32) -> u32 {
     let Some(text) = slots.scratch.templates.pop() else {
         return STATUS_BAIL;
     };
-    let slot = slots.scratch.keep(text);
+    let slot = slots.scratch.keep(&text);
     put(slots, out, slot)
 }
 
@@ -238,7 +287,7 @@ pub extern "C" fn call_builtin(
         }
     };
     let slot = match (result, value) {
-        (Kind::String, Value::String(text)) => slots.scratch.keep(text.to_string()),
+        (Kind::String, Value::String(text)) => slots.scratch.keep(&text),
         (Kind::List, list @ Value::List(_)) => slots.scratch.keep_value(list),
         (kind, value) => kind.slot_of(&value),
     };
@@ -460,4 +509,45 @@ fn kind_from_number(number: u32) -> Option<Kind> {
         7 => Kind::List,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TextArena;
+
+    /// Text kept in the arena stays where it was put, whatever is pushed after
+    /// it (slots hold its address), and `clear` keeps small chunks for reuse.
+    #[test]
+    fn arena_text_never_moves() {
+        let mut arena = TextArena::default();
+        let mut kept = Vec::new();
+        for index in 0..3000usize {
+            let text = format!("{index}:{}", "x".repeat(index % 300));
+            let text = if index == 1234 {
+                "y".repeat(100_000)
+            } else {
+                text
+            };
+            let address = arena.push(&text).as_ptr() as usize;
+            kept.push((address, text));
+        }
+        for (address, text) in &kept {
+            let chunk = arena
+                .chunks
+                .iter()
+                .find(|chunk| {
+                    let base = chunk.as_ptr() as usize;
+                    base <= *address && address + text.len() <= base + chunk.len()
+                })
+                .unwrap_or_else(|| panic!("{text:.20} moved"));
+            let start = address - chunk.as_ptr() as usize;
+            assert_eq!(&chunk[start..start + text.len()], text);
+        }
+        let chunks = arena.chunks.len();
+        arena.clear();
+        assert_eq!(arena.chunks.len(), chunks - 1, "the 100 kB chunk is freed");
+        assert!(arena.chunks.iter().all(String::is_empty));
+        let before = arena.chunks[0].as_ptr();
+        assert_eq!(arena.push("again").as_ptr(), before, "chunks are reused");
+    }
 }

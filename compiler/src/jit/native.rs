@@ -49,7 +49,8 @@ pub const SLOT_SIZE: i64 = 16;
 /// borrows for the whole call, into the storage of the [`Slots`] that
 /// [`Compiled::eval_slots`](super::Compiled::eval_slots) borrows for the whole
 /// call (text and lists decoded or filled in), into the [`Work`]'s scratch
-/// (strings and lists built by helpers), or into literals owned by the [`Code`]
+/// (strings built by helpers, in chunks that are never grown past their
+/// capacity, and lists), or into literals owned by the [`Code`]
 /// being run; none of these is freed or moved before the evaluation's output has
 /// been read ([`Work::finish`] clears the scratch only afterwards). Native code
 /// copies slots but never makes up an address.

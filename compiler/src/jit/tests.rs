@@ -97,9 +97,10 @@ fn modes_parse() {
 const ORDER: &str = r#"{"items": [{"sku": "a", "price": 2.5, "qty": 2, "tags": ["x"]}, {"sku": "b", "price": 10.0, "qty": 1, "tags": []}],
   "ns": [3, 1, 2], "names": ["Ana", "Bo"], "empty": []}"#;
 
-fn both_over(input: &str, source: &str) -> (Result<Value, String>, bool, Option<Value>) {
+/// `source` checked with `input` typed from the JSON `input`: the input as a
+/// value, the expression and its frame size.
+fn checked_over(input: &str, source: &str) -> (Value, crate::ir::Expr, usize) {
     let json: serde_json::Value = serde_json::from_str(input).expect("input");
-    let value = Value::from_json(&json);
     let mut env = ExprEnv::default();
     env.variables
         .push(("input".into(), crate::value::infer_type(&json)));
@@ -107,7 +108,12 @@ fn both_over(input: &str, source: &str) -> (Result<Value, String>, bool, Option<
     let expr = checked
         .expr
         .unwrap_or_else(|| panic!("{source}: {:?}", checked.diagnostics));
-    let mut frame = Frame::with_input(checked.frame_size as usize, value);
+    (Value::from_json(&json), expr, checked.frame_size as usize)
+}
+
+fn both_over(input: &str, source: &str) -> (Result<Value, String>, bool, Option<Value>) {
+    let (value, expr, frame_size) = checked_over(input, source);
+    let mut frame = Frame::with_input(frame_size, value);
     let interpreted = eval::eval(&expr, &mut frame, &Fixed::new(0), &Limits::default())
         .map_err(|e| format!("{} {}", e.code.0, e.message));
     match compile(&expr, &Default::default()) {
@@ -168,17 +174,10 @@ fn list_errors_are_left_to_the_interpreter() {
 
 /// Compiles `source` over `INPUT` and reads its native answer with `read`.
 fn read_answer<T>(source: &str, read: impl FnOnce(super::Answer<'_>) -> T) -> T {
-    let json: serde_json::Value = serde_json::from_str(INPUT).expect("input");
-    let mut env = ExprEnv::default();
-    env.variables
-        .push(("input".into(), crate::value::infer_type(&json)));
-    let checked = check_expression(source, &env);
-    let expr = checked
-        .expr
-        .unwrap_or_else(|| panic!("{source}: {:?}", checked.diagnostics));
+    let (input, expr, _) = checked_over(INPUT, source);
     let code = compile(&expr, &Default::default()).expect("compiled");
     let mut slots = super::Slots::new();
-    code.layout().fill(&Value::from_json(&json), &mut slots);
+    code.layout().fill(&input, &mut slots);
     code.eval_answer(&slots, &Limits::default(), read)
         .unwrap_or_else(|| panic!("{source} bailed"))
 }

@@ -628,39 +628,19 @@ impl Bench<'_> {
     }
 }
 
-/// One `wrk -t1 -cN -dS --latency` pass against a loopback URL: requests per
-/// second, p50 and p99 in milliseconds. Every answer must be a 2xx.
+/// One `wrk -t1 -cN -dS --latency` pass against a loopback URL (the runtime
+/// benchmark's runner): requests per second, p50 and p99 in milliseconds.
+/// Every answer must be a 2xx.
 fn wrk(url: &str, script: &Path, connections: usize, seconds: u64) -> Result<(f64, f64, f64)> {
-    let output = Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            "-s",
-        ])
-        .arg(script)
-        .arg(url)
-        .output()
-        .context("cannot run wrk (apt-get install wrk)")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() || text.contains("Non-2xx") {
-        bail!("wrk against {url} failed or got errors:\n{text}");
+    let report = crate::runtime::wrk::run(url, script, connections, seconds)?;
+    if report.non_2xx > 0 || !report.socket_errors.is_empty() {
+        bail!(
+            "wrk against {url}: {} answers were not 2xx; socket errors: {}",
+            report.non_2xx,
+            report.socket_errors
+        );
     }
-    let after = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find_map(|line| line.strip_prefix(prefix))
-            .map(str::trim)
-    };
-    let millis = |prefix: &str| -> Result<f64> {
-        let field = after(prefix).with_context(|| format!("no {prefix} line in wrk's report"))?;
-        crate::runtime::duration_ms(field)
-    };
-    let rate: f64 = after("Requests/sec:")
-        .context("no Requests/sec line in wrk's report")?
-        .parse()?;
-    Ok((rate, millis("50%")?, millis("99%")?))
+    Ok((report.requests_per_second, report.p50_ms, report.p99_ms))
 }
 
 /// Evaluates every record every way and fails on the first disagreement.

@@ -30,8 +30,7 @@ mod library;
 mod peers;
 pub(crate) mod process;
 pub(crate) mod serve;
-mod wrk;
-pub(crate) use wrk::duration_ms;
+pub(crate) mod wrk;
 
 pub use peers::Places;
 

@@ -101,7 +101,7 @@ pub fn parse(text: &str) -> Result<Report> {
 }
 
 /// `123.45us`, `1.20ms`, `2.00s` in milliseconds.
-pub(crate) fn duration_ms(text: &str) -> Result<f64> {
+fn duration_ms(text: &str) -> Result<f64> {
     let split = text
         .find(|c: char| c.is_ascii_alphabetic())
         .context("a duration without a unit")?;

@@ -31,6 +31,8 @@ pub struct Scratch {
     lists: Vec<Vec<Value>>,
     /// Templates being built (a template inside a template nests).
     templates: Vec<String>,
+    /// Emptied template buffers, reused by the next templates.
+    spare: Vec<String>,
     steps: u64,
     limits: Limits,
 }
@@ -43,8 +45,20 @@ impl Scratch {
         if self.limits != *limits {
             self.limits = limits.clone();
         }
-        self.templates.clear();
+        // Left over only when an evaluation bailed inside a template.
+        while let Some(template) = self.templates.pop() {
+            self.recycle(template);
+        }
         self.lists.clear();
+    }
+
+    /// Keeps an emptied template buffer for the next template, unless it grew
+    /// large.
+    fn recycle(&mut self, mut template: String) {
+        if template.capacity() <= TextArena::KEEP {
+            template.clear();
+            self.spare.push(template);
+        }
     }
 
     pub fn clear(&mut self) {
@@ -208,7 +222,8 @@ pub extern "C" fn float_rem(a: f64, b: f64) -> f64 {
 
 /// Starts a template.
 pub extern "C" fn template_start(slots: &mut Work) {
-    slots.scratch.templates.push(String::new());
+    let buffer = slots.scratch.spare.pop().unwrap_or_default();
+    slots.scratch.templates.push(buffer);
 }
 
 /// Appends the text of slot `index`, of kind number `kind` (see
@@ -218,16 +233,22 @@ pub extern "C" fn template_push(slots: &mut Work, kind: u32, index: u32) -> u32 
         return STATUS_BAIL;
     };
     let slot = cell(slots, index);
+    let formatted;
     let piece = match kind {
+        // Text is copied straight in (from the inputs or the arena, never
+        // from a template buffer).
         Kind::String if slot.tag() == TAG_VALUE => match slot.text() {
-            Some(text) => text.to_string(),
+            Some(text) => text,
             None => return STATUS_BAIL,
         },
         _ => match kind
             .value_of(&slot)
             .map(|value| crate::stdlib::to_text(&value))
         {
-            Some(Ok(text)) => text,
+            Some(Ok(text)) => {
+                formatted = text;
+                &formatted
+            }
             _ => return STATUS_BAIL,
         },
     };
@@ -235,7 +256,7 @@ pub extern "C" fn template_push(slots: &mut Work, kind: u32, index: u32) -> u32 
     let Some(template) = slots.scratch.templates.last_mut() else {
         return STATUS_BAIL;
     };
-    template.push_str(&piece);
+    template.push_str(piece);
     if template.len() > max_bytes {
         return STATUS_BAIL;
     }
@@ -248,6 +269,7 @@ pub extern "C" fn template_end(slots: &mut Work, out: u32) -> u32 {
         return STATUS_BAIL;
     };
     let slot = slots.scratch.keep(&text);
+    slots.scratch.recycle(text);
     put(slots, out, slot)
 }
 

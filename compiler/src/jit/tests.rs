@@ -253,3 +253,17 @@ fn answers_write_the_interpreters_json() {
         assert_eq!(answer_json(source), format!("[{want}"), "{source}");
     }
 }
+
+/// A template left unfinished by a bail does not leak into the next one: the
+/// template buffers are reused from evaluation to evaluation on a thread.
+#[test]
+fn templates_after_a_bail_start_empty() {
+    for _ in 0..3 {
+        bails(r#""${input.name}:${input.qty / input.zero}""#, "R");
+        native(r#""${input.name}-${input.qty}""#, r#""Ana-3""#);
+        native(
+            r#""<${input.customer.first + " " + input.customer.last}>""#,
+            r#""<Ana Silva>""#,
+        );
+    }
+}
